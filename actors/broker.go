@@ -1,0 +1,221 @@
+package actors
+
+import (
+	"encoding/json"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+)
+
+// The broker's mutations as transactions on the pool's state. Each returns the reply and,
+// separately, an abort error: an abort changes nothing, while a reply error (say failover's
+// NO_AVAILABLE_RESOURCE after the takeover) is sent once the changes are durable.
+
+var (
+	nullProxyBody   = []byte(`{"proxy":null}`)
+	nullClusterBody = []byte(`{"cluster":null}`)
+)
+
+func jsonResult(v any) Result {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return Result{Body: b}
+}
+
+func proxyBody(v *meta.ProxyView) []byte {
+	b, _ := json.Marshal(struct {
+		Proxy *meta.ProxyView `json:"proxy"`
+	}{v})
+	return b
+}
+
+func clusterBody(v *meta.ClusterView) []byte {
+	b, _ := json.Marshal(struct {
+		Cluster *meta.ClusterView `json:"cluster"`
+	}{v})
+	return b
+}
+
+func (tx *poolTx) addProxy(m *addProxy) (Result, error) {
+	if _, err := meta.ProxyHost(m.Address); err != nil {
+		return Result{}, err
+	}
+	if tx.base.ordered && m.Index == nil {
+		return Result{}, meta.ErrMissingProxyIndex
+	}
+	// Re-registering is how a failed proxy comes back: its marks are cleared either way.
+	cleared := tx.isFailed(m.Address) || len(tx.failureReports(m.Address)) > 0
+	tx.setFailed(m.Address, false)
+	tx.setFailureReports(m.Address, nil)
+	if tx.proxy(m.Address) != nil {
+		if cleared {
+			tx.bumpEpoch()
+		}
+		return Result{Err: meta.ErrAlreadyExisted}, nil
+	}
+	host := m.Host
+	if host == "" {
+		host, _ = meta.ProxyHost(m.Address)
+	}
+	p := &meta.ProxyResource{ProxyAddress: m.Address, NodeAddresses: m.Nodes, Host: host}
+	if tx.base.ordered {
+		p.Index = *m.Index
+	}
+	tx.setProxy(m.Address, p)
+	tx.bumpEpoch()
+	return Result{}, nil
+}
+
+func (tx *poolTx) deleteProxy(addr string) (Result, error) {
+	p := tx.proxy(addr)
+	if p == nil {
+		return Result{}, meta.ErrProxyNotFound
+	}
+	if p.Cluster != "" {
+		return Result{}, meta.ErrInUse
+	}
+	tx.setProxy(addr, nil)
+	tx.setFailed(addr, false)
+	tx.setFailureReports(addr, nil)
+	tx.bumpEpoch()
+	return Result{}, nil
+}
+
+// reportFailure records the first report of a reporter; a repeated live report changes
+// nothing (undermoon does not refresh its time), an expired one counts as new.
+func (tx *poolTx) reportFailure(addr, reporter string) (Result, error) {
+	old := tx.failureReports(addr)
+	if t, ok := old[reporter]; ok && tx.now-t < tx.ttl {
+		return Result{}, nil
+	}
+	m := make(map[string]int64, len(old)+1)
+	for r, t := range old {
+		if tx.now-t < tx.ttl {
+			m[r] = t
+		}
+	}
+	m[reporter] = tx.now
+	tx.setFailureReports(addr, m)
+	tx.bumpEpoch()
+	return Result{}, nil
+}
+
+func (tx *poolTx) createCluster(name string, nodes int64) (Result, error) {
+	if tx.base.ordered && len(tx.clusters()) > 0 {
+		return Result{}, meta.ErrOneClusterExisted
+	}
+	if !meta.ValidClusterName(name) {
+		return Result{}, meta.ErrInvalidClusterName
+	}
+	if tx.cluster(name) != nil {
+		return Result{}, meta.ErrAlreadyExisted
+	}
+	if !meta.ValidNodeNumber(nodes) {
+		return Result{}, meta.ErrInvalidNodeNumber
+	}
+	proxyNum := int(nodes / 2)
+	var pairs [][2]*meta.ProxyResource
+	var err error
+	if tx.base.ordered {
+		pairs, err = meta.AllocateOrdered(tx.freeProxies(), 0, proxyNum)
+	} else {
+		pairs, err = meta.AllocateChunks(tx.freeProxies(), tx.links(), proxyNum)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	epoch := tx.bumpEpoch()
+	c := &meta.ClusterStore{Epoch: epoch, Name: name, Chunks: meta.NewChunks(pairs, meta.SplitSlots(len(pairs))),
+		Config: meta.DefaultClusterConfig()}
+	for _, addr := range c.Proxies() {
+		tx.setProxyCluster(addr, name)
+	}
+	tx.setCluster(name, c)
+	return Result{}, nil
+}
+
+// deleteCluster frees the cluster's proxies; it is allowed during a migration.
+func deleteCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+	for _, addr := range cur.Proxies() {
+		if tx.proxy(addr) != nil {
+			tx.setProxyCluster(addr, "")
+		}
+	}
+	tx.bumpEpoch()
+	return nil, Result{}, nil
+}
+
+func patchConfig(changes map[string]string) func(*poolTx, *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+		if cur.IsMigrating() {
+			return nil, Result{}, meta.ErrMigrationRunning
+		}
+		cfg, err := meta.ApplyConfig(cur.Config, changes)
+		if err != nil {
+			return nil, Result{}, err
+		}
+		c := *cur // only the config and epoch change; the chunks stay shared
+		c.Config = cfg
+		c.Epoch = tx.bumpEpoch()
+		return &c, Result{}, nil
+	}
+}
+
+func balanceCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+	c := cur.Clone()
+	meta.Balance(c, func(addr string) bool { return tx.isFailed(addr) || tx.liveFailures(addr) }, tx.bumpEpoch())
+	return c, Result{}, nil
+}
+
+// failover is §3.9: takeover by the chunk partner, mark failed, replace with a free proxy.
+// It touches the pool and a cluster, so it is one transaction of the pool.
+func (tx *poolTx) failover(addr string) (Result, error) {
+	p := tx.proxy(addr)
+	if p == nil {
+		return Result{}, meta.ErrProxyNotFound
+	}
+	cur := tx.cluster(p.Cluster)
+	var ci, pos int
+	ok := false
+	if cur != nil {
+		ci, pos, ok = cur.ProxyChunk(addr)
+	}
+	if !ok {
+		tx.setFailureReports(addr, nil)
+		tx.setFailed(addr, true)
+		return Result{Body: nullProxyBody}, nil
+	}
+	c := cur.Clone()
+	if meta.Takeover(c, addr, tx.bumpEpoch()) {
+		tx.setCluster(c.Name, c)
+	}
+	if tx.base.ordered {
+		tx.bumpEpoch()
+		return Result{Body: nullProxyBody}, nil
+	}
+	tx.setFailed(addr, true)
+	r, err := meta.ChooseReplacement(tx.freeProxies(), tx.links(), p.Host, c.Chunks[ci].Hosts[1-pos])
+	if err != nil {
+		return Result{Err: err}, nil
+	}
+	meta.ReplaceProxy(c, addr, r, tx.bumpEpoch())
+	tx.setCluster(c.Name, c)
+	tx.setProxyCluster(addr, "")
+	tx.setProxyCluster(r.ProxyAddress, c.Name)
+	return Result{Body: proxyBody(c.View(tx.limit).ProxyView(r.ProxyAddress))}, nil
+}
+
+// setAllEpochs is PUT /epoch/<n>: the global epoch and every cluster's epoch become n.
+func (tx *poolTx) setAllEpochs(n uint64) (Result, error) {
+	if n <= tx.epoch() {
+		return Result{}, meta.ErrEpochSmallerThanCurrent
+	}
+	tx.setEpoch(n)
+	for name, cur := range tx.clusters() {
+		c := *cur
+		c.Epoch = n
+		tx.setCluster(name, &c)
+	}
+	return Result{}, nil
+}

@@ -1,0 +1,288 @@
+// Package actors is Fulcrum's engine: the proxy-pool actor, one actor per Redis cluster,
+// and the Engine that spawns them inside a new or an embedder's actor system. See DESIGN.md.
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/persist"
+)
+
+// Options configure an Engine. The zero value of each field is a sensible default, except
+// DataDir (or Store), which is required.
+type Options struct {
+	// System is an existing actor system to run in; nil creates one that Stop shuts down.
+	System *actor.ActorSystem
+	// Logger receives the engine's logs; the zero value discards them.
+	Logger zerolog.Logger
+	// DataDir holds the store; ignored when Store is given.
+	DataDir string
+	// Store is an already open store; the engine does not close it.
+	Store *persist.Store
+	// Name prefixes every actor the engine spawns, so several engines (or the embedder's
+	// own actors) never collide. Default "fulcrum".
+	Name string
+
+	FailureTTL     time.Duration // default 60s
+	FailureQuorum  int           // default 1
+	MigrationLimit int           // 0 = unlimited
+	OrderedProxy   bool
+	AskTimeout     time.Duration // default 5s
+
+	// Registerer receives the engine's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// Now is the clock for failure reports; default time.Now.
+	Now func() time.Time
+}
+
+// engineConfig is what the actors read; it never changes after Start.
+type engineConfig struct {
+	log            zerolog.Logger
+	failureTTL     time.Duration
+	failureQuorum  int
+	migrationLimit int
+	now            func() time.Time
+	metrics        *Metrics
+}
+
+// Engine runs the broker's actors and is the API the HTTP front end (or an embedding
+// program) calls. Every method is one ask with a timeout and is safe for concurrent use.
+type Engine struct {
+	sys       *actor.ActorSystem
+	ownSystem bool
+	store     *persist.Store
+	ownStore  bool
+	pool      *actor.PID
+	cfg       *engineConfig
+	timeout   time.Duration
+	stopped   atomic.Bool
+}
+
+// Start loads the state from the store and spawns the actors.
+func Start(o Options) (*Engine, error) {
+	cfg := &engineConfig{log: o.Logger, failureTTL: o.FailureTTL, failureQuorum: o.FailureQuorum,
+		migrationLimit: o.MigrationLimit, now: o.Now, metrics: newMetrics(o.Registerer)}
+	if cfg.failureTTL <= 0 {
+		cfg.failureTTL = 60 * time.Second
+	}
+	if cfg.failureQuorum <= 0 {
+		cfg.failureQuorum = 1
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	if o.Name == "" {
+		o.Name = "fulcrum"
+	}
+	e := &Engine{cfg: cfg, timeout: o.AskTimeout, store: o.Store}
+	if e.timeout <= 0 {
+		e.timeout = 5 * time.Second
+	}
+	if e.store == nil {
+		s, err := persist.Open(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		e.store, e.ownStore = s, true
+	}
+	st, mismatch, err := loadState(e.store, o.OrderedProxy)
+	if err != nil {
+		e.closeStore()
+		return nil, err
+	}
+	if mismatch {
+		cfg.log.Error().Bool("stored", st.ordered).Bool("configured", o.OrderedProxy).
+			Msg("ordered-proxy flag differs from the stored state; the stored flag is used")
+	}
+	e.sys = o.System
+	if e.sys == nil {
+		logger := cfg.log.With().Str("component", "protoactor").Logger()
+		e.sys = actor.NewActorSystem(
+			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+				return slog.New(zerolog.NewSlogHandler(logger))
+			}),
+			actor.WithDeadLetterRequestLogging(false))
+		e.ownSystem = true
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return newPoolActor(cfg, e.store, st) })
+	e.pool, err = e.sys.Root.SpawnNamed(props, o.Name+"/pool")
+	if err != nil {
+		e.closeStore()
+		return nil, fmt.Errorf("spawn pool actor: %w", err)
+	}
+	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
+		Msg("broker state loaded")
+	return e, nil
+}
+
+// Stop stops the actors the engine spawned (the pool and, as its children, the cluster
+// actors), then closes the store if the engine opened it. Call it after the HTTP server
+// has drained.
+func (e *Engine) Stop() error {
+	if e.stopped.Swap(true) {
+		return nil
+	}
+	if err := e.sys.Root.PoisonFuture(e.pool).Wait(); err != nil {
+		e.cfg.log.Warn().Err(err).Msg("pool actor did not stop in time")
+	}
+	if e.ownSystem {
+		e.sys.Shutdown()
+	}
+	return e.closeStore()
+}
+
+func (e *Engine) closeStore() error {
+	if e.ownStore {
+		return e.store.Close()
+	}
+	return nil
+}
+
+// Registry-free access for the HTTP layer.
+
+func (e *Engine) clusterPID(name string) *actor.PID {
+	return actor.NewPID(e.sys.Address(), e.pool.Id+"/"+clusterActorName(name))
+}
+
+// ask sends msg and waits for the Result, at most the ask timeout.
+func (e *Engine) ask(op string, pid *actor.PID, msg any) (Result, error) {
+	if e.stopped.Load() {
+		return Result{Err: ErrStopped}, nil
+	}
+	start := time.Now()
+	v, err := e.sys.Root.RequestFuture(pid, msg, e.timeout).Result()
+	e.cfg.metrics.askSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil {
+		return Result{}, err
+	}
+	res, ok := v.(Result)
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)}, nil
+	}
+	return res, nil
+}
+
+func (e *Engine) askPool(op string, msg any) Result {
+	res, err := e.ask(op, e.pool, msg)
+	if err != nil {
+		return Result{Err: askError(err)}
+	}
+	return res
+}
+
+// askCluster asks a cluster actor by name; a missing actor answers notFound.
+func (e *Engine) askCluster(op, name string, msg any, notFound Result) Result {
+	if !meta.ValidClusterName(name) {
+		return notFound
+	}
+	res, err := e.ask(op, e.clusterPID(name), msg)
+	if errors.Is(err, actor.ErrDeadLetter) {
+		return notFound
+	}
+	if err != nil {
+		return Result{Err: askError(err)}
+	}
+	return res
+}
+
+func askError(err error) error {
+	if errors.Is(err, actor.ErrTimeout) {
+		return ErrTimeout
+	}
+	return fmt.Errorf("%w: %v", ErrInternal, err)
+}
+
+// Broker reads.
+
+func (e *Engine) ClusterNames(offset, limit int) Result {
+	return e.askPool("cluster_names", &listClusterNames{Offset: offset, Limit: limit})
+}
+
+func (e *Engine) ClusterMeta(name string) Result {
+	return e.askCluster("cluster_meta", name, &getClusterMeta{}, Result{Body: nullClusterBody})
+}
+
+func (e *Engine) ClusterInfo(name string) Result {
+	return e.askCluster("cluster_info", name, &getClusterInfo{}, Result{Err: meta.ErrClusterNotFound})
+}
+
+func (e *Engine) ProxyAddresses(offset, limit int) Result {
+	return e.askPool("proxy_addresses", &listProxies{Offset: offset, Limit: limit})
+}
+
+func (e *Engine) ProxyMeta(addr string) Result {
+	return e.askPool("proxy_meta", &getProxyMeta{Address: addr})
+}
+
+func (e *Engine) FailedProxies(offset, limit int) Result {
+	return e.askPool("failed_proxies", &listFailed{Offset: offset, Limit: limit})
+}
+
+func (e *Engine) Failures() Result { return e.askPool("failures", &listFailures{}) }
+
+func (e *Engine) Epoch() Result { return e.askPool("epoch", &getEpoch{}) }
+
+func (e *Engine) CheckResources() Result { return e.askPool("check_resources", &checkResources{}) }
+
+// Metadata is the whole state in undermoon's mem-broker-0.2 format, read from the store.
+func (e *Engine) Metadata() Result {
+	b, err := metadataJSON(e.store)
+	if err != nil {
+		return Result{Err: fmt.Errorf("%w: %v", meta.ErrPersistence, err)}
+	}
+	return Result{Body: b}
+}
+
+// Broker mutations: each reply is sent only once the change is on disk.
+
+// AddProxy registers a proxy; host "" means the address's host, index nil means none.
+func (e *Engine) AddProxy(addr string, nodes [2]string, host string, index *int) Result {
+	return e.askPool("add_proxy", &addProxy{Address: addr, Nodes: nodes, Host: host, Index: index})
+}
+
+func (e *Engine) DeleteProxy(addr string) Result {
+	return e.askPool("delete_proxy", &deleteProxy{Address: addr})
+}
+
+func (e *Engine) ReportFailure(addr, reporter string) Result {
+	return e.askPool("report_failure", &reportFailure{Address: addr, Reporter: reporter})
+}
+
+func (e *Engine) Failover(addr string) Result {
+	return e.askPool("failover", &failoverProxy{Address: addr})
+}
+
+func (e *Engine) CreateCluster(name string, nodes int64) Result {
+	return e.askPool("create_cluster", &createCluster{Name: name, Nodes: nodes})
+}
+
+func (e *Engine) SetEpoch(n uint64) Result { return e.askPool("set_epoch", &setEpoch{Epoch: n}) }
+
+func (e *Engine) changeCluster(op, name string, build func(*poolTx, *meta.ClusterStore) (*meta.ClusterStore, Result, error)) Result {
+	if !meta.ValidClusterName(name) {
+		return Result{Err: meta.ErrInvalidClusterName}
+	}
+	return e.askCluster(op, name, &clusterChange{Build: build}, Result{Err: meta.ErrClusterNotFound})
+}
+
+func (e *Engine) DeleteCluster(name string) Result {
+	return e.changeCluster("delete_cluster", name, deleteCluster)
+}
+
+// PatchClusterConfig applies string→string config changes, all or nothing.
+func (e *Engine) PatchClusterConfig(name string, changes map[string]string) Result {
+	return e.changeCluster("patch_config", name, patchConfig(changes))
+}
+
+func (e *Engine) BalanceCluster(name string) Result {
+	return e.changeCluster("balance", name, balanceCluster)
+}

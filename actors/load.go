@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/persist"
+)
+
+// loadState reads the whole broker state back from the store. The stored ordered-proxy flag
+// wins over the configured one, as in undermoon; a new store records the configured flag.
+func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
+	st := newPoolState()
+	st.ordered = ordered
+	flagStored := false
+	err := store.View(func(r persist.Reader) error {
+		if v := r.Get(persist.Meta, metaEpochKey); v != nil {
+			e, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("global epoch %q: %w", v, err)
+			}
+			st.epoch = e
+		}
+		if v := r.Get(persist.Meta, metaOrderedKey); v != nil {
+			flagStored = true
+			st.ordered = string(v) == "true"
+		}
+		err := r.ForEach(persist.Proxies, func(k string, v []byte) error {
+			p := &meta.ProxyResource{}
+			if err := json.Unmarshal(v, p); err != nil {
+				return fmt.Errorf("proxy %s: %w", k, err)
+			}
+			st.proxies[k] = p
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = r.ForEach(persist.Failed, func(k string, _ []byte) error {
+			st.failed[k] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = r.ForEach(persist.Failures, func(k string, v []byte) error {
+			m := map[string]int64{}
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("failures of %s: %w", k, err)
+			}
+			st.failures[k] = m
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return r.ForEach(persist.Clusters, func(k string, v []byte) error {
+			c := &meta.ClusterStore{}
+			if err := json.Unmarshal(v, c); err != nil {
+				return fmt.Errorf("cluster %s: %w", k, err)
+			}
+			st.clusters[k] = c
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("load state: %w", err)
+	}
+	if !flagStored {
+		var b persist.Batch
+		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
+		if err := store.Commit(&b); err != nil {
+			return nil, false, err
+		}
+	}
+	return st, flagStored && st.ordered != ordered, nil
+}
+
+// metadataJSON renders GET /metadata from one read transaction of the store, so it is a
+// consistent, durable snapshot without stopping any actor.
+func metadataJSON(store *persist.Store) ([]byte, error) {
+	type doc struct {
+		Version            string                     `json:"version"`
+		GlobalEpoch        uint64                     `json:"global_epoch"`
+		Clusters           map[string]json.RawMessage `json:"clusters"`
+		AllProxies         map[string]json.RawMessage `json:"all_proxies"`
+		FailedProxies      []string                   `json:"failed_proxies"`
+		Failures           map[string]json.RawMessage `json:"failures"`
+		EnableOrderedProxy bool                       `json:"enable_ordered_proxy"`
+	}
+	d := doc{Version: meta.StoreVersion, Clusters: map[string]json.RawMessage{}, AllProxies: map[string]json.RawMessage{},
+		FailedProxies: []string{}, Failures: map[string]json.RawMessage{}}
+	raw := func(m map[string]json.RawMessage) func(string, []byte) error {
+		return func(k string, v []byte) error {
+			m[k] = append(json.RawMessage(nil), v...)
+			return nil
+		}
+	}
+	err := store.View(func(r persist.Reader) error {
+		if v := r.Get(persist.Meta, metaEpochKey); v != nil {
+			d.GlobalEpoch, _ = strconv.ParseUint(string(v), 10, 64)
+		}
+		d.EnableOrderedProxy = string(r.Get(persist.Meta, metaOrderedKey)) == "true"
+		if err := r.ForEach(persist.Clusters, raw(d.Clusters)); err != nil {
+			return err
+		}
+		if err := r.ForEach(persist.Proxies, raw(d.AllProxies)); err != nil {
+			return err
+		}
+		if err := r.ForEach(persist.Failures, raw(d.Failures)); err != nil {
+			return err
+		}
+		return r.ForEach(persist.Failed, func(k string, _ []byte) error {
+			d.FailedProxies = append(d.FailedProxies, k)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(d)
+}

@@ -1,0 +1,63 @@
+package actors
+
+import "github.com/seed248d40c9/fulcrum/actors/meta"
+
+// Result is the reply to every request the engine serves: a body on success, or an error
+// value. Errors are values in replies; panics are bugs.
+type Result struct {
+	Body []byte // JSON (text for /version and /epoch); nil means an empty 200
+	Err  error
+}
+
+// Messages to the proxy-pool actor. Every mutation carries what the pool needs to validate
+// it against its tentative state; reads are answered from the durable state.
+type (
+	addProxy struct {
+		Address string
+		Nodes   [2]string
+		Host    string
+		Index   *int
+	}
+	deleteProxy   struct{ Address string }
+	reportFailure struct{ Address, Reporter string }
+	failoverProxy struct{ Address string }
+	createCluster struct {
+		Name  string
+		Nodes int64
+	}
+	setEpoch       struct{ Epoch uint64 }
+	checkResources struct{}
+
+	listClusterNames struct{ Offset, Limit int }
+	listProxies      struct{ Offset, Limit int }
+	listFailed       struct{ Offset, Limit int }
+	listFailures     struct{}
+	getEpoch         struct{}
+	getProxyMeta     struct{ Address string }
+
+	// commitCluster is a change of one cluster worked out by its actor: build runs in the
+	// pool on the latest accepted record (never nil) and returns the new record (nil deletes
+	// the cluster) and the reply. A non-nil error aborts: nothing changes.
+	commitCluster struct {
+		Name  string
+		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
+	}
+
+	// writeDone tells the pool that the batch it handed to the writer is on disk (or not).
+	writeDone struct{ Err error }
+)
+
+// Messages to a cluster actor.
+type (
+	// install hands the actor its new durable record; nil means the cluster was deleted.
+	install struct{ Rec *meta.ClusterStore }
+
+	getClusterMeta struct{}
+	getClusterInfo struct{}
+
+	// clusterChange asks the cluster actor for a change; it forwards a commitCluster to the
+	// pool with the original asker as sender, so the reply costs no extra hop.
+	clusterChange struct {
+		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
+	}
+)

@@ -1,0 +1,29 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the engine's own measurements; they are registered on the registerer the
+// embedder gives, never on prometheus' global one.
+type Metrics struct {
+	commitSeconds prometheus.Histogram
+	batchSize     prometheus.Histogram
+	askSeconds    *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fulcrum_store_commit_seconds", Help: "Time to write and fsync one batch of changes.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fulcrum_store_batch_changes", Help: "Changes written by one store commit (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		askSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fulcrum_actor_ask_seconds", Help: "Round trip of an ask to the engine's actors, by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.00002, 2, 16)}, []string{"op"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds)
+	}
+	return m
+}

@@ -1,0 +1,303 @@
+package actors
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/persist"
+)
+
+// pending is an accepted transaction waiting for its batch to reach the disk.
+type pending struct {
+	d       *delta
+	replyTo *actor.PID
+	reply   Result
+}
+
+// ProxyPoolActor owns the proxies, hosts, failed proxies, failure reports and the global
+// epoch, and is the one order of all broker changes and the only writer of the store.
+// It keeps two states: tent (every accepted change) for validating new transactions, and
+// durable (what is on disk) for answering reads. Accepted transactions are written in
+// batches, one batch in flight at a time: everything accepted while a batch is being
+// written goes into the next one (group commit). Replies, cluster installs and spawns
+// happen only once a batch is durable.
+type ProxyPoolActor struct {
+	cfg     *engineConfig
+	log     zerolog.Logger
+	store   *persist.Store
+	metrics *Metrics
+
+	durable, tent *poolState
+	queued        []*pending // accepted, not yet handed to the writer
+	writing       []*pending // in the batch being written
+	writeStart    time.Time
+
+	children map[string]*actor.PID
+	stopping map[string]bool       // deleted clusters whose actor has not terminated yet
+	deferred map[string][]*pending // creates waiting for the old actor of that name to stop
+	names    []string              // sorted cluster names, rebuilt lazily
+}
+
+func newPoolActor(cfg *engineConfig, store *persist.Store, st *poolState) *ProxyPoolActor {
+	return &ProxyPoolActor{cfg: cfg, log: cfg.log.With().Str("actor", "pool").Logger(), store: store,
+		metrics: cfg.metrics, durable: st, tent: st.clone(),
+		children: map[string]*actor.PID{}, stopping: map[string]bool{}, deferred: map[string][]*pending{}}
+}
+
+func (a *ProxyPoolActor) Receive(ctx actor.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error().Interface("panic", r).Str("stack", string(debug.Stack())).
+				Str("message", fmt.Sprintf("%T", ctx.Message())).Msg("pool actor recovered from a panic")
+			if ctx.Sender() != nil {
+				ctx.Respond(Result{Err: ErrInternal})
+			}
+		}
+	}()
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		for _, name := range sortedKeys(a.durable.clusters) {
+			a.spawnCluster(ctx, a.durable.clusters[name])
+		}
+	case *actor.Terminated:
+		a.childTerminated(ctx, m.Who)
+	case *writeDone:
+		a.finishWrite(ctx, m.Err)
+
+	// Reads, from the durable state.
+	case *getEpoch:
+		ctx.Respond(Result{Body: []byte(fmt.Sprint(a.durable.epoch))})
+	case *listClusterNames:
+		if a.names == nil {
+			a.names = sortedKeys(a.durable.clusters)
+		}
+		ctx.Respond(jsonResult(map[string][]string{"names": page(a.names, m.Offset, m.Limit)}))
+	case *listProxies:
+		ctx.Respond(jsonResult(map[string][]string{"addresses": page(sortedKeys(a.durable.proxies), m.Offset, m.Limit)}))
+	case *listFailed:
+		ctx.Respond(jsonResult(map[string][]string{"addresses": page(sortedKeys(a.durable.failed), m.Offset, m.Limit)}))
+	case *listFailures:
+		ctx.Respond(jsonResult(map[string][]string{"addresses": a.failedByQuorum()}))
+	case *getProxyMeta:
+		a.proxyMeta(ctx, m.Address)
+	case *checkResources:
+		hosts := meta.HostsCannotFail(a.durable.proxies, a.newTx(a.durable).freeProxies(), a.durable.clusters)
+		ctx.Respond(jsonResult(map[string][]string{"hosts_cannot_fail": hosts}))
+
+	// Mutations, as transactions on the tentative state.
+	case *addProxy:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.addProxy(m) })
+	case *deleteProxy:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.deleteProxy(m.Address) })
+	case *reportFailure:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.reportFailure(m.Address, m.Reporter) })
+	case *failoverProxy:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.failover(m.Address) })
+	case *createCluster:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.createCluster(m.Name, m.Nodes) })
+	case *setEpoch:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.setAllEpochs(m.Epoch) })
+	case *commitCluster:
+		a.run(ctx, func(tx *poolTx) (Result, error) {
+			cur := tx.cluster(m.Name)
+			if cur == nil {
+				return Result{}, meta.ErrClusterNotFound
+			}
+			next, res, err := m.Build(tx, cur)
+			if err != nil {
+				return res, err
+			}
+			tx.setCluster(m.Name, next)
+			return res, nil
+		})
+	}
+}
+
+func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
+	return &poolTx{base: base, now: a.cfg.now().Unix(), ttl: int64(a.cfg.failureTTL / time.Second), limit: a.cfg.migrationLimit}
+}
+
+// run executes one transaction and queues its reply behind every accepted change, so no
+// reply (not even an error or a no-op) can claim a state that is not yet on disk.
+func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, error)) {
+	tx := a.newTx(a.tent)
+	res, err := fn(tx)
+	if err != nil {
+		res, tx.d = Result{Err: err}, delta{}
+	}
+	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res}
+	if p.d.empty() && len(a.queued) == 0 && a.writing == nil {
+		a.reply(ctx, p)
+		return
+	}
+	p.d.applyTo(a.tent)
+	a.queued = append(a.queued, p)
+	if a.writing == nil {
+		a.startWrite(ctx)
+	}
+}
+
+func (a *ProxyPoolActor) reply(ctx actor.Context, p *pending) {
+	if p.replyTo != nil {
+		ctx.Send(p.replyTo, p.reply)
+	}
+}
+
+// startWrite hands everything queued to a writer goroutine as one store transaction.
+func (a *ProxyPoolActor) startWrite(ctx actor.Context) {
+	a.writing, a.queued = a.queued, nil
+	var b persist.Batch
+	for _, p := range a.writing {
+		if err := p.d.writeTo(&b); err != nil {
+			a.log.Error().Err(err).Msg("encoding a change failed")
+			a.finishWrite(ctx, err)
+			return
+		}
+	}
+	if b.Len() == 0 {
+		a.finishWrite(ctx, nil)
+		return
+	}
+	a.writeStart = time.Now()
+	a.metrics.batchSize.Observe(float64(len(a.writing)))
+	self, root, store := ctx.Self(), ctx.ActorSystem().Root, a.store
+	go func() {
+		root.Send(self, &writeDone{Err: store.Commit(&b)})
+	}()
+}
+
+func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
+	if !a.writeStart.IsZero() {
+		a.metrics.commitSeconds.Observe(time.Since(a.writeStart).Seconds())
+		a.writeStart = time.Time{}
+	}
+	batch := a.writing
+	a.writing = nil
+	if err != nil {
+		// Nothing of this batch is durable, and the queued changes were validated against
+		// it: drop both and start again from what is on disk.
+		a.log.Error().Err(err).Int("changes", len(batch)+len(a.queued)).Msg("store commit failed; changes refused")
+		for _, p := range append(batch, a.queued...) {
+			p.reply = Result{Err: fmt.Errorf("%w: %v", meta.ErrPersistence, err)}
+			a.reply(ctx, p)
+		}
+		a.queued = nil
+		a.tent = a.durable.clone()
+		return
+	}
+	for _, p := range batch {
+		p.d.applyTo(a.durable)
+		a.publish(ctx, p)
+	}
+	if len(a.queued) > 0 {
+		a.startWrite(ctx)
+	}
+}
+
+// publish makes a durable change visible: cluster actors install their new records before
+// the reply is sent, so a client that got its answer reads its own write.
+func (a *ProxyPoolActor) publish(ctx actor.Context, p *pending) {
+	if len(p.d.clusters) > 0 {
+		a.names = nil
+	}
+	created := ""
+	for _, name := range sortedKeys(p.d.clusters) {
+		rec := p.d.clusters[name]
+		pid, ok := a.children[name]
+		switch {
+		case ok:
+			ctx.Send(pid, &install{Rec: rec})
+			if rec == nil {
+				delete(a.children, name)
+				a.stopping[name] = true
+			}
+		case rec != nil && a.stopping[name]:
+			created = name
+		case rec != nil:
+			a.spawnCluster(ctx, rec)
+		}
+	}
+	if created != "" {
+		// The previous actor of this name is still stopping: spawn and reply once it is gone.
+		a.deferred[created] = append(a.deferred[created], p)
+		return
+	}
+	a.reply(ctx, p)
+}
+
+func (a *ProxyPoolActor) spawnCluster(ctx actor.Context, rec *meta.ClusterStore) {
+	props := actor.PropsFromProducer(func() actor.Actor { return newClusterActor(a.cfg, ctx.Self(), rec) })
+	pid, err := ctx.SpawnNamed(props, clusterActorName(rec.Name))
+	if err != nil {
+		a.log.Error().Err(err).Str("cluster", rec.Name).Msg("spawning cluster actor failed")
+		return
+	}
+	a.children[rec.Name] = pid
+}
+
+func (a *ProxyPoolActor) childTerminated(ctx actor.Context, who *actor.PID) {
+	for name := range a.stopping {
+		if who.Id != ctx.Self().Id+"/"+clusterActorName(name) {
+			continue
+		}
+		delete(a.stopping, name)
+		for _, p := range a.deferred[name] {
+			if rec := a.durable.clusters[name]; rec != nil && a.children[name] == nil {
+				a.spawnCluster(ctx, rec)
+			}
+			a.reply(ctx, p)
+		}
+		delete(a.deferred, name)
+		return
+	}
+}
+
+func clusterActorName(name string) string { return "cluster/" + name }
+
+// proxyMeta answers a free proxy itself and forwards the others to their cluster actor,
+// keeping the original sender so the answer is still one round trip.
+func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, addr string) {
+	p := a.durable.proxies[addr]
+	if p == nil {
+		ctx.Respond(Result{Body: nullProxyBody})
+		return
+	}
+	if p.Cluster != "" {
+		if pid := a.children[p.Cluster]; pid != nil {
+			ctx.Forward(pid)
+			return
+		}
+	}
+	ctx.Respond(Result{Body: proxyBody(meta.FreeProxyView(p, a.durable.epoch))})
+}
+
+// failedByQuorum lists the registered proxies with at least failure_quorum live reports.
+func (a *ProxyPoolActor) failedByQuorum() []string {
+	now, ttl := a.cfg.now().Unix(), int64(a.cfg.failureTTL/time.Second)
+	out := []string{}
+	for addr, m := range a.durable.failures {
+		if a.durable.proxies[addr] != nil && liveReports(m, now, ttl) >= a.cfg.failureQuorum {
+			out = append(out, addr)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// page applies offset and limit (limit < 0: no limit); past the end it is an empty list.
+func page(all []string, offset, limit int) []string {
+	if offset >= len(all) {
+		return []string{}
+	}
+	all = all[offset:]
+	if limit >= 0 && limit < len(all) {
+		all = all[:limit]
+	}
+	return all
+}

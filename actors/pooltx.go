@@ -1,0 +1,320 @@
+package actors
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/persist"
+)
+
+// poolState is the whole broker state as the pool sees it. Record values (proxies, failure
+// maps, clusters) are immutable once stored; a change stores a new value. So two states can
+// share values and cluster actors can hold the same records without copying.
+type poolState struct {
+	epoch    uint64
+	ordered  bool
+	proxies  map[string]*meta.ProxyResource
+	failed   map[string]bool
+	failures map[string]map[string]int64
+	clusters map[string]*meta.ClusterStore
+}
+
+func newPoolState() *poolState {
+	return &poolState{
+		proxies:  map[string]*meta.ProxyResource{},
+		failed:   map[string]bool{},
+		failures: map[string]map[string]int64{},
+		clusters: map[string]*meta.ClusterStore{},
+	}
+}
+
+func (s *poolState) clone() *poolState {
+	n := &poolState{epoch: s.epoch, ordered: s.ordered,
+		proxies:  make(map[string]*meta.ProxyResource, len(s.proxies)),
+		failed:   make(map[string]bool, len(s.failed)),
+		failures: make(map[string]map[string]int64, len(s.failures)),
+		clusters: make(map[string]*meta.ClusterStore, len(s.clusters)),
+	}
+	for k, v := range s.proxies {
+		n.proxies[k] = v
+	}
+	for k, v := range s.failed {
+		n.failed[k] = v
+	}
+	for k, v := range s.failures {
+		n.failures[k] = v
+	}
+	for k, v := range s.clusters {
+		n.clusters[k] = v
+	}
+	return n
+}
+
+// delta is one transaction's changes: the unit that is applied to the tentative state when
+// accepted, written to disk in a batch, and applied to the durable state once written.
+// A nil map value means "delete".
+type delta struct {
+	epoch    uint64
+	epochSet bool
+	proxies  map[string]*meta.ProxyResource
+	failed   map[string]bool
+	failures map[string]map[string]int64
+	clusters map[string]*meta.ClusterStore
+}
+
+func (d *delta) empty() bool {
+	return !d.epochSet && len(d.proxies) == 0 && len(d.failed) == 0 && len(d.failures) == 0 && len(d.clusters) == 0
+}
+
+func (d *delta) applyTo(s *poolState) {
+	if d.epochSet {
+		s.epoch = d.epoch
+	}
+	for k, v := range d.proxies {
+		if v == nil {
+			delete(s.proxies, k)
+		} else {
+			s.proxies[k] = v
+		}
+	}
+	for k, v := range d.failed {
+		if v {
+			s.failed[k] = true
+		} else {
+			delete(s.failed, k)
+		}
+	}
+	for k, v := range d.failures {
+		if len(v) == 0 {
+			delete(s.failures, k)
+		} else {
+			s.failures[k] = v
+		}
+	}
+	for k, v := range d.clusters {
+		if v == nil {
+			delete(s.clusters, k)
+		} else {
+			s.clusters[k] = v
+		}
+	}
+}
+
+// writeTo appends the delta's records to a store batch.
+func (d *delta) writeTo(b *persist.Batch) error {
+	if d.epochSet {
+		b.Put(persist.Meta, metaEpochKey, []byte(strconv.FormatUint(d.epoch, 10)))
+	}
+	for _, k := range sortedKeys(d.proxies) {
+		if v := d.proxies[k]; v == nil {
+			b.Delete(persist.Proxies, k)
+		} else if err := putJSON(b, persist.Proxies, k, v); err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(d.failed) {
+		if d.failed[k] {
+			b.Put(persist.Failed, k, nil)
+		} else {
+			b.Delete(persist.Failed, k)
+		}
+	}
+	for _, k := range sortedKeys(d.failures) {
+		if v := d.failures[k]; len(v) == 0 {
+			b.Delete(persist.Failures, k)
+		} else if err := putJSON(b, persist.Failures, k, v); err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(d.clusters) {
+		if v := d.clusters[k]; v == nil {
+			b.Delete(persist.Clusters, k)
+		} else if err := putJSON(b, persist.Clusters, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Keys of the meta bucket.
+const (
+	metaEpochKey   = "global_epoch"
+	metaOrderedKey = "enable_ordered_proxy"
+)
+
+func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.Put(bucket, key, data)
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// poolTx is one transaction against the pool's tentative state: reads see the base state
+// overlaid with the transaction's own changes; nothing touches the base until the pool
+// accepts the delta, so an aborted (or panicking) transaction leaves no trace.
+type poolTx struct {
+	base  *poolState
+	d     delta
+	now   int64 // unix seconds
+	ttl   int64 // failure report lifetime, seconds
+	limit int   // migration_limit, for views rendered in replies
+}
+
+func (tx *poolTx) epoch() uint64 {
+	if tx.d.epochSet {
+		return tx.d.epoch
+	}
+	return tx.base.epoch
+}
+
+// bumpEpoch advances the global epoch and returns the new value.
+func (tx *poolTx) bumpEpoch() uint64 {
+	tx.d.epoch, tx.d.epochSet = tx.epoch()+1, true
+	return tx.d.epoch
+}
+
+func (tx *poolTx) setEpoch(e uint64) { tx.d.epoch, tx.d.epochSet = e, true }
+
+func (tx *poolTx) proxy(addr string) *meta.ProxyResource {
+	if v, ok := tx.d.proxies[addr]; ok {
+		return v
+	}
+	return tx.base.proxies[addr]
+}
+
+func (tx *poolTx) setProxy(addr string, p *meta.ProxyResource) {
+	if tx.d.proxies == nil {
+		tx.d.proxies = map[string]*meta.ProxyResource{}
+	}
+	tx.d.proxies[addr] = p
+}
+
+// setProxyCluster stores a copy of the proxy with its cluster changed.
+func (tx *poolTx) setProxyCluster(addr, cluster string) {
+	p := *tx.proxy(addr)
+	p.Cluster = cluster
+	tx.setProxy(addr, &p)
+}
+
+func (tx *poolTx) isFailed(addr string) bool {
+	if v, ok := tx.d.failed[addr]; ok {
+		return v
+	}
+	return tx.base.failed[addr]
+}
+
+func (tx *poolTx) setFailed(addr string, v bool) {
+	if tx.isFailed(addr) == v {
+		return
+	}
+	if tx.d.failed == nil {
+		tx.d.failed = map[string]bool{}
+	}
+	tx.d.failed[addr] = v
+}
+
+func (tx *poolTx) failureReports(addr string) map[string]int64 {
+	if v, ok := tx.d.failures[addr]; ok {
+		return v
+	}
+	return tx.base.failures[addr]
+}
+
+func (tx *poolTx) setFailureReports(addr string, m map[string]int64) {
+	if len(m) == 0 && len(tx.failureReports(addr)) == 0 {
+		return
+	}
+	if tx.d.failures == nil {
+		tx.d.failures = map[string]map[string]int64{}
+	}
+	tx.d.failures[addr] = m
+}
+
+// liveFailures says whether a proxy has a report younger than the TTL. Expired reports
+// count as absent everywhere, which is what undermoon's pruning on GET /failures achieves.
+func (tx *poolTx) liveFailures(addr string) bool {
+	return liveReports(tx.failureReports(addr), tx.now, tx.ttl) > 0
+}
+
+func liveReports(m map[string]int64, now, ttl int64) int {
+	n := 0
+	for _, t := range m {
+		if now-t < ttl {
+			n++
+		}
+	}
+	return n
+}
+
+func (tx *poolTx) cluster(name string) *meta.ClusterStore {
+	if v, ok := tx.d.clusters[name]; ok {
+		return v
+	}
+	return tx.base.clusters[name]
+}
+
+func (tx *poolTx) setCluster(name string, c *meta.ClusterStore) {
+	if tx.d.clusters == nil {
+		tx.d.clusters = map[string]*meta.ClusterStore{}
+	}
+	tx.d.clusters[name] = c
+}
+
+// forEachProxy visits every proxy of the transaction's view in no particular order.
+func (tx *poolTx) forEachProxy(fn func(p *meta.ProxyResource)) {
+	for k, p := range tx.base.proxies {
+		if _, ok := tx.d.proxies[k]; !ok {
+			fn(p)
+		}
+	}
+	for _, p := range tx.d.proxies {
+		if p != nil {
+			fn(p)
+		}
+	}
+}
+
+func (tx *poolTx) clusters() map[string]*meta.ClusterStore {
+	if len(tx.d.clusters) == 0 {
+		return tx.base.clusters
+	}
+	m := make(map[string]*meta.ClusterStore, len(tx.base.clusters)+len(tx.d.clusters))
+	for k, v := range tx.base.clusters {
+		m[k] = v
+	}
+	for k, v := range tx.d.clusters {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// freeProxies lists the proxies available for allocation: in no cluster, not failed and
+// with no live failure report.
+func (tx *poolTx) freeProxies() []*meta.ProxyResource {
+	var out []*meta.ProxyResource
+	tx.forEachProxy(func(p *meta.ProxyResource) {
+		if p.Cluster == "" && !tx.isFailed(p.ProxyAddress) && !tx.liveFailures(p.ProxyAddress) {
+			out = append(out, p)
+		}
+	})
+	return out
+}
+
+func (tx *poolTx) links() meta.Links { return meta.LinksOf(tx.clusters()) }

@@ -1,0 +1,173 @@
+// Command fulcrum is the Fulcrum control plane: undermoon's memory broker (/api/v2) and,
+// later, the Kafka partition balancer, on one port.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/seed248d40c9/fulcrum/actors"
+	"github.com/seed248d40c9/fulcrum/httpapi"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		if err := serve(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "fulcrum:", err)
+			os.Exit(1)
+		}
+	case "version":
+		fmt.Println(Version)
+	case "-h", "--help", "help":
+		usage(os.Stdout)
+	default:
+		fmt.Fprintf(os.Stderr, "fulcrum: unknown command %q\n", os.Args[1])
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `usage: fulcrum <command> [flags]
+
+commands:
+  serve     run the service (fulcrum serve --help lists its flags)
+  version   print the version`)
+}
+
+type serveConfig struct {
+	listen, dataDir, kafkaBootstrap string
+	failureTTL, syncMetaInterval    time.Duration
+	failureQuorum, migrationLimit   int
+	orderedProxy                    bool
+	replicaAddresses                string
+	logLevel, logFormat             string
+}
+
+// parseServe reads the flags; each flag falls back to FULCRUM_<NAME> from the environment.
+func parseServe(args []string, getenv func(string) string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:7799", "HTTP listen address (both API families)")
+	fs.StringVar(&c.dataDir, "data-dir", "./fulcrum-data", "directory of the durable store")
+	fs.StringVar(&c.kafkaBootstrap, "kafka-bootstrap", "", "Kafka bootstrap servers, comma separated (empty: balancer answers 503)")
+	fs.DurationVar(&c.failureTTL, "failure-ttl", 60*time.Second, "how long a proxy failure report counts")
+	fs.IntVar(&c.failureQuorum, "failure-quorum", 1, "distinct reporters needed to list a proxy as failed")
+	fs.IntVar(&c.migrationLimit, "migration-limit", 1, "migration tasks shown at once (0 = unlimited)")
+	fs.BoolVar(&c.orderedProxy, "ordered-proxy", false, "ordered-proxy mode (Kubernetes StatefulSets)")
+	fs.StringVar(&c.replicaAddresses, "replica-addresses", "", "replica brokers, comma separated")
+	fs.DurationVar(&c.syncMetaInterval, "sync-meta-interval", 10*time.Second, "replication period")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.failureTTL < time.Second {
+		return nil, errors.New("--failure-ttl must be at least 1s")
+	}
+	if c.failureQuorum < 1 || c.migrationLimit < 0 {
+		return nil, errors.New("--failure-quorum must be ≥ 1 and --migration-limit ≥ 0")
+	}
+	if c.logFormat != "json" && c.logFormat != "console" {
+		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.logFormat)
+	}
+	return c, nil
+}
+
+func newLogger(c *serveConfig) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(c.logLevel)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("--log-level: %w", err)
+	}
+	var w io.Writer = os.Stderr
+	if c.logFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func serve(args []string) error {
+	c, err := parseServe(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	engine, err := actors.Start(actors.Options{
+		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
+		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version})
+	ln, err := net.Listen("tcp", c.listen)
+	if err != nil {
+		engine.Stop()
+		return err
+	}
+	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("version", Version).Msg("fulcrum serving")
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("shutting down")
+	case err := <-served:
+		if err != nil {
+			log.Error().Err(err).Msg("listener failed")
+		}
+	}
+	// Shutdown order: stop accepting and drain in-flight requests, stop the actors, close
+	// the store. Every acknowledged change is already on disk.
+	if err := srv.Shutdown(); err != nil {
+		log.Error().Err(err).Msg("http shutdown")
+	}
+	if err := engine.Stop(); err != nil {
+		return fmt.Errorf("stop engine: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}

@@ -1,0 +1,149 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/seed248d40c9/fulcrum/actors"
+)
+
+// brokerRoutes is undermoon's memory broker API (/api/v2), which includes the broker HTTP
+// API a coordinator uses.
+func (s *Server) brokerRoutes(g *router.Group) {
+	e := s.engine
+	g.GET("/version", func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString(s.version)
+	})
+	g.GET("/metadata", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Metadata()) })
+	g.GET("/epoch", func(ctx *fasthttp.RequestCtx) { replyText(ctx, e.Epoch()) })
+	g.PUT("/epoch/{epoch}", func(ctx *fasthttp.RequestCtx) {
+		n, err := strconv.ParseUint(param(ctx, "epoch"), 10, 64)
+		if err != nil {
+			writeError(ctx, badRequest("epoch must be a non-negative integer"))
+			return
+		}
+		reply(ctx, e.SetEpoch(n))
+	})
+
+	g.GET("/clusters/names", paged(e.ClusterNames))
+	g.GET("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ClusterMeta(param(ctx, "name"))) })
+	g.GET("/clusters/info/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ClusterInfo(param(ctx, "name"))) })
+	g.POST("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) {
+		var body struct {
+			NodeNumber *int64 `json:"node_number"`
+		}
+		if err := decode(ctx, &body); err != nil {
+			writeError(ctx, err)
+			return
+		}
+		if body.NodeNumber == nil {
+			writeError(ctx, badRequest("node_number is required"))
+			return
+		}
+		reply(ctx, e.CreateCluster(param(ctx, "name"), *body.NodeNumber))
+	})
+	g.DELETE("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.DeleteCluster(param(ctx, "name"))) })
+	g.PATCH("/clusters/config/{name}", func(ctx *fasthttp.RequestCtx) {
+		var changes map[string]string
+		if err := decode(ctx, &changes); err != nil {
+			writeError(ctx, err)
+			return
+		}
+		reply(ctx, e.PatchClusterConfig(param(ctx, "name"), changes))
+	})
+	g.PUT("/clusters/balance/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.BalanceCluster(param(ctx, "name"))) })
+
+	g.GET("/proxies/addresses", paged(e.ProxyAddresses))
+	g.GET("/proxies/meta/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ProxyMeta(param(ctx, "address"))) })
+	g.POST("/proxies/meta", func(ctx *fasthttp.RequestCtx) {
+		var body struct {
+			ProxyAddress *string  `json:"proxy_address"`
+			Nodes        []string `json:"nodes"`
+			Host         *string  `json:"host"`
+			Index        *int     `json:"index"`
+		}
+		if err := decode(ctx, &body); err != nil {
+			writeError(ctx, err)
+			return
+		}
+		if body.ProxyAddress == nil {
+			writeError(ctx, badRequest("proxy_address is required"))
+			return
+		}
+		if len(body.Nodes) != 2 || body.Nodes[0] == "" || body.Nodes[1] == "" {
+			writeError(ctx, badRequest("nodes must be exactly two node addresses"))
+			return
+		}
+		if body.Index != nil && *body.Index < 0 {
+			writeError(ctx, badRequest("index must not be negative"))
+			return
+		}
+		host := ""
+		if body.Host != nil {
+			host = *body.Host
+		}
+		reply(ctx, e.AddProxy(*body.ProxyAddress, [2]string{body.Nodes[0], body.Nodes[1]}, host, body.Index))
+	})
+	g.DELETE("/proxies/meta/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.DeleteProxy(param(ctx, "address"))) })
+	g.POST("/proxies/failover/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Failover(param(ctx, "address"))) })
+	g.GET("/proxies/failed/addresses", paged(e.FailedProxies))
+
+	g.POST("/failures/{address}/{reporter}", func(ctx *fasthttp.RequestCtx) {
+		reply(ctx, e.ReportFailure(param(ctx, "address"), param(ctx, "reporter")))
+	})
+	g.GET("/failures", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Failures()) })
+	g.POST("/resources/failures/check", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.CheckResources()) })
+}
+
+// param returns a path parameter; the router hands out copies, safe to keep.
+func param(ctx *fasthttp.RequestCtx, name string) string {
+	v, _ := ctx.UserValue(name).(string)
+	return v
+}
+
+// paged parses offset and limit (both optional, non-negative) for the listing endpoints.
+func paged(list func(offset, limit int) actors.Result) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		offset, err := queryInt(ctx, "offset", 0)
+		if err != nil {
+			writeError(ctx, err)
+			return
+		}
+		limit, err := queryInt(ctx, "limit", -1)
+		if err != nil {
+			writeError(ctx, err)
+			return
+		}
+		reply(ctx, list(offset, limit))
+	}
+}
+
+func queryInt(ctx *fasthttp.RequestCtx, name string, def int) (int, error) {
+	v := ctx.QueryArgs().Peek(name)
+	if v == nil {
+		return def, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 0 {
+		return 0, badRequest(fmt.Sprintf("%s must be a non-negative integer", name))
+	}
+	return n, nil
+}
+
+// decode parses the JSON body into v; the body's bytes are not kept.
+func decode(ctx *fasthttp.RequestCtx, v any) error {
+	body := bytes.TrimSpace(ctx.PostBody())
+	if len(body) == 0 {
+		return badRequest("a JSON body is required")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return badRequest("invalid JSON body: " + err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+// Package httpapi is Fulcrum's fasthttp front end: routing, middleware, and the handlers
+// that turn each request into one ask of the engine and render the reply.
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/seed248d40c9/fulcrum/actors"
+)
+
+// Options configure a Server.
+type Options struct {
+	Engine *actors.Engine
+	Logger zerolog.Logger
+	// Gatherer serves /metrics; Registerer receives the HTTP metrics. Either may be nil.
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	// MaxBodyBytes bounds request bodies (413 beyond); default 16 MiB.
+	MaxBodyBytes int
+	// MaxInFlight bounds concurrent requests (503 beyond); default 4096.
+	MaxInFlight int
+	// Version is answered by GET /api/v2/version.
+	Version string
+}
+
+// Server serves the broker API (and later the balancer API) on one port.
+type Server struct {
+	engine   *actors.Engine
+	log      zerolog.Logger
+	sampled  zerolog.Logger
+	version  string
+	maxIn    int64
+	inFlight atomic.Int64
+	idPrefix string
+	idSeq    atomic.Uint64
+	metrics  *httpMetrics
+	srv      *fasthttp.Server
+}
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	s := &Server{engine: o.Engine, log: o.Logger, version: o.Version, maxIn: int64(o.MaxInFlight)}
+	if s.maxIn <= 0 {
+		s.maxIn = 4096
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 16 << 20
+	}
+	// Successful GETs are frequent (every coordinator polls every second): log a sample.
+	s.sampled = o.Logger.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	s.idPrefix = hex.EncodeToString(rnd[:]) + "-"
+	s.metrics = newHTTPMetrics(o.Registerer)
+
+	r := router.New()
+	r.SaveMatchedRoutePath = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, &requestError{"NOT_FOUND", "no endpoint " + string(ctx.Path())})
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, &requestError{"METHOD_NOT_ALLOWED", string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
+	}
+	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	})
+	if o.Gatherer != nil {
+		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	}
+	s.brokerRoutes(r.Group("/api/v2"))
+
+	s.srv = &fasthttp.Server{
+		Handler:                       s.middleware(r.Handler),
+		Name:                          "fulcrum",
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   120 * time.Second,
+		MaxRequestBodySize:            o.MaxBodyBytes,
+		NoDefaultServerHeader:         false,
+		DisableHeaderNamesNormalizing: false,
+		ErrorHandler:                  s.transportError,
+		CloseOnShutdown:               true,
+	}
+	return s
+}
+
+// Handler is the whole request pipeline, for in-memory tests and embedders.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests to finish.
+func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+
+// transportError answers what fasthttp rejects before any handler runs.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var code string
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		code = "PAYLOAD_TOO_LARGE"
+	case isTimeout(err):
+		code = "REQUEST_TIMEOUT"
+	default:
+		code = "INVALID_REQUEST"
+	}
+	writeError(ctx, &requestError{code, err.Error()})
+	s.log.Warn().Err(err).Int("status", ctx.Response.StatusCode()).Msg("request rejected by the transport")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// middleware wraps every route: request id, in-flight limit, panic recovery, metrics and
+// the access log.
+func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		id := string(ctx.Request.Header.Peek("X-Request-ID"))
+		if id == "" {
+			id = s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 10)
+		}
+		ctx.Response.Header.Set("X-Request-ID", id)
+
+		if n := s.inFlight.Add(1); n > s.maxIn {
+			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
+		} else {
+			s.recovered(ctx, next)
+		}
+		s.inFlight.Add(-1)
+
+		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
+		if route == "" {
+			route = "unmatched"
+		}
+		status, dur := ctx.Response.StatusCode(), time.Since(start)
+		s.metrics.observe(string(ctx.Method()), route, status, dur)
+
+		var ev *zerolog.Event
+		switch {
+		case status >= 500:
+			ev = s.log.Error()
+		case status >= 400:
+			ev = s.log.Warn()
+		case ctx.IsGet():
+			ev = s.sampled.Info()
+		default:
+			ev = s.log.Info()
+		}
+		ev.Bytes("method", ctx.Method()).Bytes("path", ctx.Path()).Int("status", status).
+			Dur("dur", dur).Str("request_id", id).Msg("request")
+	}
+}
+
+// recovered runs a handler and turns a panic into a 500; the process keeps serving.
+func (s *Server) recovered(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error().Interface("panic", r).Str("stack", string(debug.Stack())).Msg("handler panicked")
+			ctx.Response.Reset()
+			writeError(ctx, &requestError{"INTERNAL_ERROR", "internal error"})
+		}
+	}()
+	h(ctx)
+}
+
+// reply writes an engine Result: the error's status, or 200 with the body (empty allowed).
+func reply(ctx *fasthttp.RequestCtx, res actors.Result) {
+	if res.Err != nil {
+		writeError(ctx, res.Err)
+		return
+	}
+	if res.Body != nil {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(res.Body)
+	}
+}
+
+// replyText writes a successful Result as text/plain, as undermoon does for version and epoch.
+func replyText(ctx *fasthttp.RequestCtx, res actors.Result) {
+	if res.Err != nil {
+		writeError(ctx, res.Err)
+		return
+	}
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBody(res.Body)
+}

@@ -1,0 +1,144 @@
+// Package persist is Fulcrum's durable store: a bbolt file under the data directory with
+// one bucket per kind of record. Every Commit is one transaction, fsynced before it
+// returns; callers batch concurrent changes into one Commit (group commit).
+package persist
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names one kind of record.
+type Bucket string
+
+// The buckets of the broker's state; the key of each record is its natural name.
+const (
+	Meta     Bucket = "meta"     // global_epoch, ordered_proxy
+	Clusters Bucket = "clusters" // cluster name → ClusterStore JSON
+	Proxies  Bucket = "proxies"  // proxy address → ProxyResource JSON
+	Failed   Bucket = "failed"   // proxy address → empty
+	Failures Bucket = "failures" // proxy address → {reporter: unix seconds} JSON
+)
+
+var buckets = []Bucket{Meta, Clusters, Proxies, Failed, Failures}
+
+// FileName is the database file inside the data directory.
+const FileName = "fulcrum.db"
+
+// ErrClosed is returned by operations on a closed store.
+var ErrClosed = errors.New("persist: store closed")
+
+// Store is the bbolt database. It is safe for concurrent use; bbolt allows one writer and
+// many readers at a time.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open creates the data directory if needed and opens (or creates) the database in it.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("persist: data dir: %w", err)
+	}
+	// The timeout makes a second process on the same directory fail fast instead of waiting
+	// forever for the file lock.
+	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("persist: open %s: %w", dir, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("persist: init buckets: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+type op struct {
+	bucket Bucket
+	key    string
+	value  []byte // nil deletes
+}
+
+// Batch is a list of puts and deletes applied in order by one Commit.
+type Batch struct{ ops []op }
+
+// Put sets key to value (which must not be modified afterwards).
+func (b *Batch) Put(bucket Bucket, key string, value []byte) {
+	if value == nil {
+		value = []byte{}
+	}
+	b.ops = append(b.ops, op{bucket, key, value})
+}
+
+// Delete removes key.
+func (b *Batch) Delete(bucket Bucket, key string) { b.ops = append(b.ops, op{bucket, key, nil}) }
+
+// Append adds the operations of o after those of b.
+func (b *Batch) Append(o *Batch) { b.ops = append(b.ops, o.ops...) }
+
+// Len is the number of operations.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Commit applies the batch in one transaction and returns once it is on disk.
+func (s *Store) Commit(b *Batch) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, o := range b.ops {
+			bk := tx.Bucket([]byte(o.bucket))
+			if bk == nil {
+				return fmt.Errorf("persist: unknown bucket %q", o.bucket)
+			}
+			var err error
+			if o.value == nil {
+				err = bk.Delete([]byte(o.key))
+			} else {
+				err = bk.Put([]byte(o.key), o.value)
+			}
+			if err != nil {
+				return fmt.Errorf("persist: %s/%s: %w", o.bucket, o.key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Reader reads one consistent snapshot of the store.
+type Reader struct{ tx *bolt.Tx }
+
+// Get returns the value of key, valid only inside the View callback, or nil.
+func (r Reader) Get(bucket Bucket, key string) []byte {
+	bk := r.tx.Bucket([]byte(bucket))
+	if bk == nil {
+		return nil
+	}
+	return bk.Get([]byte(key))
+}
+
+// ForEach calls fn for every record of the bucket in key order. The slices are valid only
+// during the call.
+func (r Reader) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
+	bk := r.tx.Bucket([]byte(bucket))
+	if bk == nil {
+		return nil
+	}
+	return bk.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+}
+
+// View runs fn on a consistent read snapshot.
+func (s *Store) View(fn func(r Reader) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(Reader{tx}) })
+}

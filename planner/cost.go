@@ -1,0 +1,127 @@
+package planner
+
+import "math"
+
+// coefficientOfVariation is sqrt(Σ(x−μ)²/n)/μ with the population deviation, 0 when x is
+// empty or μ ≤ 0 (spec/balancer.md §2.4). It is the from-scratch, two-pass formula; the
+// search uses spread, which gives the same value in O(1) per change.
+func coefficientOfVariation(x []int64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	var sum int64
+	for _, v := range x {
+		sum += v
+	}
+	mean := float64(sum) / float64(len(x))
+	if mean <= 0 {
+		return 0
+	}
+	var sq float64
+	for _, v := range x {
+		d := float64(v) - mean
+		sq += d * d
+	}
+	return math.Sqrt(sq/float64(len(x))) / mean
+}
+
+// Cost returns the weighted cost of the cluster's current layout, computed from scratch.
+func (c *Cluster) Cost(fs Functions) float64 {
+	return c.costOf(c.loads(c.slotBroker, c.slotDir), fs.weights())
+}
+
+// CostOf returns each function's unweighted value on the current layout.
+func (c *Cluster) CostOf(f Function) float64 {
+	var w [DirectorySizeCost + 1]float64
+	w[f] = 1
+	return c.costOf(c.loads(c.slotBroker, c.slotDir), w)
+}
+
+func (c *Cluster) costOf(l loads, w [DirectorySizeCost + 1]float64) float64 {
+	var cost float64
+	if w[ReplicaLeaderCost] > 0 {
+		cost += w[ReplicaLeaderCost] * coefficientOfVariation(l.brokerLeaders)
+	}
+	if w[ReplicaSizeCost] > 0 {
+		cost += w[ReplicaSizeCost] * coefficientOfVariation(l.brokerBytes)
+	}
+	if w[DirectorySizeCost] > 0 {
+		cost += w[DirectorySizeCost] * coefficientOfVariation(l.dirBytes)
+	}
+	return cost
+}
+
+// spread keeps what the coefficient of variation of a set of counters needs, so that moving
+// an amount from one counter to another updates it in O(1).
+//
+// Every move the planner makes transfers an amount between two counters, so the sum, and
+// the mean, never change. Only Σ(x−ref)² changes. ref is the mean rounded to an integer at
+// the start: deviations stay small, so float64 keeps them precise even when the counters
+// are terabytes (Σx² itself would lose the variance to rounding).
+type spread struct {
+	values   []int64
+	sumSq    float64 // Σ (x − ref)²
+	ref      int64
+	invN     float64 // 1/n
+	invMean  float64 // 1/μ, or 0 when μ ≤ 0 (the CV is then 0)
+	offsetSq float64 // (μ − ref)²
+}
+
+func newSpread(values []int64) spread {
+	s := spread{values: values}
+	if len(values) == 0 {
+		return s
+	}
+	var sum int64
+	for _, v := range values {
+		sum += v
+	}
+	n := int64(len(values))
+	s.ref = sum / n
+	s.invN = 1 / float64(n)
+	mean := float64(sum) / float64(n)
+	if mean > 0 {
+		s.invMean = 1 / mean
+	}
+	off := mean - float64(s.ref)
+	s.offsetSq = off * off
+	for _, v := range values {
+		d := float64(v - s.ref)
+		s.sumSq += d * d
+	}
+	return s
+}
+
+// clone copies the counters, so that each batch has its own.
+func (s spread) clone() spread {
+	s.values = append([]int64(nil), s.values...)
+	return s
+}
+
+// cv is the coefficient of variation for a given Σ(x−ref)².
+func (s *spread) cv(sumSq float64) float64 {
+	v := sumSq*s.invN - s.offsetSq
+	if v <= 0 {
+		return 0
+	}
+	return math.Sqrt(v) * s.invMean
+}
+
+// transferSq is Σ(x−ref)² after moving amount from counter from to counter to; it changes
+// nothing.
+func (s *spread) transferSq(from, to int32, amount int64) float64 {
+	if from == to || amount == 0 {
+		return s.sumSq
+	}
+	// (a−m)² − a² + (b+m)² − b² = 2m(m + b − a), with a and b the deviations; b − a is
+	// exact in int64, so this adds one rounding, not the cancellation of four squares.
+	m := float64(amount)
+	return s.sumSq + 2*m*(m+float64(s.values[to]-s.values[from]))
+}
+
+// transfer moves amount from counter from to counter to, with sumSq from transferSq.
+func (s *spread) transfer(from, to int32, amount int64, sumSq float64) {
+	s.values[from] -= amount
+	s.values[to] += amount
+	s.sumSq = sumSq
+}

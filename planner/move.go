@@ -1,0 +1,235 @@
+package planner
+
+import (
+	"math/bits"
+	"math/rand/v2"
+)
+
+// move is one candidate change of one partition: either the preferred leader swaps places
+// with a follower, or one replica goes to another log directory (of another broker, or of
+// the same broker).
+type move struct {
+	part int32
+	slot int32 // the replica to relocate, or the follower that becomes the preferred leader
+	dir  int32 // where the replica goes (relocation only); the directory implies the broker
+	swap bool  // leader swap rather than relocation
+}
+
+// scored is what a move would make of the state: new cost, new aggregates, new budgets.
+type scored struct {
+	cost                float64
+	bytesSq, leadersSq  float64
+	dirsSq              float64
+	moves, leaderMoves  int
+	movedBytes          int64
+	from, to            int32 // brokers losing and gaining (bytes or a leader)
+	fromDir, toDir      int32 // directories losing and gaining bytes
+	leaderChange, bytes bool  // which broker aggregates change
+}
+
+// state is one batch's layout and aggregates. It is private to the batch: batches run in
+// parallel on the same Search without sharing anything writable.
+type state struct {
+	slotBroker []int32
+	slotDir    []int32
+	bytes      spread // bytes per broker
+	leaders    spread // preferred leaders per broker
+	dirs       spread // bytes per directory
+	cost       float64
+
+	// The budgets, relative to the original layout.
+	moves       int   // replicas in a (broker, directory) the partition did not use before
+	movedBytes  int64 // bytes those replicas copy
+	leaderMoves int   // partitions whose preferred leader is on another broker
+
+	// brokerSlots lists, per broker, the movable replica slots it holds, and slotPos is
+	// each movable slot's index in its broker's list; the generator draws from them.
+	brokerSlots [][]int32
+	slotPos     []int32
+
+	rng rand.PCG
+}
+
+// newState starts a batch from the original layout, with a random stream that depends only
+// on the seed and the batch index.
+func (s *Search) newState(batch int) *state {
+	c := s.cluster
+	st := &state{
+		slotBroker: append([]int32(nil), c.slotBroker...),
+		slotDir:    append([]int32(nil), c.slotDir...),
+		bytes:      s.base.bytes.clone(),
+		leaders:    s.base.leaders.clone(),
+		dirs:       s.base.dirs.clone(),
+		cost:       s.cost,
+	}
+	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
+	// A broker holds at most one replica of a partition, so len(movable) bounds each list
+	// and appends never reallocate in the hot loop.
+	n := len(s.movable)
+	backing := make([]int32, n*len(c.brokers))
+	st.brokerSlots = make([][]int32, len(c.brokers))
+	for b := range st.brokerSlots {
+		st.brokerSlots[b] = backing[b*n : b*n : (b+1)*n]
+	}
+	st.slotPos = make([]int32, len(c.slotBroker))
+	for _, p := range s.movable {
+		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
+			b := c.slotBroker[slot]
+			st.slotPos[slot] = int32(len(st.brokerSlots[b]))
+			st.brokerSlots[b] = append(st.brokerSlots[b], slot)
+		}
+	}
+	return st
+}
+
+// reset puts the state back to the original aggregates; the caller restores the layout.
+func (s *Search) reset(st *state) {
+	copy(st.bytes.values, s.base.bytes.values)
+	copy(st.leaders.values, s.base.leaders.values)
+	copy(st.dirs.values, s.base.dirs.values)
+	st.bytes.sumSq, st.leaders.sumSq, st.dirs.sumSq = s.base.bytes.sumSq, s.base.leaders.sumSq, s.base.dirs.sumSq
+	st.cost = s.cost
+	st.moves, st.movedBytes, st.leaderMoves = 0, 0, 0
+}
+
+func splitMix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// intn returns a number in [0, n), n > 0, by multiply-shift: no division, no allocation.
+func (st *state) intn(n int) int {
+	hi, _ := bits.Mul64(st.rng.Uint64(), uint64(n))
+	return int(hi)
+}
+
+// score evaluates a move in O(replication factor): it reads the state and changes nothing.
+func (s *Search) score(st *state, m move) scored {
+	c := s.cluster
+	start := c.slotStart[m.part]
+	sc := scored{
+		bytesSq:     st.bytes.sumSq,
+		leadersSq:   st.leaders.sumSq,
+		dirsSq:      st.dirs.sumSq,
+		moves:       st.moves,
+		leaderMoves: st.leaderMoves,
+		movedBytes:  st.movedBytes,
+	}
+	origLeader := c.slotBroker[start]
+	if m.swap {
+		sc.from, sc.to = st.slotBroker[start], st.slotBroker[m.slot]
+		sc.leaderChange = true
+		sc.leadersSq = st.leaders.transferSq(sc.from, sc.to, 1)
+		sc.leaderMoves += b2i(sc.to != origLeader) - b2i(sc.from != origLeader)
+	} else {
+		size := c.size[m.part]
+		sc.fromDir, sc.toDir = st.slotDir[m.slot], m.dir
+		sc.from, sc.to = st.slotBroker[m.slot], c.dirBroker[m.dir]
+		sc.dirsSq = st.dirs.transferSq(sc.fromDir, sc.toDir, size)
+		if sc.from != sc.to {
+			sc.bytes = true
+			sc.bytesSq = st.bytes.transferSq(sc.from, sc.to, size)
+			if m.slot == start {
+				sc.leaderChange = true
+				sc.leadersSq = st.leaders.transferSq(sc.from, sc.to, 1)
+				sc.leaderMoves += b2i(sc.to != origLeader) - b2i(sc.from != origLeader)
+			}
+		}
+		end := c.slotStart[m.part+1]
+		moved := b2i(!hasDir(c.slotDir[start:end], sc.toDir)) - b2i(!hasDir(c.slotDir[start:end], sc.fromDir))
+		sc.moves += moved
+		sc.movedBytes += int64(moved) * size
+	}
+	w := &s.weights
+	if w[ReplicaLeaderCost] > 0 {
+		sc.cost += w[ReplicaLeaderCost] * st.leaders.cv(sc.leadersSq)
+	}
+	if w[ReplicaSizeCost] > 0 {
+		sc.cost += w[ReplicaSizeCost] * st.bytes.cv(sc.bytesSq)
+	}
+	if w[DirectorySizeCost] > 0 {
+		sc.cost += w[DirectorySizeCost] * st.dirs.cv(sc.dirsSq)
+	}
+	return sc
+}
+
+// withinBudget reports whether totals keep the plan inside maxMoves, maxMoveBytes
+// and maxLeaderMoves (0 means no limit).
+func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool {
+	o := &s.opts
+	return (o.MaxMoves == 0 || moves <= o.MaxMoves) &&
+		(o.MaxMoveBytes == 0 || movedBytes <= o.MaxMoveBytes) &&
+		(o.MaxLeaderMoves == 0 || leaderMoves <= o.MaxLeaderMoves)
+}
+
+// commit applies a scored move to the layout and the aggregates in O(1).
+func (s *Search) commit(st *state, m move, sc *scored) {
+	c := s.cluster
+	if m.swap {
+		start := c.slotStart[m.part]
+		st.swapLeader(start, m.slot)
+	} else {
+		size := c.size[m.part]
+		st.relocate(m.slot, sc.to, sc.toDir)
+		st.dirs.transfer(sc.fromDir, sc.toDir, size, sc.dirsSq)
+		if sc.bytes {
+			st.bytes.transfer(sc.from, sc.to, size, sc.bytesSq)
+		}
+	}
+	if sc.leaderChange {
+		st.leaders.transfer(sc.from, sc.to, 1, sc.leadersSq)
+	}
+	st.cost = sc.cost
+	st.moves, st.movedBytes, st.leaderMoves = sc.moves, sc.movedBytes, sc.leaderMoves
+}
+
+func hasDir(dirs []int32, d int32) bool {
+	for _, x := range dirs {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+func hasBroker(brokers []int32, b int32) bool { return hasDir(brokers, b) }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+
+// swapLeader exchanges the places of the leader slot and a follower slot, and so which
+// broker list each slot is in.
+func (st *state) swapLeader(leader, follower int32) {
+	a, b := st.slotBroker[leader], st.slotBroker[follower]
+	st.slotBroker[leader], st.slotBroker[follower] = b, a
+	st.slotDir[leader], st.slotDir[follower] = st.slotDir[follower], st.slotDir[leader]
+	pa, pb := st.slotPos[leader], st.slotPos[follower]
+	st.brokerSlots[a][pa] = follower
+	st.brokerSlots[b][pb] = leader
+	st.slotPos[leader], st.slotPos[follower] = pb, pa
+}
+
+// relocate puts a slot in another directory, moving it between broker lists if the broker
+// changes.
+func (st *state) relocate(slot, broker, dir int32) {
+	from := st.slotBroker[slot]
+	st.slotBroker[slot] = broker
+	st.slotDir[slot] = dir
+	if from == broker {
+		return
+	}
+	list := st.brokerSlots[from]
+	last := list[len(list)-1]
+	list[st.slotPos[slot]] = last
+	st.slotPos[last] = st.slotPos[slot]
+	st.brokerSlots[from] = list[:len(list)-1]
+	st.slotPos[slot] = int32(len(st.brokerSlots[broker]))
+	st.brokerSlots[broker] = append(st.brokerSlots[broker], slot)
+}

@@ -1,0 +1,328 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Strategy is how a batch turns its candidates into a plan.
+type Strategy string
+
+const (
+	// HillClimb (the default): each candidate is one move applied to the batch's best layout
+	// so far, kept if it lowers the cost. See doc.go.
+	HillClimb Strategy = "hill-climb"
+	// Shuffle is Astraea's seed-time search: each candidate is ShuffleSteps random steps from
+	// the original layout, and the batch keeps the cheapest. It is here to compare against.
+	Shuffle Strategy = "shuffle"
+)
+
+// MinBatchSize is the smallest batch Batches makes: below it the fixed cost of a batch
+// (copying the layout, building the result) outweighs the candidates.
+const MinBatchSize = 100
+
+// DefaultBatches is how many batches Run splits the limit into when Options.Batches is 0.
+// A batch is one hill-climbing chain, so fewer, longer batches reach lower costs; 4 keeps 2
+// to 4 cores busy. Run's result depends on the batches, never on the number of workers.
+const DefaultBatches = 2
+
+// DefaultShuffleSteps is Astraea's RebalancePlanGenerator.random(30).
+const DefaultShuffleSteps = 30
+
+// Options configure a search.
+type Options struct {
+	// Functions is the weighted cluster cost to minimise (see ParseFunctions).
+	Functions Functions
+	// Limit is the number of candidates to evaluate, over all batches; it must be > 0.
+	Limit int
+	// Seed makes the search repeatable: the same cluster, options and batches give the same
+	// result.
+	Seed uint64
+	// Topics, when not empty, restricts the changes to the partitions of these topics. The
+	// cost always counts every partition. Every topic must exist in the cluster.
+	Topics []string
+	// MaxMoveBytes bounds the bytes the plan copies: the planning size of every replica put
+	// in a (broker, directory) its partition did not use. 0 means no bound.
+	MaxMoveBytes int64
+	// MaxMoves bounds the number of such replica moves (between brokers or directories).
+	// 0 means no bound.
+	MaxMoves int
+	// MaxLeaderMoves bounds the number of partitions whose preferred leader changes broker.
+	// 0 means no bound.
+	MaxLeaderMoves int
+	// Strategy is HillClimb when empty.
+	Strategy Strategy
+	// ShuffleSteps is the number of random steps per Shuffle candidate; 0 means 30.
+	ShuffleSteps int
+	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
+	Batches int
+}
+
+// Search is a prepared search on one cluster snapshot. It is immutable: RunBatch may be
+// called from several goroutines at once, each batch working on its own copy of the layout.
+type Search struct {
+	cluster *Cluster
+	opts    Options
+	weights [DirectorySizeCost + 1]float64
+	movable []int32 // partitions that may change, in cluster order
+	kinds   []moveKind
+	cost    float64 // cost of the original layout
+
+	base struct{ bytes, leaders, dirs spread }
+
+	// followersMatter is false when only the leader count is scored: then only the
+	// leader's replica is worth moving between brokers.
+	followersMatter bool
+	bytesPerLoad    float64
+	leadersPerLoad  float64
+}
+
+// NewSearch checks the options and prepares a search on the cluster; it does not search.
+func NewSearch(c *Cluster, opts Options) (*Search, error) {
+	if c == nil {
+		return nil, errors.New("no cluster")
+	}
+	if opts.Limit <= 0 {
+		return nil, fmt.Errorf("invalid search limit %d: must be > 0", opts.Limit)
+	}
+	if err := opts.Functions.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.MaxMoveBytes < 0 || opts.MaxMoves < 0 || opts.MaxLeaderMoves < 0 {
+		return nil, errors.New("move budgets must be ≥ 0 (0 means no limit)")
+	}
+	if opts.Strategy == "" {
+		opts.Strategy = HillClimb
+	}
+	if opts.Strategy != HillClimb && opts.Strategy != Shuffle {
+		return nil, fmt.Errorf("unknown strategy %q (known: %s, %s)", opts.Strategy, HillClimb, Shuffle)
+	}
+	if opts.ShuffleSteps < 0 || opts.Batches < 0 {
+		return nil, errors.New("shuffle steps and batches must be ≥ 0")
+	}
+	if opts.ShuffleSteps == 0 {
+		opts.ShuffleSteps = DefaultShuffleSteps
+	}
+	if opts.Batches == 0 {
+		opts.Batches = DefaultBatches
+	}
+	opts.Functions = append(Functions(nil), opts.Functions...)
+	opts.Topics = append([]string(nil), opts.Topics...)
+
+	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
+	if len(opts.Topics) == 0 {
+		for pi := range c.partitions {
+			s.movable = append(s.movable, int32(pi))
+		}
+	} else {
+		allowed := map[string]bool{}
+		for _, t := range opts.Topics {
+			if _, ok := c.topics[t]; !ok {
+				return nil, fmt.Errorf("unknown topic %q", t)
+			}
+			allowed[t] = true
+		}
+		for pi, p := range c.partitions {
+			if allowed[p.Topic] {
+				s.movable = append(s.movable, int32(pi))
+			}
+		}
+	}
+
+	l := c.loads(c.slotBroker, c.slotDir)
+	s.base.bytes = newSpread(l.brokerBytes)
+	s.base.leaders = newSpread(l.brokerLeaders)
+	s.base.dirs = newSpread(l.dirBytes)
+	w := &s.weights
+	s.cost = w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq) +
+		w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq) +
+		w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq)
+
+	if w[ReplicaLeaderCost] > 0 {
+		s.kinds = append(s.kinds, kindLeader)
+	}
+	s.kinds = append(s.kinds, kindBroker)
+	if w[DirectorySizeCost] > 0 {
+		s.kinds = append(s.kinds, kindDir)
+	}
+	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
+	// A directory's bytes count towards its broker's: a broker with more bytes than the
+	// mean tends to have fuller directories too.
+	s.bytesPerLoad = (w[ReplicaSizeCost] + w[DirectorySizeCost]) * s.base.bytes.invMean
+	s.leadersPerLoad = w[ReplicaLeaderCost] * s.base.leaders.invMean
+	return s, nil
+}
+
+// Cost is the cost of the original layout, every topic counted.
+func (s *Search) Cost() float64 { return s.cost }
+
+// Limit is the number of candidates the search evaluates over all its batches.
+func (s *Search) Limit() int { return s.opts.Limit }
+
+// Batch is a share of a search's candidates. Index selects the random stream, so a batch
+// gives the same result wherever and whenever it runs.
+type Batch struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// Batches splits the limit into n batches of equal size (±1), each at least MinBatchSize
+// unless the limit itself is smaller, so it may return fewer than n.
+func (s *Search) Batches(n int) []Batch {
+	limit := s.opts.Limit
+	n = max(1, min(n, limit/MinBatchSize))
+	out := make([]Batch, n)
+	for i := range out {
+		out[i] = Batch{Index: i, Count: limit / n}
+		if i < limit%n {
+			out[i].Count++
+		}
+	}
+	return out
+}
+
+// RunBatch evaluates b.Count candidates (fewer if ctx ends first) and returns the batch's
+// best plan. It is deterministic for a given seed and batch index, and safe to call
+// concurrently on the same Search.
+func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
+	st := s.newState(b.Index)
+	stop := stopper{done: ctx.Done()}
+	if len(s.movable) == 0 {
+		return s.result(b, st.slotBroker, st.slotDir, s.cost, 0, false)
+	}
+	if s.opts.Strategy == Shuffle {
+		return s.runShuffle(b, st, &stop)
+	}
+	var evaluated int
+	for i := 0; i < b.Count && !stop.stop(i); i++ {
+		evaluated++
+		m, ok := s.propose(st)
+		if !ok {
+			continue
+		}
+		sc := s.score(st, m)
+		// The margin stops float noise from counting as an improvement: a move that only
+		// swaps two equal loads must not spend budget.
+		if sc.cost < st.cost-1e-12 && s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) {
+			s.commit(st, m, &sc)
+		}
+	}
+	return s.result(b, st.slotBroker, st.slotDir, st.cost, evaluated, stop.interrupted)
+}
+
+// runShuffle is Astraea's method: every candidate starts from the original layout and takes
+// ShuffleSteps random steps; the cheapest candidate within budget wins. Steps are applied
+// with the same O(1) scoring, then undone, so it is a fair and fast rendition.
+func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
+	type undo struct {
+		slot, dir int32
+		swap      bool
+		part      int32
+	}
+	log := make([]undo, 0, s.opts.ShuffleSteps)
+	bestCost := s.cost
+	var bestBroker, bestDir []int32
+	var evaluated int
+	for i := 0; i < b.Count && !stop.stop(i); i++ {
+		evaluated++
+		log = log[:0]
+		for range s.opts.ShuffleSteps {
+			m, ok := s.shuffleStep(st)
+			if !ok {
+				continue
+			}
+			sc := s.score(st, m)
+			log = append(log, undo{slot: m.slot, dir: st.slotDir[m.slot], swap: m.swap, part: m.part})
+			s.commit(st, m, &sc)
+		}
+		if st.cost < bestCost-1e-12 && s.withinBudget(st.moves, st.movedBytes, st.leaderMoves) {
+			bestCost = st.cost
+			bestBroker = append(bestBroker[:0], st.slotBroker...)
+			bestDir = append(bestDir[:0], st.slotDir...)
+		}
+		for j := len(log) - 1; j >= 0; j-- {
+			u := log[j]
+			if u.swap {
+				st.swapLeader(s.cluster.slotStart[u.part], u.slot)
+			} else {
+				st.relocate(u.slot, s.cluster.dirBroker[u.dir], u.dir)
+			}
+		}
+		s.reset(st)
+	}
+	if bestBroker == nil {
+		bestBroker, bestDir = st.slotBroker, st.slotDir
+	}
+	return s.result(b, bestBroker, bestDir, bestCost, evaluated, stop.interrupted)
+}
+
+// Run evaluates the whole limit with up to workers goroutines (0 means GOMAXPROCS) and
+// returns the best plan. The batches come from Options.Batches, so the result is the same
+// for any number of workers.
+func (s *Search) Run(ctx context.Context, workers int) Result {
+	batches := s.Batches(s.opts.Batches)
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(batches))
+	results := make([]Result, len(batches))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(batches) {
+					return
+				}
+				results[i] = s.RunBatch(ctx, batches[i])
+			}
+		})
+	}
+	wg.Wait()
+	return Best(results...)
+}
+
+// Best merges batch results: the lowest NewCost wins, ties go to the lowest batch index, so
+// the merge does not depend on the order results arrive in. Evaluated is summed and
+// Interrupted is set if any batch was interrupted.
+func Best(results ...Result) Result {
+	if len(results) == 0 {
+		return Result{}
+	}
+	best := results[0]
+	evaluated, interrupted := 0, false
+	for _, r := range results {
+		evaluated += r.Evaluated
+		interrupted = interrupted || r.Interrupted
+		if r.NewCost < best.NewCost || (r.NewCost == best.NewCost && r.Batch < best.Batch) {
+			best = r
+		}
+	}
+	best.Evaluated, best.Interrupted = evaluated, interrupted
+	return best
+}
+
+// stopper notices a cancelled context. Checking every 64 candidates keeps channel
+// operations out of the hot loop.
+type stopper struct {
+	done        <-chan struct{}
+	interrupted bool
+}
+
+func (s *stopper) stop(i int) bool {
+	if s.done == nil || i%64 != 0 {
+		return false
+	}
+	select {
+	case <-s.done:
+		s.interrupted = true
+		return true
+	default:
+		return false
+	}
+}
