@@ -119,6 +119,13 @@ func Start(o Options) (*Engine, error) {
 		e.closeStore()
 		return nil, fmt.Errorf("spawn pool actor: %w", err)
 	}
+	// The pool spawns the cluster actors while starting; its first reply comes after that,
+	// so no request can find a cluster missing that is on disk.
+	if _, err := e.ask("ready", e.pool, &ready{}); err != nil {
+		e.sys.Root.Stop(e.pool)
+		e.closeStore()
+		return nil, fmt.Errorf("pool actor did not start: %w", err)
+	}
 	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
 		Msg("broker state loaded")
 	return e, nil

@@ -34,6 +34,7 @@ type (
 	listFailures     struct{}
 	getEpoch         struct{}
 	getProxyMeta     struct{ Address string }
+	ready            struct{}
 
 	// commitCluster is a change of one cluster worked out by its actor: build runs in the
 	// pool on the latest accepted record (never nil) and returns the new record (nil deletes

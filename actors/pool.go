@@ -71,6 +71,8 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		a.finishWrite(ctx, m.Err)
 
 	// Reads, from the durable state.
+	case *ready:
+		ctx.Respond(Result{})
 	case *getEpoch:
 		ctx.Respond(Result{Body: []byte(fmt.Sprint(a.durable.epoch))})
 	case *listClusterNames:
