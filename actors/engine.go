@@ -242,6 +242,9 @@ func (e *Engine) CheckResources() Result { return e.askPool("check_resources", &
 
 // Metadata is the whole state in undermoon's mem-broker-0.2 format, read from the store.
 func (e *Engine) Metadata() Result {
+	if e.stopped.Load() {
+		return Result{Err: ErrStopped}
+	}
 	b, err := metadataJSON(e.store)
 	if err != nil {
 		return Result{Err: fmt.Errorf("%w: %v", meta.ErrPersistence, err)}

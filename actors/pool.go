@@ -115,7 +115,9 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 			if err != nil {
 				return res, err
 			}
-			tx.setCluster(m.Name, next)
+			if next != cur {
+				tx.setCluster(m.Name, next)
+			}
 			return res, nil
 		})
 	}

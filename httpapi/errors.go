@@ -67,8 +67,14 @@ func badRequest(msg string) error { return &requestError{"INVALID_REQUEST", msg}
 
 type errorBody struct {
 	Error   string `json:"error"`
-	Key     string `json:"key,omitempty"`
-	Value   string `json:"value,omitempty"`
+	Message string `json:"message"`
+}
+
+// configErrorBody is undermoon's INVALID_CONFIG shape: key and value always present.
+type configErrorBody struct {
+	Error   string `json:"error"`
+	Key     string `json:"key"`
+	Value   string `json:"value"`
 	Message string `json:"message"`
 }
 
@@ -82,7 +88,11 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 		body.Error, body.Message = re.code, re.message
 	case errors.As(err, &ce):
 		// undermoon's INVALID_CONFIG carries the key and value, and the reason as message.
-		body = errorBody{Error: "INVALID_CONFIG", Key: ce.Key, Value: ce.Value, Message: ce.Message}
+		b, _ := json.Marshal(configErrorBody{Error: "INVALID_CONFIG", Key: ce.Key, Value: ce.Value, Message: ce.Message})
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.SetStatusCode(errorTable["INVALID_CONFIG"].Status)
+		ctx.SetBody(b)
+		return
 	default:
 		if code := meta.Code(err); code != "" {
 			body.Error = code

@@ -98,6 +98,7 @@ func New(o Options) *Server {
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
 		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{o.Logger},
 	}
 	return s
 }
@@ -140,14 +141,13 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		if id == "" {
 			id = s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 10)
 		}
-		ctx.Response.Header.Set("X-Request-ID", id)
-
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
 		} else {
 			s.recovered(ctx, next)
 		}
 		s.inFlight.Add(-1)
+		ctx.Response.Header.Set("X-Request-ID", id) // after the handler: a recovered panic resets the response
 
 		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
 		if route == "" {
@@ -204,4 +204,11 @@ func replyText(ctx *fasthttp.RequestCtx, res actors.Result) {
 	}
 	ctx.SetContentType("text/plain; charset=utf-8")
 	ctx.SetBody(res.Body)
+}
+
+// fasthttpLogger sends fasthttp's own messages (connection errors) to the injected logger.
+type fasthttpLogger struct{ log zerolog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn().Str("component", "fasthttp").Msgf(format, args...)
 }
