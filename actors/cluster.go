@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -23,6 +25,12 @@ type ClusterActor struct {
 	view        *meta.ClusterView
 	clusterBody []byte
 	proxyBodies map[string][]byte
+
+	// The scale lock: while a scaling change runs, holder is the asker waiting for it and
+	// other scaling changes are refused. It is state of this actor, not a mutex.
+	holder *actor.PID
+	auto   *autoScale // the auto-scale in progress, if any
+	cancel context.CancelFunc
 }
 
 func newClusterActor(cfg *engineConfig, pool *actor.PID, rec *meta.ClusterStore) *ClusterActor {
@@ -78,12 +86,67 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 	case *getProxyMeta:
 		a.proxyMeta(ctx, m.Address)
 	case *clusterChange:
-		if a.rec == nil {
+		switch {
+		case a.rec == nil:
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
+		case !m.Scaling:
+			ctx.RequestWithCustomSender(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build}, ctx.Sender())
+		case a.holder != nil:
+			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
+		default:
+			a.holder = ctx.Sender()
+			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build})
+		}
+	case *autoScale:
+		switch {
+		case a.rec == nil:
+			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
+		case a.holder != nil:
+			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
+		default:
+			a.holder, a.auto = ctx.Sender(), m
+			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: autoResize(m.Nodes)})
+		}
+	case Result:
+		a.scalingStepDone(ctx, m)
+	case *epochsSynced:
+		a.cancel = nil
+		if m.Err != nil || a.rec == nil {
+			a.unlock(ctx, Result{Err: cmp.Or(m.Err, error(meta.ErrClusterNotFound))})
 			return
 		}
-		ctx.RequestWithCustomSender(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build}, ctx.Sender())
+		ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: expandIfNeeded})
+	case *actor.Stopping:
+		if a.cancel != nil {
+			a.cancel()
+		}
 	}
+}
+
+// scalingStepDone handles the pool's answer to a change made under the scale lock. The new
+// record, if any, was installed just before.
+func (a *ClusterActor) scalingStepDone(ctx actor.Context, res Result) {
+	if a.holder == nil {
+		return
+	}
+	if a.auto == nil || res.Err != nil || a.rec == nil || a.rec.SlotlessChunks() == 0 || a.cancel != nil {
+		a.unlock(ctx, res)
+		return
+	}
+	// A scale-out added nodes: slots move only once every proxy of the cluster knows the
+	// new metadata, or clients would be redirected to proxies that do not know the cluster.
+	wctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	wait, addrs, epoch := a.cfg.epochWait, a.rec.Proxies(), a.rec.Epoch
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	go func() {
+		root.Send(self, &epochsSynced{Err: wait.run(wctx, addrs, epoch)})
+	}()
+}
+
+func (a *ClusterActor) unlock(ctx actor.Context, res Result) {
+	ctx.Send(a.holder, res)
+	a.holder, a.auto = nil, nil
 }
 
 func (a *ClusterActor) proxyMeta(ctx actor.Context, addr string) {

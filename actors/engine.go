@@ -38,6 +38,13 @@ type Options struct {
 	OrderedProxy   bool
 	AskTimeout     time.Duration // default 5s
 
+	// EpochPollInterval, EpochPollFailures and EpochPollMax bound how a scale-out waits for
+	// its proxies to report the cluster's epoch (UMCTL GETEPOCH): defaults 1s, 30 failed
+	// polls, 120 polls in all.
+	EpochPollInterval time.Duration
+	EpochPollFailures int
+	EpochPollMax      int
+
 	// Registerer receives the engine's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Now is the clock for failure reports; default time.Now.
@@ -52,6 +59,7 @@ type engineConfig struct {
 	migrationLimit int
 	now            func() time.Time
 	metrics        *Metrics
+	epochWait      epochWait
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -79,6 +87,16 @@ func Start(o Options) (*Engine, error) {
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
+	}
+	cfg.epochWait = epochWait{interval: o.EpochPollInterval, failedPolls: o.EpochPollFailures, maxPolls: o.EpochPollMax, timeout: time.Second}
+	if cfg.epochWait.interval <= 0 {
+		cfg.epochWait.interval = time.Second
+	}
+	if cfg.epochWait.failedPolls <= 0 {
+		cfg.epochWait.failedPolls = 30
+	}
+	if cfg.epochWait.maxPolls <= 0 {
+		cfg.epochWait.maxPolls = 120
 	}
 	if o.Name == "" {
 		o.Name = "fulcrum"
@@ -162,11 +180,15 @@ func (e *Engine) clusterPID(name string) *actor.PID {
 
 // ask sends msg and waits for the Result, at most the ask timeout.
 func (e *Engine) ask(op string, pid *actor.PID, msg any) (Result, error) {
+	return e.askWithin(op, pid, msg, e.timeout)
+}
+
+func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Duration) (Result, error) {
 	if e.stopped.Load() {
 		return Result{Err: ErrStopped}, nil
 	}
 	start := time.Now()
-	v, err := e.sys.Root.RequestFuture(pid, msg, e.timeout).Result()
+	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
 	e.cfg.metrics.askSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err
@@ -188,10 +210,14 @@ func (e *Engine) askPool(op string, msg any) Result {
 
 // askCluster asks a cluster actor by name; a missing actor answers notFound.
 func (e *Engine) askCluster(op, name string, msg any, notFound Result) Result {
+	return e.askClusterWithin(op, name, msg, notFound, e.timeout)
+}
+
+func (e *Engine) askClusterWithin(op, name string, msg any, notFound Result, timeout time.Duration) Result {
 	if !meta.ValidClusterName(name) {
 		return notFound
 	}
-	res, err := e.ask(op, e.clusterPID(name), msg)
+	res, err := e.askWithin(op, e.clusterPID(name), msg, timeout)
 	if errors.Is(err, actor.ErrDeadLetter) {
 		return notFound
 	}
@@ -277,11 +303,19 @@ func (e *Engine) CreateCluster(name string, nodes int64) Result {
 
 func (e *Engine) SetEpoch(n uint64) Result { return e.askPool("set_epoch", &setEpoch{Epoch: n}) }
 
-func (e *Engine) changeCluster(op, name string, build func(*poolTx, *meta.ClusterStore) (*meta.ClusterStore, Result, error)) Result {
+func (e *Engine) changeCluster(op, name string, build clusterBuild) Result {
+	return e.askChange(op, name, &clusterChange{Build: build})
+}
+
+func (e *Engine) scaleCluster(op, name string, build clusterBuild) Result {
+	return e.askChange(op, name, &clusterChange{Build: build, Scaling: true})
+}
+
+func (e *Engine) askChange(op, name string, msg any) Result {
 	if !meta.ValidClusterName(name) {
 		return Result{Err: meta.ErrInvalidClusterName}
 	}
-	return e.askCluster(op, name, &clusterChange{Build: build}, Result{Err: meta.ErrClusterNotFound})
+	return e.askCluster(op, name, msg, Result{Err: meta.ErrClusterNotFound})
 }
 
 func (e *Engine) DeleteCluster(name string) Result {
@@ -295,4 +329,43 @@ func (e *Engine) PatchClusterConfig(name string, changes map[string]string) Resu
 
 func (e *Engine) BalanceCluster(name string) Result {
 	return e.changeCluster("balance", name, balanceCluster)
+}
+
+// Scaling and migration (§3.6–§3.8, §3.14).
+
+// AddNodes appends k slot-less nodes (PATCH /clusters/nodes) and answers their views.
+func (e *Engine) AddNodes(name string, k int64) Result {
+	return e.scaleCluster("add_nodes", name, addNodes(k))
+}
+
+// ReachNodes adds nodes until the cluster has n (PUT /clusters/nodes).
+func (e *Engine) ReachNodes(name string, n int64) Result {
+	return e.scaleCluster("reach_nodes", name, reachNodes(n))
+}
+
+func (e *Engine) DeleteFreeNodes(name string) Result {
+	return e.scaleCluster("delete_free_nodes", name, deleteFreeNodes)
+}
+
+func (e *Engine) Expand(name string) Result { return e.scaleCluster("expand", name, expand) }
+
+func (e *Engine) Shrink(name string, n int64) Result {
+	return e.scaleCluster("shrink", name, shrink(n))
+}
+
+// CommitMigration ends a finished task, found by its range list and epoch.
+func (e *Engine) CommitMigration(name string, ranges meta.RangeList, taskEpoch uint64) Result {
+	return e.askCluster("commit_migration", name, &clusterChange{Build: commitMigration(ranges, taskEpoch)},
+		Result{Err: meta.ErrClusterNotFound})
+}
+
+// AutoScale resizes the cluster to n nodes; a scale-out waits for the new proxies, so the
+// ask may last as long as the epoch wait allows.
+func (e *Engine) AutoScale(name string, n int64) Result {
+	if !meta.ValidClusterName(name) {
+		return Result{Err: meta.ErrInvalidClusterName}
+	}
+	w := e.cfg.epochWait
+	budget := e.timeout + time.Duration(w.maxPolls)*(w.interval+w.timeout)
+	return e.askClusterWithin("auto_scale", name, &autoScale{Nodes: n}, Result{Err: meta.ErrClusterNotFound}, budget)
 }

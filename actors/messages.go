@@ -60,5 +60,14 @@ type (
 	// pool with the original asker as sender, so the reply costs no extra hop.
 	clusterChange struct {
 		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
+		// Scaling changes take the cluster's scale lock: a second one while it is held is
+		// refused with NODE_NUMBER_CHANGING instead of queued.
+		Scaling bool
 	}
+
+	// autoScale is POST migrations/auto: resize, wait for the proxies, expand.
+	autoScale struct{ Nodes int64 }
+
+	// epochsSynced ends the wait of a scale-out for its proxies.
+	epochsSynced struct{ Err error }
 )

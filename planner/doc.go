@@ -1,2 +1,57 @@
-// Package planner searches for a cheaper layout of a Kafka cluster's partitions.
+// Package planner searches for a cheaper layout of a Kafka cluster's partitions, in the
+// manner of Astraea's balancer (shared/spec/balancer.md §2), with the standard library only:
+// no Kafka client, no actors, no HTTP.
+//
+// # Model
+//
+// A Cluster is an immutable snapshot: brokers with their log directories, and partitions
+// whose first replica is the preferred leader. It keeps per-broker bytes, per-broker
+// preferred-leader counts and per-directory bytes. A partition's planning size is the
+// largest of its replica sizes, so that a moved replica copies the whole log and the bytes
+// leaving brokers equal the bytes arriving.
+//
+// # Cost
+//
+// ReplicaLeaderCost, ReplicaSizeCost and DirectorySizeCost are each the coefficient of
+// variation (population standard deviation over mean) of leaders per broker, bytes per
+// broker and bytes per directory; a weighted combination is Σ wᵢ·cᵢ / Σ wᵢ. Every move
+// transfers an amount between two counters, so the mean never changes and only Σ(x−ref)²
+// does: a candidate is scored in O(1) from two counters per aggregate, without touching the
+// rest of the cluster.
+//
+// # Search
+//
+// Astraea builds each candidate from the original layout with 30 random steps and keeps the
+// best of N. Random steps mostly undo each other's good, so the best of N barely improves
+// on a skewed cluster. Here a batch is a hill-climbing chain instead: each candidate is one
+// move applied to the batch's best layout so far, kept only if it lowers the cost strictly
+// and stays within the budgets (maxMoves, maxMoveBytes, maxLeaderMoves). A plan of
+// thousands of moves is thus built one useful move at a time.
+//
+// The moves are: a follower becomes the preferred leader; a replica goes to another broker,
+// into that broker's emptiest directory; a replica goes to another directory of its broker
+// (which Astraea never generated). Only kinds that can change the chosen functions are
+// proposed. Choices are random but tilted, in O(1): the more loaded of two random brokers
+// gives and the less loaded of two takes, and of a few replicas drawn on the giving side
+// the one whose size is closest to half the gap moves. Big replicas therefore move first,
+// small ones fine-tune, and no draw is ever stuck on one pair of brokers.
+//
+// # Parallelism and determinism
+//
+// NewSearch prepares a Search once; RunBatch runs one batch and may be called from many
+// goroutines at once, each batch on its own copy of the layout. A batch's random stream
+// depends only on the seed and the batch index, and Best merges results by cost, then batch
+// index, so the plan depends on the seed and the batch split, never on scheduling. Fewer,
+// longer batches reach lower costs (a chain is as long as its batch), so split the limit
+// into one batch per worker, not more: Run uses Options.Batches (default 2) whatever the
+// number of workers.
+//
+// # Results
+//
+// A batch returns a small Result (costs, counts, and its layout); Best keeps the cheapest,
+// and Plan renders only that one in the report's shape: the cost before (every topic
+// counted, even when Options.Topics limits what may change) and after, the changed
+// partitions with their placement before (broker, directory, size) and after (broker,
+// directory), and the migration costs "size" (bytes in positive, bytes out negative, per
+// broker) and "leader" (leaders gained and lost).
 package planner

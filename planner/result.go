@@ -1,27 +1,42 @@
 package planner
 
-import "slices"
+import (
+	"fmt"
+)
 
-// Result is a batch's (or, after Best, the search's) best plan.
+// Result is a batch's (or, after Best, the search's) best layout. It is small: it holds the
+// layout, not the list of changes, so that batches that lose cost nothing to report. Call
+// Plan on the one that wins.
 type Result struct {
 	// Cost is the cost of the original layout, every topic counted.
+	Cost float64
+	// NewCost is the cost of the best layout; it equals Cost when none better was found.
+	NewCost float64
+	// Evaluated is the number of candidates evaluated (summed by Best).
+	Evaluated int
+	// Batch is the index of the batch that found this layout.
+	Batch int
+	// Interrupted is set when the context ended the search before its limit.
+	Interrupted bool
+
+	search  *Search
+	slotDir []int32 // directory of every replica slot; owned by the result
+}
+
+// HasPlan reports whether the search found a strictly cheaper layout.
+func (r Result) HasPlan() bool { return r.search != nil && r.NewCost < r.Cost }
+
+// Plan is a result in the shape of the balancer's report (spec/balancer.md §2.5).
+type Plan struct {
+	// Cost is the cost of the original layout, every topic counted.
 	Cost float64 `json:"cost"`
-	// NewCost is the cost after the changes; it equals Cost when no better layout was found.
+	// NewCost is the cost after the changes.
 	NewCost float64 `json:"newCost"`
 	// Changes lists the partitions the plan changes, in (topic, partition) order.
 	Changes []Change `json:"changes"`
 	// Migrations are the move costs: "size" then "leader".
 	Migrations []MigrationCost `json:"migrations"`
-	// Evaluated is the number of candidates evaluated (summed by Best).
-	Evaluated int `json:"evaluated"`
-	// Batch is the index of the batch that found this plan.
-	Batch int `json:"batch"`
-	// Interrupted is set when the context ended the search before its limit.
-	Interrupted bool `json:"interrupted,omitempty"`
 }
-
-// HasPlan reports whether the search found a strictly cheaper layout.
-func (r *Result) HasPlan() bool { return len(r.Changes) > 0 && r.NewCost < r.Cost }
 
 // Change is the new placement of one partition. The first replica of Before and of After
 // is the preferred leader; follower order carries no meaning.
@@ -63,23 +78,33 @@ const (
 	MoveCostLeaderUnit = "partition leaders"
 )
 
-// result describes a layout against the original. It runs once per batch, in O(replicas).
-func (s *Search) result(b Batch, slotBroker, slotDir []int32, newCost float64, evaluated int, interrupted bool) Result {
+// Plan lists the changes that turn the original layout into the result's, with their
+// migration costs, in O(replicas). The zero Result gives an empty Plan.
+func (r Result) Plan() Plan {
+	if r.search == nil {
+		return Plan{Changes: []Change{}}
+	}
+	return r.search.plan(r.slotDir, r.NewCost)
+}
+
+func (s *Search) plan(slotDir []int32, newCost float64) Plan {
 	c := s.cluster
-	r := Result{Cost: s.cost, NewCost: newCost, Changes: []Change{}, Evaluated: evaluated, Batch: b.Index, Interrupted: interrupted}
+	r := Plan{Cost: s.cost, NewCost: newCost}
 	size := MigrationCost{Function: MoveCostSize, Unit: MoveCostSizeUnit, Cost: make([]BrokerCost, len(c.brokers))}
 	leader := MigrationCost{Function: MoveCostLeader, Unit: MoveCostLeaderUnit, Cost: make([]BrokerCost, len(c.brokers))}
 	for bi, br := range c.brokers {
 		size.Cost[bi].BrokerID = br.ID
 		leader.Cost[bi].BrokerID = br.ID
 	}
+	var changed []int32
+	replicas := 0
 	for _, pi := range s.movable {
 		start, end := c.slotStart[pi], c.slotStart[pi+1]
 		before, after := c.slotDir[start:end], slotDir[start:end]
-		changed := before[0] != after[0]
+		differs := before[0] != after[0]
 		for _, d := range after {
 			if !hasDir(before, d) {
-				changed = true
+				differs = true
 				size.Cost[c.dirBroker[d]].Cost += c.size[pi]
 				size.TotalCost += c.size[pi]
 			}
@@ -89,21 +114,54 @@ func (s *Search) result(b Batch, slotBroker, slotDir []int32, newCost float64, e
 				size.Cost[c.dirBroker[d]].Cost -= c.size[pi]
 			}
 		}
-		if !changed {
+		if !differs {
 			continue
 		}
-		if from, to := c.slotBroker[start], slotBroker[start]; from != to {
+		if from, to := c.slotBroker[start], c.dirBroker[slotDir[start]]; from != to {
 			leader.Cost[from].Cost--
 			leader.Cost[to].Cost++
 			leader.TotalCost++
 		}
+		changed = append(changed, pi)
+		replicas += int(end - start)
+	}
+	// Three allocations for all the changes, not two per change: a batch with thousands of
+	// changes would otherwise spend more time in the allocator than in the search.
+	r.Changes = make([]Change, len(changed))
+	befores := make([]Replica, 0, replicas)
+	afters := make([]Placement, 0, replicas)
+	for i, pi := range changed {
 		p := &c.partitions[pi]
-		ch := Change{Topic: p.Topic, Partition: p.Partition, Before: slices.Clone(p.Replicas), After: make([]Placement, len(after))}
-		for i, d := range after {
-			ch.After[i] = Placement{BrokerID: c.brokers[c.dirBroker[d]].ID, Directory: c.dirPath[d]}
+		from := len(befores)
+		befores = append(befores, p.Replicas...)
+		for _, d := range slotDir[c.slotStart[pi]:c.slotStart[pi+1]] {
+			afters = append(afters, Placement{BrokerID: c.brokers[c.dirBroker[d]].ID, Directory: c.dirPath[d]})
 		}
-		r.Changes = append(r.Changes, ch)
+		r.Changes[i] = Change{Topic: p.Topic, Partition: p.Partition, Before: befores[from:len(befores):len(befores)], After: afters[from:len(afters):len(afters)]}
 	}
 	r.Migrations = []MigrationCost{size, leader}
 	return r
+}
+
+// Evaluate scores a plan given from outside (the seed design lets a client post its own
+// changes): the cost before and after, the migration costs, and the changes normalised
+// (Before filled in from the cluster, partitions that end up unchanged left out). Changes
+// must keep each partition's replication factor.
+func Evaluate(c *Cluster, fs Functions, changes []Change) (Plan, error) {
+	s, err := NewSearch(c, Options{Functions: fs, Limit: 1})
+	if err != nil {
+		return Plan{}, err
+	}
+	applied, err := c.Apply(changes)
+	if err != nil {
+		return Plan{}, err
+	}
+	for pi := range c.partitions {
+		if c.slotStart[pi+1]-c.slotStart[pi] != applied.slotStart[pi+1]-applied.slotStart[pi] {
+			p := c.partitions[pi]
+			return Plan{}, fmt.Errorf("partition %s-%d: a plan may not change the replication factor", p.Topic, p.Partition)
+		}
+	}
+	newCost := applied.costOf(applied.loads(applied.slotBroker, applied.slotDir), s.weights)
+	return s.plan(applied.slotDir, newCost), nil
 }

@@ -138,9 +138,9 @@ func NewSearch(c *Cluster, opts Options) (*Search, error) {
 	s.base.leaders = newSpread(l.brokerLeaders)
 	s.base.dirs = newSpread(l.dirBytes)
 	w := &s.weights
-	s.cost = w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq) +
-		w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq) +
-		w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq)
+	s.cost = float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
+		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
+		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
 
 	if w[ReplicaLeaderCost] > 0 {
 		s.kinds = append(s.kinds, kindLeader)
@@ -192,7 +192,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	st := s.newState(b.Index)
 	stop := stopper{done: ctx.Done()}
 	if len(s.movable) == 0 {
-		return s.result(b, st.slotBroker, st.slotDir, s.cost, 0, false)
+		return s.result(b, st.slotDir, s.cost, 0, false)
 	}
 	if s.opts.Strategy == Shuffle {
 		return s.runShuffle(b, st, &stop)
@@ -211,7 +211,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 			s.commit(st, m, &sc)
 		}
 	}
-	return s.result(b, st.slotBroker, st.slotDir, st.cost, evaluated, stop.interrupted)
+	return s.result(b, st.slotDir, st.cost, evaluated, stop.interrupted)
 }
 
 // runShuffle is Astraea's method: every candidate starts from the original layout and takes
@@ -223,29 +223,28 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 		swap      bool
 		part      int32
 	}
-	log := make([]undo, 0, s.opts.ShuffleSteps)
+	undoLog := make([]undo, 0, s.opts.ShuffleSteps)
 	bestCost := s.cost
-	var bestBroker, bestDir []int32
+	var bestDir []int32
 	var evaluated int
 	for i := 0; i < b.Count && !stop.stop(i); i++ {
 		evaluated++
-		log = log[:0]
+		undoLog = undoLog[:0]
 		for range s.opts.ShuffleSteps {
 			m, ok := s.shuffleStep(st)
 			if !ok {
 				continue
 			}
 			sc := s.score(st, m)
-			log = append(log, undo{slot: m.slot, dir: st.slotDir[m.slot], swap: m.swap, part: m.part})
+			undoLog = append(undoLog, undo{slot: m.slot, dir: st.slotDir[m.slot], swap: m.swap, part: m.part})
 			s.commit(st, m, &sc)
 		}
 		if st.cost < bestCost-1e-12 && s.withinBudget(st.moves, st.movedBytes, st.leaderMoves) {
 			bestCost = st.cost
-			bestBroker = append(bestBroker[:0], st.slotBroker...)
 			bestDir = append(bestDir[:0], st.slotDir...)
 		}
-		for j := len(log) - 1; j >= 0; j-- {
-			u := log[j]
+		for j := len(undoLog) - 1; j >= 0; j-- {
+			u := undoLog[j]
 			if u.swap {
 				st.swapLeader(s.cluster.slotStart[u.part], u.slot)
 			} else {
@@ -254,10 +253,18 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 		}
 		s.reset(st)
 	}
-	if bestBroker == nil {
-		bestBroker, bestDir = st.slotBroker, st.slotDir
+	if bestDir == nil {
+		bestDir = st.slotDir
 	}
-	return s.result(b, bestBroker, bestDir, bestCost, evaluated, stop.interrupted)
+	return s.result(b, bestDir, bestCost, evaluated, stop.interrupted)
+}
+
+// result wraps a batch's best layout; slotDir must not be shared with anything that changes.
+func (s *Search) result(b Batch, slotDir []int32, newCost float64, evaluated int, interrupted bool) Result {
+	return Result{
+		Cost: s.cost, NewCost: newCost, Evaluated: evaluated, Batch: b.Index, Interrupted: interrupted,
+		search: s, slotDir: slotDir,
+	}
 }
 
 // Run evaluates the whole limit with up to workers goroutines (0 means GOMAXPROCS) and

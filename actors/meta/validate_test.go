@@ -9,7 +9,7 @@ func exampleStore() *MetaStore { return storeOf(exampleCluster()) }
 
 // storeOf wraps a cluster in a store that registers exactly its proxies.
 func storeOf(c *ClusterStore) *MetaStore {
-	ms := &MetaStore{Version: StoreVersion, GlobalEpoch: 9, Clusters: map[string]*ClusterStore{c.Name: c},
+	ms := &MetaStore{Version: StoreVersion, GlobalEpoch: max(9, c.Epoch), Clusters: map[string]*ClusterStore{c.Name: c},
 		AllProxies: map[string]*ProxyResource{}}
 	for _, ch := range c.Chunks {
 		for i, addr := range ch.ProxyAddresses {

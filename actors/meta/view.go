@@ -159,9 +159,9 @@ func keyOf(m *MigrationSlotRange) taskKey {
 	return taskKey{m.Meta, fmt.Sprint(m.RangeList)}
 }
 
-// shownTasks applies migration_limit (0 = unlimited): tasks are taken in chunk/part order,
-// at most limit of them and at most one per source master, because migrating out is the
-// CPU-heavy side.
+// shownTasks applies migration_limit: tasks are taken in chunk/part order, at most limit of
+// them and at most one per source master, because migrating out is the CPU-heavy side.
+// 0 means no throttling at all.
 func (c *ClusterStore) shownTasks(limit int) map[taskKey]bool {
 	shown := map[taskKey]bool{}
 	busySrc := map[[2]int]bool{}
@@ -173,7 +173,7 @@ func (c *ClusterStore) shownTasks(limit int) map[taskKey]bool {
 					continue
 				}
 				src := [2]int{m.Meta.SrcChunkIndex, m.Meta.SrcChunkPart}
-				if (limit > 0 && len(shown) >= limit) || busySrc[src] {
+				if limit > 0 && (len(shown) >= limit || busySrc[src]) {
 					continue
 				}
 				shown[keyOf(m)] = true

@@ -38,10 +38,9 @@ const DefaultVersion = "4.4.0"
 
 const (
 	DefaultStartTimeout = 120 * time.Second
-	// aliveCheckTimeout bounds the "already running?" probe of Up.
-	aliveCheckTimeout = 10 * time.Second
-	stateFile         = "cluster.json"
-	bootstrapFile     = "bootstrap"
+	runningCheckTimeout = 15 * time.Second
+	stateFile           = "cluster.json"
+	bootstrapFile       = "bootstrap"
 )
 
 // Config says where the cluster lives. Zero values take defaults.
@@ -318,21 +317,16 @@ func (c *Cluster) running(ctx context.Context) bool {
 			return false
 		}
 	}
-	return c.check(ctx, brokerIDs(c.layout.Brokers), aliveCheckTimeout) == nil
+	// Retried for a while: a busy machine must not make Up wipe a live cluster.
+	return c.waitReady(ctx, brokerIDs(c.layout.Brokers), runningCheckTimeout) == nil
 }
 
 // waitReady polls until the brokers in want are registered, unfenced (only
 // those appear in metadata) and each answers ApiVersions itself. It gives up
 // early if a JVM exits.
-func (c *Cluster) waitReady(ctx context.Context, want []int32, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (c *Cluster) waitReady(parent context.Context, want []int32, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.DialTimeout(2*time.Second))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	var last error
 	for {
 		for _, n := range c.layout.Nodes() {
@@ -343,33 +337,37 @@ func (c *Cluster) waitReady(ctx context.Context, want []int32, timeout time.Dura
 				return fmt.Errorf("%s exited during start-up; see %s", n.Name, c.layout.LogPath(n))
 			}
 		}
-		if last = probe(ctx, adm, want); last == nil {
+		if last = c.probe(ctx, want); last == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("interrupted while waiting for brokers %v: %w", want, parent.Err())
+			}
 			return fmt.Errorf("brokers %v not ready after %s: %w", want, timeout, last)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
 
-// check is a single-shot waitReady for an already running cluster.
-func (c *Cluster) check(ctx context.Context, want []int32, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+// probe checks readiness once. It uses a fresh client each time: a client
+// that first saw a partial cluster keeps that view for its metadata min age
+// (5 s), which would hide brokers that came up since.
+func (c *Cluster) probe(ctx context.Context, want []int32) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.DialTimeout(2*time.Second))
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.Bootstrap()...),
+		kgo.DialTimeout(time.Second),
+		kgo.MetadataMinAge(100*time.Millisecond),
+	)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return probe(ctx, kadm.NewClient(cl), want)
-}
-
-func probe(ctx context.Context, adm *kadm.Client, want []int32) error {
-	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	brokers, err := adm.ListBrokers(pctx)
+	adm := kadm.NewClient(cl)
+	brokers, err := adm.ListBrokers(ctx)
 	if err != nil {
 		return err
 	}
@@ -379,7 +377,7 @@ func probe(ctx context.Context, adm *kadm.Client, want []int32) error {
 			return fmt.Errorf("metadata lists brokers %v, want %v", have, want)
 		}
 	}
-	versions, err := adm.ApiVersions(pctx)
+	versions, err := adm.ApiVersions(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,17 +14,18 @@ import (
 	"time"
 )
 
-// DefaultCacheDir is where jars for version are kept between runs; it is
-// outside any data dir so "down" never throws away a 40 MB download.
+// DefaultCacheDir is where jars for version are kept between runs:
+// $FULCRUM_KAFKA_CACHE, else $HOME/.cache/fulcrum/kafka-<version>. It is
+// outside any data dir so "down" never throws away a 45 MB download.
 func DefaultCacheDir(version string) string {
 	if d := os.Getenv("FULCRUM_KAFKA_CACHE"); d != "" {
 		return d
 	}
-	base, err := os.UserCacheDir()
+	home, err := os.UserHomeDir()
 	if err != nil {
-		base = os.TempDir()
+		home = os.TempDir()
 	}
-	return filepath.Join(base, "fulcrum", "kafka-"+version)
+	return filepath.Join(home, ".cache", "fulcrum", "kafka-"+version)
 }
 
 // fetchTimeout bounds a cold Maven resolution (about 45 MB of jars).
