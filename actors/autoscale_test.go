@@ -93,14 +93,14 @@ func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	wantErr(t, e.AddNodes("c", 4), meta.ErrNodeNumberChanging)
-	wantErr(t, e.ReachNodes("c", 16), meta.ErrNodeNumberChanging)
+	wantErr(t, e.AddNodes("c", 4, Format{}), meta.ErrNodeNumberChanging)
+	wantErr(t, e.ReachNodes("c", 16, Format{}), meta.ErrNodeNumberChanging)
 	wantErr(t, e.AutoScale("c", 16), meta.ErrNodeNumberChanging)
 	wantErr(t, e.Expand("c"), meta.ErrNodeNumberChanging)
 	wantErr(t, e.Shrink("c", 4), meta.ErrNodeNumberChanging)
 	wantErr(t, e.DeleteFreeNodes("c"), meta.ErrNodeNumberChanging)
 	// Reads and non-scaling changes are not blocked by the lock.
-	ok(t, e.ClusterMeta("c"))
+	ok(t, e.ClusterMeta("c", Format{}))
 	ok(t, e.PatchClusterConfig("c", map[string]string{"migration_scan_count": "8"}))
 	for _, p := range proxies {
 		p.epoch.Store(1 << 40) // the proxies catch up
@@ -128,7 +128,7 @@ func TestConcurrentScalingNeverCorruptsPlans(t *testing.T) {
 		go func(i int) {
 			switch i % 4 {
 			case 0:
-				results <- e.AddNodes("c", 4)
+				results <- e.AddNodes("c", 4, Format{})
 			case 1:
 				results <- e.Expand("c")
 			case 2:

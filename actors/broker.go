@@ -1,41 +1,12 @@
 package actors
 
 import (
-	"encoding/json"
-
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
 
 // The broker's mutations as transactions on the pool's state. Each returns the reply and,
 // separately, an abort error: an abort changes nothing, while a reply error (say failover's
 // NO_AVAILABLE_RESOURCE after the takeover) is sent once the changes are durable.
-
-var (
-	nullProxyBody   = []byte(`{"proxy":null}`)
-	nullClusterBody = []byte(`{"cluster":null}`)
-)
-
-func jsonResult(v any) Result {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return Result{Err: err}
-	}
-	return Result{Body: b}
-}
-
-func proxyBody(v *meta.ProxyView) []byte {
-	b, _ := json.Marshal(struct {
-		Proxy *meta.ProxyView `json:"proxy"`
-	}{v})
-	return b
-}
-
-func clusterBody(v *meta.ClusterView) []byte {
-	b, _ := json.Marshal(struct {
-		Cluster *meta.ClusterView `json:"cluster"`
-	}{v})
-	return b
-}
 
 func (tx *poolTx) addProxy(m *addProxy) (Result, error) {
 	if _, err := meta.ProxyHost(m.Address); err != nil {
@@ -170,7 +141,7 @@ func balanceCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Res
 
 // failover is §3.9: takeover by the chunk partner, mark failed, replace with a free proxy.
 // It touches the pool and a cluster, so it is one transaction of the pool.
-func (tx *poolTx) failover(addr string) (Result, error) {
+func (tx *poolTx) failover(addr string, f Format) (Result, error) {
 	p := tx.proxy(addr)
 	if p == nil {
 		return Result{}, meta.ErrProxyNotFound
@@ -203,7 +174,7 @@ func (tx *poolTx) failover(addr string) (Result, error) {
 	tx.setCluster(c.Name, c)
 	tx.setProxyCluster(addr, "")
 	tx.setProxyCluster(r.ProxyAddress, c.Name)
-	return Result{Body: proxyBody(c.View(tx.limit).ProxyView(r.ProxyAddress))}, nil
+	return Result{Body: proxyBody(c.View(tx.limit).ProxyView(r.ProxyAddress), f)}, nil
 }
 
 // setAllEpochs is PUT /epoch/<n>: the global epoch and every cluster's epoch become n.

@@ -23,8 +23,8 @@ type ClusterActor struct {
 	rec  *meta.ClusterStore // nil once deleted
 
 	view        *meta.ClusterView
-	clusterBody []byte
-	proxyBodies map[string][]byte
+	clusterBody map[Format]Result
+	proxyBodies map[proxyKey]Result
 
 	// The scale lock: while a scaling change runs, holder is the asker waiting for it and
 	// other scaling changes are refused. It is state of this actor, not a mutex.
@@ -39,8 +39,13 @@ func newClusterActor(cfg *engineConfig, pool *actor.PID, rec *meta.ClusterStore)
 	return a
 }
 
+type proxyKey struct {
+	addr   string
+	format Format
+}
+
 func (a *ClusterActor) setRecord(rec *meta.ClusterStore) {
-	a.rec, a.view, a.clusterBody, a.proxyBodies = rec, nil, nil, nil
+	a.rec, a.view, a.clusterBody, a.proxyBodies = rec, nil, map[Format]Result{}, map[proxyKey]Result{}
 }
 
 // current renders the view lazily: a cluster that nobody reads costs nothing per change.
@@ -73,10 +78,12 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			ctx.Respond(Result{Body: nullClusterBody})
 			return
 		}
-		if a.clusterBody == nil {
-			a.clusterBody = clusterBody(a.current())
+		res, ok := a.clusterBody[m.Format]
+		if !ok {
+			res = finish(clusterBody(a.current(), m.Format), m.Format)
+			a.clusterBody[m.Format] = res
 		}
-		ctx.Respond(Result{Body: a.clusterBody})
+		ctx.Respond(res)
 	case *getClusterInfo:
 		if a.rec == nil {
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
@@ -84,7 +91,7 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(jsonResult(a.rec.Info(a.cfg.migrationLimit)))
 	case *getProxyMeta:
-		a.proxyMeta(ctx, m.Address)
+		a.proxyMeta(ctx, m)
 	case *clusterChange:
 		switch {
 		case a.rec == nil:
@@ -149,13 +156,15 @@ func (a *ClusterActor) unlock(ctx actor.Context, res Result) {
 	a.holder, a.auto = nil, nil
 }
 
-func (a *ClusterActor) proxyMeta(ctx actor.Context, addr string) {
+func (a *ClusterActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
+	addr := m.Address
 	if a.rec == nil {
 		ctx.Respond(Result{Err: meta.ErrRetry})
 		return
 	}
-	if b, ok := a.proxyBodies[addr]; ok {
-		ctx.Respond(Result{Body: b})
+	key := proxyKey{addr, m.Format}
+	if res, ok := a.proxyBodies[key]; ok {
+		ctx.Respond(res)
 		return
 	}
 	if _, _, ok := a.rec.ProxyChunk(addr); !ok {
@@ -164,10 +173,7 @@ func (a *ClusterActor) proxyMeta(ctx actor.Context, addr string) {
 		ctx.Respond(Result{Err: meta.ErrRetry})
 		return
 	}
-	if a.proxyBodies == nil {
-		a.proxyBodies = map[string][]byte{}
-	}
-	b := proxyBody(a.current().ProxyView(addr))
-	a.proxyBodies[addr] = b
-	ctx.Respond(Result{Body: b})
+	res := finish(proxyBody(a.current().ProxyView(addr), m.Format), m.Format)
+	a.proxyBodies[key] = res
+	ctx.Respond(res)
 }

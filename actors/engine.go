@@ -240,8 +240,9 @@ func (e *Engine) ClusterNames(offset, limit int) Result {
 	return e.askPool("cluster_names", &listClusterNames{Offset: offset, Limit: limit})
 }
 
-func (e *Engine) ClusterMeta(name string) Result {
-	return e.askCluster("cluster_meta", name, &getClusterMeta{}, Result{Body: nullClusterBody})
+// ClusterMeta is the cluster's view (GET /clusters/meta), {"cluster": null} when missing.
+func (e *Engine) ClusterMeta(name string, f Format) Result {
+	return e.askCluster("cluster_meta", name, &getClusterMeta{Format: f}, Result{Body: nullClusterBody})
 }
 
 func (e *Engine) ClusterInfo(name string) Result {
@@ -252,8 +253,9 @@ func (e *Engine) ProxyAddresses(offset, limit int) Result {
 	return e.askPool("proxy_addresses", &listProxies{Offset: offset, Limit: limit})
 }
 
-func (e *Engine) ProxyMeta(addr string) Result {
-	return e.askPool("proxy_meta", &getProxyMeta{Address: addr})
+// ProxyMeta is the proxy's view (GET /proxies/meta), {"proxy": null} when unknown.
+func (e *Engine) ProxyMeta(addr string, f Format) Result {
+	return e.askPool("proxy_meta", &getProxyMeta{Address: addr, Format: f})
 }
 
 func (e *Engine) FailedProxies(offset, limit int) Result {
@@ -293,8 +295,9 @@ func (e *Engine) ReportFailure(addr, reporter string) Result {
 	return e.askPool("report_failure", &reportFailure{Address: addr, Reporter: reporter})
 }
 
-func (e *Engine) Failover(addr string) Result {
-	return e.askPool("failover", &failoverProxy{Address: addr})
+// Failover replaces a failed proxy and answers the replacement's view in format f.
+func (e *Engine) Failover(addr string, f Format) Result {
+	return e.askPool("failover", &failoverProxy{Address: addr, Format: f})
 }
 
 func (e *Engine) CreateCluster(name string, nodes int64) Result {
@@ -334,13 +337,13 @@ func (e *Engine) BalanceCluster(name string) Result {
 // Scaling and migration (§3.6–§3.8, §3.14).
 
 // AddNodes appends k slot-less nodes (PATCH /clusters/nodes) and answers their views.
-func (e *Engine) AddNodes(name string, k int64) Result {
-	return e.scaleCluster("add_nodes", name, addNodes(k))
+func (e *Engine) AddNodes(name string, k int64, f Format) Result {
+	return e.scaleCluster("add_nodes", name, addNodes(k, f))
 }
 
 // ReachNodes adds nodes until the cluster has n (PUT /clusters/nodes).
-func (e *Engine) ReachNodes(name string, n int64) Result {
-	return e.scaleCluster("reach_nodes", name, reachNodes(n))
+func (e *Engine) ReachNodes(name string, n int64, f Format) Result {
+	return e.scaleCluster("reach_nodes", name, reachNodes(n, f))
 }
 
 func (e *Engine) DeleteFreeNodes(name string) Result {

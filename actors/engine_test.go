@@ -68,7 +68,7 @@ func epoch(t testing.TB, e *Engine) uint64 {
 func proxyView(t testing.TB, e *Engine, addr string) *meta.ProxyView {
 	t.Helper()
 	var body struct{ Proxy *meta.ProxyView }
-	if err := json.Unmarshal(ok(t, e.ProxyMeta(addr)), &body); err != nil {
+	if err := json.Unmarshal(ok(t, e.ProxyMeta(addr, Format{})), &body); err != nil {
 		t.Fatal(err)
 	}
 	return body.Proxy
@@ -77,7 +77,7 @@ func proxyView(t testing.TB, e *Engine, addr string) *meta.ProxyView {
 func clusterView(t testing.TB, e *Engine, name string) *meta.ClusterView {
 	t.Helper()
 	var body struct{ Cluster *meta.ClusterView }
-	if err := json.Unmarshal(ok(t, e.ClusterMeta(name)), &body); err != nil {
+	if err := json.Unmarshal(ok(t, e.ClusterMeta(name, Format{})), &body); err != nil {
 		t.Fatal(err)
 	}
 	return body.Cluster
@@ -124,7 +124,7 @@ func TestAddAndRemoveProxy(t *testing.T) {
 	}
 	ok(t, e.DeleteProxy("127.0.0.1:7000"))
 	wantErr(t, e.DeleteProxy("127.0.0.1:7000"), meta.ErrProxyNotFound)
-	if string(ok(t, e.ProxyMeta("127.0.0.1:7000"))) != `{"proxy":null}` {
+	if string(ok(t, e.ProxyMeta("127.0.0.1:7000", Format{}))) != `{"proxy":null}` {
 		t.Fatal("deleted proxy still has a view")
 	}
 }
@@ -181,7 +181,7 @@ func TestAddAndRemoveCluster(t *testing.T) {
 	if n := freeProxyCount(t, e); n != 12 {
 		t.Fatalf("%d free proxies after deleting every cluster, want 12", n)
 	}
-	if string(ok(t, e.ClusterMeta("c1"))) != `{"cluster":null}` {
+	if string(ok(t, e.ClusterMeta("c1", Format{}))) != `{"cluster":null}` {
 		t.Fatal("deleted cluster still has a view")
 	}
 	// The same name can be created again at once.
@@ -228,7 +228,7 @@ func TestFailuresAndFailover(t *testing.T) {
 	partner := cv.Nodes[2].ProxyAddress
 	ok(t, e.ReportFailure(master, "coord1"))
 	var got struct{ Proxy *meta.ProxyView }
-	json.Unmarshal(ok(t, e.Failover(master)), &got)
+	json.Unmarshal(ok(t, e.Failover(master, Format{})), &got)
 	if got.Proxy == nil || got.Proxy.Address == master || len(got.Proxy.Nodes) != 2 {
 		t.Fatalf("failover reply = %+v", got.Proxy)
 	}
@@ -247,7 +247,7 @@ func TestFailuresAndFailover(t *testing.T) {
 		t.Fatal("the failed proxy is still in the cluster")
 	}
 	// Later failovers of the replaced proxy only mark it.
-	if string(ok(t, e.Failover(master))) != `{"proxy":null}` {
+	if string(ok(t, e.Failover(master, Format{}))) != `{"proxy":null}` {
 		t.Fatal("failover of a replaced proxy")
 	}
 	checkStore(t, e)
@@ -268,7 +268,7 @@ func TestFailoverWithoutSpare(t *testing.T) {
 	addProxies(t, e, 2, 1)
 	ok(t, e.CreateCluster("c", 4))
 	before := epoch(t, e)
-	wantErr(t, e.Failover("127.0.0.2:7000"), meta.ErrNoAvailableResource)
+	wantErr(t, e.Failover("127.0.0.2:7000", Format{}), meta.ErrNoAvailableResource)
 	ms := metadata(t, e)
 	c := ms.Clusters["c"]
 	if c.Chunks[0].RolePosition != meta.FirstChunkMaster || !contains(ms.FailedProxies, "127.0.0.2:7000") || c.Epoch <= before {
@@ -326,7 +326,7 @@ func checkStore(t testing.TB, e *Engine) {
 		want, _ := json.Marshal(struct {
 			Cluster *meta.ClusterView `json:"cluster"`
 		}{c.View(0)})
-		if got := ok(t, e.ClusterMeta(name)); string(got) != string(want) {
+		if got := ok(t, e.ClusterMeta(name, Format{})); string(got) != string(want) {
 			t.Fatalf("cluster %s: actor serves\n%s\nstore has\n%s", name, got, want)
 		}
 	}
@@ -341,10 +341,10 @@ func TestRestartKeepsState(t *testing.T) {
 	addProxies(t, e, 3, 2)
 	ok(t, e.CreateCluster("a", 4))
 	ok(t, e.CreateCluster("b", 4))
-	ok(t, e.Failover(clusterView(t, e, "a").Nodes[0].ProxyAddress))
+	ok(t, e.Failover(clusterView(t, e, "a").Nodes[0].ProxyAddress, Format{}))
 	ok(t, e.PatchClusterConfig("b", map[string]string{"migration_scan_count": "7"}))
 	before := ok(t, e.Metadata())
-	views := string(ok(t, e.ClusterMeta("a"))) + string(ok(t, e.ProxyMeta("127.0.0.3:7001")))
+	views := string(ok(t, e.ClusterMeta("a", Format{}))) + string(ok(t, e.ProxyMeta("127.0.0.3:7001", Format{})))
 	if err := e.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestRestartKeepsState(t *testing.T) {
 	if after := ok(t, e.Metadata()); string(after) != string(before) {
 		t.Fatalf("state changed across a restart\nbefore %s\nafter  %s", before, after)
 	}
-	if got := string(ok(t, e.ClusterMeta("a"))) + string(ok(t, e.ProxyMeta("127.0.0.3:7001"))); got != views {
+	if got := string(ok(t, e.ClusterMeta("a", Format{}))) + string(ok(t, e.ProxyMeta("127.0.0.3:7001", Format{}))); got != views {
 		t.Fatalf("views changed across a restart\nbefore %s\nafter  %s", views, got)
 	}
 	checkStore(t, e)
@@ -401,7 +401,7 @@ func TestConcurrentMutations(t *testing.T) {
 	for i := 0; i < 12; i++ {
 		name := fmt.Sprintf("c%d", i)
 		_, inStore := ms.Clusters[name]
-		served := string(ok(t, e.ClusterMeta(name))) != `{"cluster":null}`
+		served := string(ok(t, e.ClusterMeta(name, Format{}))) != `{"cluster":null}`
 		if inStore != served {
 			t.Fatalf("cluster %s: in store %v, served %v", name, inStore, served)
 		}

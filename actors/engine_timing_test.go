@@ -72,7 +72,7 @@ func BenchmarkProxyMeta(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if r := e.ProxyMeta(loadedProxy[i%len(loadedProxy)]); r.Err != nil || len(r.Body) < 100 {
+			if r := e.ProxyMeta(loadedProxy[i%len(loadedProxy)], Format{}); r.Err != nil || len(r.Body) < 100 {
 				b.Fatal(r.Err)
 			}
 			i += 7
@@ -87,7 +87,7 @@ func BenchmarkClusterMeta(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if r := e.ClusterMeta(loadedNames[i%len(loadedNames)]); r.Err != nil || len(r.Body) < 100 {
+			if r := e.ClusterMeta(loadedNames[i%len(loadedNames)], Format{}); r.Err != nil || len(r.Body) < 100 {
 				b.Fatal(r.Err)
 			}
 			i += 7

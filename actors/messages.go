@@ -5,8 +5,9 @@ import "github.com/seed248d40c9/fulcrum/actors/meta"
 // Result is the reply to every request the engine serves: a body on success, or an error
 // value. Errors are values in replies; panics are bugs.
 type Result struct {
-	Body []byte // JSON (text for /version and /epoch); nil means an empty 200
-	Err  error
+	Body    []byte // JSON (text for /version and /epoch); nil means an empty 200
+	Gzipped bool   // Body is gzip-compressed
+	Err     error
 }
 
 // Messages to the proxy-pool actor. Every mutation carries what the pool needs to validate
@@ -20,7 +21,10 @@ type (
 	}
 	deleteProxy   struct{ Address string }
 	reportFailure struct{ Address, Reporter string }
-	failoverProxy struct{ Address string }
+	failoverProxy struct {
+		Address string
+		Format  Format
+	}
 	createCluster struct {
 		Name  string
 		Nodes int64
@@ -33,8 +37,11 @@ type (
 	listFailed       struct{ Offset, Limit int }
 	listFailures     struct{}
 	getEpoch         struct{}
-	getProxyMeta     struct{ Address string }
-	ready            struct{}
+	getProxyMeta     struct {
+		Address string
+		Format  Format
+	}
+	ready struct{}
 
 	// commitCluster is a change of one cluster worked out by its actor: build runs in the
 	// pool on the latest accepted record (never nil) and returns the new record (nil deletes
@@ -53,7 +60,7 @@ type (
 	// install hands the actor its new durable record; nil means the cluster was deleted.
 	install struct{ Rec *meta.ClusterStore }
 
-	getClusterMeta struct{}
+	getClusterMeta struct{ Format Format }
 	getClusterInfo struct{}
 
 	// clusterChange asks the cluster actor for a change; it forwards a commitCluster to the

@@ -87,7 +87,7 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 	case *listFailures:
 		ctx.Respond(jsonResult(map[string][]string{"addresses": a.failedByQuorum()}))
 	case *getProxyMeta:
-		a.proxyMeta(ctx, m.Address)
+		a.proxyMeta(ctx, m)
 	case *checkResources:
 		hosts := meta.HostsCannotFail(a.durable.proxies, a.newTx(a.durable).freeProxies(), a.durable.clusters)
 		ctx.Respond(jsonResult(map[string][]string{"hosts_cannot_fail": hosts}))
@@ -100,7 +100,7 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 	case *reportFailure:
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.reportFailure(m.Address, m.Reporter) })
 	case *failoverProxy:
-		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.failover(m.Address) })
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.failover(m.Address, m.Format) })
 	case *createCluster:
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.createCluster(m.Name, m.Nodes) })
 	case *setEpoch:
@@ -266,8 +266,8 @@ func clusterActorName(name string) string { return "cluster/" + name }
 
 // proxyMeta answers a free proxy itself and forwards the others to their cluster actor,
 // keeping the original sender so the answer is still one round trip.
-func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, addr string) {
-	p := a.durable.proxies[addr]
+func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
+	p := a.durable.proxies[m.Address]
 	if p == nil {
 		ctx.Respond(Result{Body: nullProxyBody})
 		return
@@ -278,7 +278,7 @@ func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, addr string) {
 			return
 		}
 	}
-	ctx.Respond(Result{Body: proxyBody(meta.FreeProxyView(p, a.durable.epoch))})
+	ctx.Respond(finish(proxyBody(meta.FreeProxyView(p, a.durable.epoch), m.Format), m.Format))
 }
 
 // failedByQuorum lists the registered proxies with at least failure_quorum live reports.

@@ -34,7 +34,7 @@ func (tx *poolTx) allocate(c *meta.ClusterStore, nodes int64) ([]meta.ChunkStore
 }
 
 // addNodes appends k slot-less nodes and answers the new nodes' views.
-func addNodes(k int64) clusterBuild {
+func addNodes(k int64, f Format) clusterBuild {
 	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 		if cur.IsMigrating() {
 			return nil, Result{}, meta.ErrMigrationRunning
@@ -47,18 +47,18 @@ func addNodes(k int64) clusterBuild {
 		c.Chunks = append(c.Chunks, chunks...)
 		c.Epoch = tx.bumpEpoch()
 		nodes := c.View(tx.limit).Nodes
-		return c, jsonResult(nodes[len(nodes)-int(k):]), nil
+		return c, nodesResult(nodes[len(nodes)-int(k):], f), nil
 	}
 }
 
 // reachNodes is PUT /clusters/nodes: add what is missing to reach n nodes.
-func reachNodes(n int64) clusterBuild {
+func reachNodes(n int64, f Format) clusterBuild {
 	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 		have := int64(4 * len(cur.Chunks))
 		if n <= have {
 			return nil, Result{}, meta.ErrNodeNumAlreadyEnough
 		}
-		return addNodes(n-have)(tx, cur)
+		return addNodes(n-have, f)(tx, cur)
 	}
 }
 

@@ -121,10 +121,10 @@ func TestScalingGrid(t *testing.T) {
 					c := newCoordinator(t, e)
 					ok(t, e.CreateCluster("c", int64(start)))
 					c.check("create")
-					r := e.AddNodes("c", int64(added))
+					r := e.AddNodes("c", int64(added), Format{})
 					for errors.Is(r.Err, meta.ErrNoAvailableResource) && added > 4 {
 						added -= 4
-						r = e.AddNodes("c", int64(added))
+						r = e.AddNodes("c", int64(added), Format{})
 					}
 					if r.Err != nil {
 						t.Fatalf("%d proxies on %d hosts cannot hold %d more nodes: %v", total, hosts, added, r.Err)
@@ -166,7 +166,7 @@ func TestMigrationLimitViews(t *testing.T) {
 		e := startEngine(t, t.TempDir(), Options{MigrationLimit: limit})
 		addProxies(t, e, 4, 1)
 		ok(t, e.CreateCluster("c", 4))
-		ok(t, e.AddNodes("c", 4))
+		ok(t, e.AddNodes("c", 4, Format{}))
 		ok(t, e.Expand("c"))
 		n := 0
 		for _, node := range clusterView(t, e, "c").Nodes {
@@ -194,7 +194,7 @@ func TestFailureDuringMigration(t *testing.T) {
 			c := newCoordinator(t, e)
 			if tc.phase == "expand" {
 				ok(t, e.CreateCluster("c", 4))
-				ok(t, e.AddNodes("c", 4))
+				ok(t, e.AddNodes("c", 4, Format{}))
 				ok(t, e.Expand("c"))
 			} else {
 				ok(t, e.CreateCluster("c", 8))
@@ -211,7 +211,7 @@ func TestFailureDuringMigration(t *testing.T) {
 				}
 			}
 			ok(t, e.ReportFailure(victim, "coord"))
-			ok(t, e.Failover(victim))
+			ok(t, e.Failover(victim, Format{}))
 			c.check("failover")
 			// The old task epoch is gone: commits with it are refused.
 			for _, n := range clusterView(t, e, "c").Nodes {
@@ -222,7 +222,7 @@ func TestFailureDuringMigration(t *testing.T) {
 				}
 			}
 			before := metadata(t, e).Clusters["c"]
-			if r := e.Failover(victim); string(r.Body) != `{"proxy":null}` {
+			if r := e.Failover(victim, Format{}); string(r.Body) != `{"proxy":null}` {
 				t.Fatalf("repeated failover: %s %v", r.Body, r.Err)
 			}
 			after := metadata(t, e).Clusters["c"]
@@ -240,18 +240,18 @@ func TestScalingErrors(t *testing.T) {
 	e := startEngine(t, t.TempDir(), Options{})
 	addProxies(t, e, 4, 2)
 	ok(t, e.CreateCluster("c", 4))
-	wantErr(t, e.AddNodes("nope", 4), meta.ErrClusterNotFound)
-	wantErr(t, e.AddNodes("no.pe", 4), meta.ErrInvalidClusterName)
-	wantErr(t, e.AddNodes("c", 3), meta.ErrInvalidNodeNumber)
-	wantErr(t, e.AddNodes("c", 400), meta.ErrNoAvailableResource)
-	wantErr(t, e.ReachNodes("c", 4), meta.ErrNodeNumAlreadyEnough)
+	wantErr(t, e.AddNodes("nope", 4, Format{}), meta.ErrClusterNotFound)
+	wantErr(t, e.AddNodes("no.pe", 4, Format{}), meta.ErrInvalidClusterName)
+	wantErr(t, e.AddNodes("c", 3, Format{}), meta.ErrInvalidNodeNumber)
+	wantErr(t, e.AddNodes("c", 400, Format{}), meta.ErrNoAvailableResource)
+	wantErr(t, e.ReachNodes("c", 4, Format{}), meta.ErrNodeNumAlreadyEnough)
 	wantErr(t, e.DeleteFreeNodes("c"), meta.ErrFreeNodeNotFound)
 	wantErr(t, e.Expand("c"), meta.ErrSlotsAlreadyEven)
 	wantErr(t, e.Shrink("c", 4), meta.ErrInvalidNodeNumber)
 	wantErr(t, e.CommitMigration("c", meta.RangeList{{0, 1}}, 3), meta.ErrMigrationTaskNotFound)
 	wantErr(t, e.CommitMigration("nope", meta.RangeList{{0, 1}}, 3), meta.ErrClusterNotFound)
 	var nodes []meta.NodeView
-	json.Unmarshal(ok(t, e.ReachNodes("c", 12)), &nodes)
+	json.Unmarshal(ok(t, e.ReachNodes("c", 12, Format{})), &nodes)
 	if len(nodes) != 8 {
 		t.Fatalf("PUT nodes to 12 answered %d new nodes, want 8", len(nodes))
 	}
@@ -275,7 +275,7 @@ func TestOrderedProxyScaling(t *testing.T) {
 		ok(t, e.AddProxy(addr, [2]string{addr + "1", addr + "2"}, "k8s", &idx))
 	}
 	ok(t, e.CreateCluster("c", 4))
-	ok(t, e.AddNodes("c", 4))
+	ok(t, e.AddNodes("c", 4, Format{}))
 	v := clusterView(t, e, "c")
 	for i, n := range v.Nodes {
 		if want := fmt.Sprintf("pod-%d:6000", i/2); n.ProxyAddress != want {
@@ -285,7 +285,7 @@ func TestOrderedProxyScaling(t *testing.T) {
 	ok(t, e.Expand("c"))
 	newCoordinator(t, e).commitVisible("c")
 	// Failover only swaps roles; the proxy is neither replaced nor marked failed.
-	if r := e.Failover("pod-0:6000"); string(r.Body) != `{"proxy":null}` {
+	if r := e.Failover("pod-0:6000", Format{}); string(r.Body) != `{"proxy":null}` {
 		t.Fatalf("ordered failover: %s %v", r.Body, r.Err)
 	}
 	ms := metadata(t, e)

@@ -10,12 +10,17 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seed248d40c9/fulcrum/actors"
+	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
 
-// brokerRoutes is undermoon's memory broker API (/api/v2), which includes the broker HTTP
-// API a coordinator uses.
-func (s *Server) brokerRoutes(g *router.Group) {
+// brokerRoutes is undermoon's memory broker API, which includes the broker HTTP API a
+// coordinator uses: under /api/v2 with the v2 JSON shapes (coordinators up to 0.5), under
+// /api/v3 with the v3 shapes (0.6). Only Proxy, Node and PeerProxy differ.
+func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 	e := s.engine
+	format := func(ctx *fasthttp.RequestCtx) actors.Format {
+		return actors.Format{V3: v3, Gzip: acceptsGzip(ctx)}
+	}
 	g.GET("/version", func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("text/plain; charset=utf-8")
 		ctx.SetBodyString(s.version)
@@ -32,7 +37,7 @@ func (s *Server) brokerRoutes(g *router.Group) {
 	})
 
 	g.GET("/clusters/names", paged(e.ClusterNames))
-	g.GET("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ClusterMeta(param(ctx, "name"))) })
+	g.GET("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ClusterMeta(param(ctx, "name"), format(ctx))) })
 	g.GET("/clusters/info/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ClusterInfo(param(ctx, "name"))) })
 	g.POST("/clusters/meta/{name}", func(ctx *fasthttp.RequestCtx) {
 		var body struct {
@@ -59,8 +64,52 @@ func (s *Server) brokerRoutes(g *router.Group) {
 	})
 	g.PUT("/clusters/balance/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.BalanceCluster(param(ctx, "name"))) })
 
+	nodeNumber := func(field string, do func(name string, n int64, f actors.Format) actors.Result) fasthttp.RequestHandler {
+		return func(ctx *fasthttp.RequestCtx) {
+			var body map[string]*int64
+			if err := decode(ctx, &body); err != nil {
+				writeError(ctx, err)
+				return
+			}
+			if body[field] == nil {
+				writeError(ctx, badRequest(field+" is required"))
+				return
+			}
+			reply(ctx, do(param(ctx, "name"), *body[field], format(ctx)))
+		}
+	}
+	g.PATCH("/clusters/nodes/{name}", nodeNumber("node_number", e.AddNodes))
+	g.PUT("/clusters/nodes/{name}", nodeNumber("cluster_node_number", e.ReachNodes))
+	g.DELETE("/clusters/free_nodes/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.DeleteFreeNodes(param(ctx, "name"))) })
+	g.POST("/clusters/migrations/expand/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Expand(param(ctx, "name"))) })
+	g.POST("/clusters/migrations/shrink/{name}/{nodes}", pathNodes(e.Shrink))
+	g.POST("/clusters/migrations/auto/{name}/{nodes}", pathNodes(e.AutoScale))
+	g.PUT("/clusters/migrations", func(ctx *fasthttp.RequestCtx) {
+		var body struct {
+			ClusterName *string `json:"cluster_name"`
+			SlotRange   *struct {
+				RangeList meta.RangeList     `json:"range_list"`
+				Tag       *meta.SlotRangeTag `json:"tag"`
+			} `json:"slot_range"`
+		}
+		if err := decode(ctx, &body); err != nil {
+			writeError(ctx, err)
+			return
+		}
+		if body.ClusterName == nil || body.SlotRange == nil || body.SlotRange.Tag == nil || body.SlotRange.RangeList == nil {
+			writeError(ctx, badRequest("cluster_name and slot_range with range_list and tag are required"))
+			return
+		}
+		tag := body.SlotRange.Tag
+		if tag.Kind == meta.TagNone || tag.Meta == nil {
+			writeError(ctx, meta.ErrInvalidMigrationTask)
+			return
+		}
+		reply(ctx, e.CommitMigration(*body.ClusterName, body.SlotRange.RangeList, tag.Meta.Epoch))
+	})
+
 	g.GET("/proxies/addresses", paged(e.ProxyAddresses))
-	g.GET("/proxies/meta/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ProxyMeta(param(ctx, "address"))) })
+	g.GET("/proxies/meta/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.ProxyMeta(param(ctx, "address"), format(ctx))) })
 	g.POST("/proxies/meta", func(ctx *fasthttp.RequestCtx) {
 		var body struct {
 			ProxyAddress *string  `json:"proxy_address"`
@@ -91,7 +140,7 @@ func (s *Server) brokerRoutes(g *router.Group) {
 		reply(ctx, e.AddProxy(*body.ProxyAddress, [2]string{body.Nodes[0], body.Nodes[1]}, host, body.Index))
 	})
 	g.DELETE("/proxies/meta/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.DeleteProxy(param(ctx, "address"))) })
-	g.POST("/proxies/failover/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Failover(param(ctx, "address"))) })
+	g.POST("/proxies/failover/{address}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Failover(param(ctx, "address"), format(ctx))) })
 	g.GET("/proxies/failed/addresses", paged(e.FailedProxies))
 
 	g.POST("/failures/{address}/{reporter}", func(ctx *fasthttp.RequestCtx) {
@@ -99,6 +148,18 @@ func (s *Server) brokerRoutes(g *router.Group) {
 	})
 	g.GET("/failures", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Failures()) })
 	g.POST("/resources/failures/check", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.CheckResources()) })
+}
+
+// pathNodes reads a node number from the path (shrink and auto-scale).
+func pathNodes(do func(name string, n int64) actors.Result) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		n, err := strconv.ParseInt(param(ctx, "nodes"), 10, 64)
+		if err != nil {
+			writeError(ctx, badRequest("node number must be an integer"))
+			return
+		}
+		reply(ctx, do(param(ctx, "name"), n))
+	}
 }
 
 // param returns a path parameter; the router hands out copies, safe to keep.

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -85,7 +86,8 @@ func New(o Options) *Server {
 	if o.Gatherer != nil {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
-	s.brokerRoutes(r.Group("/api/v2"))
+	s.brokerRoutes(r.Group("/api/v2"), false)
+	s.brokerRoutes(r.Group("/api/v3"), true)
 
 	s.srv = &fasthttp.Server{
 		Handler:                       s.middleware(r.Handler),
@@ -185,15 +187,39 @@ func (s *Server) recovered(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler) 
 }
 
 // reply writes an engine Result: the error's status, or 200 with the body (empty allowed).
+// A body is gzipped only when the client asked for it (the engine may have done it already,
+// once, for the cached views).
 func reply(ctx *fasthttp.RequestCtx, res actors.Result) {
 	if res.Err != nil {
 		writeError(ctx, res.Err)
 		return
 	}
-	if res.Body != nil {
-		ctx.SetContentType("application/json")
-		ctx.SetBody(res.Body)
+	if res.Body == nil {
+		return
 	}
+	ctx.SetContentType("application/json")
+	body := res.Body
+	if !res.Gzipped && len(body) >= actors.GzipMinBytes && acceptsGzip(ctx) {
+		body, res.Gzipped = actors.Gzip(body), true
+	}
+	if res.Gzipped {
+		ctx.Response.Header.Set("Content-Encoding", "gzip")
+	}
+	ctx.Response.Header.Set("Vary", "Accept-Encoding")
+	ctx.SetBody(body)
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding lists gzip (with a non-zero q).
+func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
+	for _, part := range bytes.Split(ctx.Request.Header.Peek("Accept-Encoding"), []byte(",")) {
+		name, params, _ := bytes.Cut(bytes.TrimSpace(part), []byte(";"))
+		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("gzip")) {
+			continue
+		}
+		q := bytes.ReplaceAll(params, []byte(" "), nil)
+		return !bytes.Equal(q, []byte("q=0")) && !bytes.Equal(q, []byte("q=0.0")) && !bytes.Equal(q, []byte("q=0.000"))
+	}
+	return false
 }
 
 // replyText writes a successful Result as text/plain, as undermoon does for version and epoch.

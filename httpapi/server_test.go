@@ -69,7 +69,7 @@ func TestUnknownPathIsJSON404(t *testing.T) {
 	}
 	f("GET", "/api/v2/nope")
 	f("GET", "/")
-	f("GET", "/api/v3/clusters/names")   // only v2 is served
+	f("GET", "/api/v4/clusters/names")   // only v2 and v3 are served
 	f("GET", "/api/v2/clusters/names/")  // no redirect on a trailing slash
 	f("GET", "/api/v2/proxies/meta/a/b") // too many segments
 }

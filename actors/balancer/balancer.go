@@ -1,0 +1,234 @@
+// Package balancer runs the Kafka plan search as actors, inside the engine's actor system
+// (or an embedder's): a supervisor actor, a pool of planner actors that each run one batch of
+// candidates at a time and answer with their batch's best layout, and one short-lived search
+// actor per request that reads the cluster, splits the limit into batches, hands them to the
+// planners and keeps the global best. See DESIGN.md, "Balancer".
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/seed248d40c9/fulcrum/planner"
+	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+)
+
+// Source reads the layout to plan on; *kafkaload.Loader is the real one. Errors wrapping
+// kafkaload.ErrNotPlannable are reported as ErrConflict, any other as ErrUnavailable.
+type Source interface {
+	Load(ctx context.Context) (*kafkaload.Snapshot, error)
+}
+
+// SourceFunc adapts a function to Source (tests, embedders with their own snapshot).
+type SourceFunc func(ctx context.Context) (*kafkaload.Snapshot, error)
+
+// Load calls f.
+func (f SourceFunc) Load(ctx context.Context) (*kafkaload.Snapshot, error) { return f(ctx) }
+
+// Options configure a Balancer. Source is required; the rest have defaults.
+type Options struct {
+	Source Source
+	Logger zerolog.Logger
+	// Name prefixes the actors: <Name>/balancer, its planners and searches. Default
+	// "fulcrum", the engine's default, so both live under one prefix.
+	Name string
+	// Planners is the size of the planner pool; default GOMAXPROCS. Scoring is CPU-bound,
+	// so more planners than cores buy nothing.
+	Planners int
+	// Batches is how many batches a search splits its limit into; default
+	// planner.DefaultBatches. It is fixed, not the pool size, so that a plan depends on the
+	// seed and never on the machine: a batch is one hill-climbing chain, and fewer, longer
+	// chains reach lower costs.
+	Batches int
+	// MaxSearches bounds the searches running at once (ErrBusy beyond); default 4.
+	MaxSearches int
+	// LoadTimeout bounds reading the cluster; default kafkaload.DefaultTimeout.
+	LoadTimeout time.Duration
+	// Grace is how long past its own deadline a search may take to collect its batches and
+	// render the plan before the asker gives up; default 5s.
+	Grace time.Duration
+}
+
+// Request is one plan search. Propose validates it.
+type Request struct {
+	// Functions is the cluster cost to minimise; required.
+	Functions planner.Functions
+	// Limit is the number of candidates to evaluate; > 0.
+	Limit int
+	// Timeout ends the search early, after reading the cluster; > 0.
+	Timeout time.Duration
+	// Topics the plan may change; empty means every non-internal topic.
+	Topics []string
+	// Seed makes the search repeatable.
+	Seed uint64
+	// MaxMoveBytes and MaxMoves are budgets every candidate must respect; 0 means none.
+	MaxMoveBytes int64
+	MaxMoves     int
+}
+
+// Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5).
+type Report struct {
+	// Cost is the current layout's cost, every topic counted.
+	Cost float64 `json:"cost"`
+	// NewCost is the best layout's cost: strictly lower, or equal with no changes.
+	NewCost float64 `json:"newCost"`
+	// Limit is the number of candidates evaluated: the requested limit unless the timeout
+	// ended the search first.
+	Limit int `json:"limit"`
+	// Function names the cost functions, with their weights when not 1.
+	Function string `json:"function"`
+	// Changes turn the current layout into the best one; the first replica of each list is
+	// the preferred leader.
+	Changes []planner.Change `json:"changes"`
+	// Migrations are the move costs "size" (bytes) and "leader" per broker.
+	Migrations []planner.MigrationCost `json:"migrations"`
+
+	// Interrupted is set when the timeout ended the search before its limit.
+	Interrupted bool `json:"-"`
+}
+
+// Balancer is the handle on the balancer's actors. Its methods are safe for concurrent use.
+type Balancer struct {
+	sys     *actor.ActorSystem
+	pid     *actor.PID
+	cfg     *config
+	stop    context.CancelFunc
+	stopped atomic.Bool
+}
+
+// config is what the actors read; it never changes after Start.
+type config struct {
+	log         zerolog.Logger
+	source      Source
+	planners    int
+	batches     int
+	maxSearches int
+	loadTimeout time.Duration
+	grace       time.Duration
+	// base is cancelled by Stop: every read of Kafka and every batch derives from it, so
+	// stopping never waits for a search to run out its timeout.
+	base context.Context
+}
+
+// Start spawns the balancer's actors in sys. Stop stops them; it does not touch anything
+// else in sys.
+func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
+	if sys == nil {
+		return nil, errors.New("balancer: no actor system")
+	}
+	if o.Source == nil {
+		return nil, errors.New("balancer: no source")
+	}
+	if o.Name == "" {
+		o.Name = "fulcrum"
+	}
+	base, cancel := context.WithCancel(context.Background())
+	cfg := &config{
+		log: o.Logger, source: o.Source, planners: o.Planners, batches: o.Batches,
+		maxSearches: o.MaxSearches, loadTimeout: o.LoadTimeout, grace: o.Grace, base: base,
+	}
+	if cfg.planners <= 0 {
+		cfg.planners = runtime.GOMAXPROCS(0)
+	}
+	if cfg.batches <= 0 {
+		cfg.batches = planner.DefaultBatches
+	}
+	if cfg.maxSearches <= 0 {
+		cfg.maxSearches = 4
+	}
+	if cfg.loadTimeout <= 0 {
+		cfg.loadTimeout = kafkaload.DefaultTimeout
+	}
+	if cfg.grace <= 0 {
+		cfg.grace = 5 * time.Second
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, searches: map[string]bool{}} })
+	pid, err := sys.Root.SpawnNamed(props, o.Name+"/balancer")
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("spawn balancer actor: %w", err)
+	}
+	return &Balancer{sys: sys, pid: pid, cfg: cfg, stop: cancel}, nil
+}
+
+// Propose searches for a cheaper layout and waits for the report, at most the time to read
+// the cluster plus the request's timeout plus a grace period. Errors match one of the kinds
+// in errors.go.
+func (b *Balancer) Propose(req Request) (*Report, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	if b.stopped.Load() {
+		return nil, ErrStopped
+	}
+	wait := b.cfg.loadTimeout + req.Timeout + b.cfg.grace
+	v, err := b.sys.Root.RequestFuture(b.pid, &propose{req: req}, wait).Result()
+	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		return nil, errorf(ErrTimeout, "no plan within %s", wait)
+	case errors.Is(err, actor.ErrDeadLetter):
+		return nil, ErrStopped
+	case err != nil:
+		return nil, withKind(ErrInternal, err)
+	}
+	r, ok := v.(*proposal)
+	if !ok {
+		return nil, errorf(ErrInternal, "unexpected reply %T", v)
+	}
+	return r.report, r.err
+}
+
+// Stop cancels the running searches and stops the balancer's actors (the supervisor, and
+// with it the planners and searches). A pending Propose answers ErrStopped.
+func (b *Balancer) Stop() error {
+	if b.stopped.Swap(true) {
+		return nil
+	}
+	b.stop()
+	if err := b.sys.Root.PoisonFuture(b.pid).Wait(); err != nil {
+		return fmt.Errorf("balancer actor did not stop: %w", err)
+	}
+	return nil
+}
+
+func (r *Request) validate() error {
+	switch {
+	case r.Limit <= 0:
+		return errorf(ErrInvalid, "invalid search limit %d: must be > 0", r.Limit)
+	case r.Timeout <= 0:
+		return errorf(ErrInvalid, "invalid timeout %s: must be > 0", r.Timeout)
+	case r.MaxMoveBytes < 0 || r.MaxMoves < 0:
+		return errorf(ErrInvalid, "move budgets must be ≥ 0")
+	}
+	if err := r.Functions.Validate(); err != nil {
+		return withKind(ErrInvalid, err)
+	}
+	return nil
+}
+
+// FunctionName renders cost functions as the report's "function": names joined by commas,
+// each with ":weight" unless the weight is 1 ("ReplicaSizeCost,ReplicaLeaderCost:2").
+// ParseFunctions reads it back.
+func FunctionName(fs planner.Functions) string {
+	var b strings.Builder
+	for i, wf := range fs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(wf.Function.String())
+		if wf.Weight != 1 {
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatFloat(wf.Weight, 'g', -1, 64))
+		}
+	}
+	return b.String()
+}
