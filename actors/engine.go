@@ -3,6 +3,8 @@
 package actors
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +47,13 @@ type Options struct {
 	EpochPollFailures int
 	EpochPollMax      int
 
+	// ReplicaAddresses, when not nil, replaces the stored list of replica brokers at start.
+	ReplicaAddresses []string
+	// SyncMetaInterval is the replication period; 0 means 10s, negative disables replication.
+	SyncMetaInterval time.Duration
+	// ReplicationTimeout bounds one push to one replica; default 5s.
+	ReplicationTimeout time.Duration
+
 	// Registerer receives the engine's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 	// Now is the clock for failure reports; default time.Now.
@@ -60,6 +69,9 @@ type engineConfig struct {
 	now            func() time.Time
 	metrics        *Metrics
 	epochWait      epochWait
+
+	syncInterval       time.Duration // ≤ 0: no replication
+	replicationTimeout time.Duration
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -87,6 +99,13 @@ func Start(o Options) (*Engine, error) {
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now
+	}
+	cfg.syncInterval, cfg.replicationTimeout = o.SyncMetaInterval, o.ReplicationTimeout
+	if cfg.syncInterval == 0 {
+		cfg.syncInterval = 10 * time.Second
+	}
+	if cfg.replicationTimeout <= 0 {
+		cfg.replicationTimeout = 5 * time.Second
 	}
 	cfg.epochWait = epochWait{interval: o.EpochPollInterval, failedPolls: o.EpochPollFailures, maxPolls: o.EpochPollMax, timeout: time.Second}
 	if cfg.epochWait.interval <= 0 {
@@ -144,6 +163,12 @@ func Start(o Options) (*Engine, error) {
 		e.closeStore()
 		return nil, fmt.Errorf("pool actor did not start: %w", err)
 	}
+	if o.ReplicaAddresses != nil {
+		if r := e.SetReplicas(o.ReplicaAddresses); r.Err != nil {
+			e.Stop()
+			return nil, fmt.Errorf("replica addresses: %w", r.Err)
+		}
+	}
 	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
 		Msg("broker state loaded")
 	return e, nil
@@ -171,6 +196,10 @@ func (e *Engine) closeStore() error {
 	}
 	return nil
 }
+
+// System is the actor system the engine runs in, so that the rest of the service (the Kafka
+// balancer) can spawn its own actors beside the engine's; each stops only what it spawned.
+func (e *Engine) System() *actor.ActorSystem { return e.sys }
 
 // Registry-free access for the HTTP layer.
 
@@ -371,4 +400,47 @@ func (e *Engine) AutoScale(name string, n int64) Result {
 	w := e.cfg.epochWait
 	budget := e.timeout + time.Duration(w.maxPolls)*(w.interval+w.timeout)
 	return e.askClusterWithin("auto_scale", name, &autoScale{Nodes: n}, Result{Err: meta.ErrClusterNotFound}, budget)
+}
+
+// Whole-state operations: restore, replication config, epoch recovery.
+
+// RestoreMetadata replaces the whole state with a mem-broker-0.2 document (PUT /metadata).
+func (e *Engine) RestoreMetadata(doc []byte) Result {
+	ms, err := meta.ParseStore(doc, false)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return e.askPool("restore_metadata", &restoreMeta{Store: ms})
+}
+
+// Config is GET /config: {"replica_addresses": [...]}.
+func (e *Engine) Config() Result { return e.askPool("get_config", &getConfig{}) }
+
+// SetReplicas is PUT /config: the replica brokers that receive the whole state.
+func (e *Engine) SetReplicas(addrs []string) Result {
+	return e.askPool("set_replicas", &setReplicas{Addresses: addrs})
+}
+
+// RecoverEpoch is PUT /epoch/recovery: ask every registered proxy for its epoch and move
+// the global and cluster epochs past the largest (+2) and past the current one. It answers
+// the proxies that could not be asked.
+func (e *Engine) RecoverEpoch() Result {
+	var list struct{ Addresses []string }
+	res := e.ProxyAddresses(0, -1)
+	if res.Err != nil {
+		return res
+	}
+	if err := json.Unmarshal(res.Body, &list); err != nil {
+		return Result{Err: err}
+	}
+	epochs, errs := proxyEpochs(context.Background(), list.Addresses, e.cfg.epochWait.timeout)
+	var maxSeen uint64
+	for _, n := range epochs {
+		maxSeen = max(maxSeen, n)
+	}
+	if res := e.askPool("recover_epoch", &recoverEpoch{MaxSeen: maxSeen}); res.Err != nil {
+		return res
+	}
+	failed := sortedKeys(errs)
+	return jsonResult(map[string][]string{"failed_addresses": failed})
 }

@@ -2,7 +2,9 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -21,12 +23,7 @@ func proxyEpochs(ctx context.Context, addrs []string, timeout time.Duration) (ma
 		wg.Add(1)
 		go func(addr string) {
 			defer wg.Done()
-			c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
-				DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1})
-			defer c.Close()
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			n, err := c.Do(cctx, "UMCTL", "GETEPOCH").Int64()
+			n, err := askProxyEpoch(ctx, addr, timeout)
 			if err == nil && n < 0 {
 				err = fmt.Errorf("negative epoch %d", n)
 			}
@@ -41,6 +38,30 @@ func proxyEpochs(ctx context.Context, addrs []string, timeout time.Duration) (ma
 	}
 	wg.Wait()
 	return epochs, errs
+}
+
+// askProxyEpoch sends one UMCTL GETEPOCH. The connection is dialled here and handed to the
+// client, so an unreachable proxy is an error value, not a line in go-redis' global log.
+func askProxyEpoch(ctx context.Context, addr string, timeout time.Duration) (int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	var once sync.Once
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1,
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			var c net.Conn
+			once.Do(func() { c = conn })
+			if c == nil {
+				return nil, errors.New("proxy connection already used")
+			}
+			return c, nil
+		}})
+	defer c.Close()
+	return c.Do(cctx, "UMCTL", "GETEPOCH").Int64()
 }
 
 // epochWait is how a scale-out waits for the new proxies: polls every interval until every

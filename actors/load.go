@@ -23,6 +23,11 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 			}
 			st.epoch = e
 		}
+		if v := r.Get(persist.Meta, metaReplicasKey); v != nil {
+			if err := json.Unmarshal(v, &st.replicas); err != nil {
+				return fmt.Errorf("replica addresses: %w", err)
+			}
+		}
 		if v := r.Get(persist.Meta, metaOrderedKey); v != nil {
 			flagStored = true
 			st.ordered = string(v) == "true"

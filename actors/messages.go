@@ -30,6 +30,10 @@ type (
 		Nodes int64
 	}
 	setEpoch       struct{ Epoch uint64 }
+	restoreMeta    struct{ Store *meta.MetaStore }
+	setReplicas    struct{ Addresses []string }
+	recoverEpoch   struct{ MaxSeen uint64 }
+	getConfig      struct{}
 	checkResources struct{}
 
 	listClusterNames struct{ Offset, Limit int }

@@ -8,6 +8,8 @@ type Metrics struct {
 	commitSeconds prometheus.Histogram
 	batchSize     prometheus.Histogram
 	askSeconds    *prometheus.HistogramVec
+
+	replicationPushes *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -22,8 +24,9 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "fulcrum_actor_ask_seconds", Help: "Round trip of an ask to the engine's actors, by operation.",
 			Buckets: prometheus.ExponentialBuckets(0.00002, 2, 16)}, []string{"op"}),
 	}
+	m.replicationPushes = replicationCounter()
 	if reg != nil {
-		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds)
+		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds, m.replicationPushes)
 	}
 	return m
 }

@@ -38,6 +38,8 @@ type ProxyPoolActor struct {
 	writing       []*pending // in the batch being written
 	writeStart    time.Time
 
+	replicator *actor.PID
+
 	children map[string]*actor.PID
 	stopping map[string]bool       // deleted clusters whose actor has not terminated yet
 	deferred map[string][]*pending // creates waiting for the old actor of that name to stop
@@ -64,6 +66,15 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		for _, name := range sortedKeys(a.durable.clusters) {
 			a.spawnCluster(ctx, a.durable.clusters[name])
+		}
+		if a.cfg.syncInterval > 0 {
+			replicas := a.durable.replicas
+			props := actor.PropsFromProducer(func() actor.Actor { return newReplicator(a.cfg, a.store, replicas) })
+			pid, err := ctx.SpawnNamed(props, "replicator")
+			if err != nil {
+				a.log.Error().Err(err).Msg("spawning the replicator failed; replication is off")
+			}
+			a.replicator = pid
 		}
 	case *actor.Terminated:
 		a.childTerminated(ctx, m.Who)
@@ -105,6 +116,14 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.createCluster(m.Name, m.Nodes) })
 	case *setEpoch:
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.setAllEpochs(m.Epoch) })
+	case *restoreMeta:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.restore(m.Store) })
+	case *setReplicas:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.setReplicas(m.Addresses) })
+	case *recoverEpoch:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.recoverEpoch(m.MaxSeen) })
+	case *getConfig:
+		ctx.Respond(jsonResult(map[string][]string{"replica_addresses": append([]string{}, a.durable.replicas...)}))
 	case *commitCluster:
 		a.run(ctx, func(tx *poolTx) (Result, error) {
 			cur := tx.cluster(m.Name)
@@ -195,9 +214,14 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 		a.tent = a.durable.clone()
 		return
 	}
+	changed := false
 	for _, p := range batch {
 		p.d.applyTo(a.durable)
 		a.publish(ctx, p)
+		changed = changed || !p.d.empty()
+	}
+	if a.replicator != nil && changed {
+		ctx.Send(a.replicator, &replicaState{Replicas: a.durable.replicas})
 	}
 	if len(a.queued) > 0 {
 		a.startWrite(ctx)

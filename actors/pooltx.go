@@ -15,6 +15,7 @@ import (
 type poolState struct {
 	epoch    uint64
 	ordered  bool
+	replicas []string // replica brokers that receive the whole state
 	proxies  map[string]*meta.ProxyResource
 	failed   map[string]bool
 	failures map[string]map[string]int64
@@ -31,7 +32,7 @@ func newPoolState() *poolState {
 }
 
 func (s *poolState) clone() *poolState {
-	n := &poolState{epoch: s.epoch, ordered: s.ordered,
+	n := &poolState{epoch: s.epoch, ordered: s.ordered, replicas: s.replicas,
 		proxies:  make(map[string]*meta.ProxyResource, len(s.proxies)),
 		failed:   make(map[string]bool, len(s.failed)),
 		failures: make(map[string]map[string]int64, len(s.failures)),
@@ -58,6 +59,8 @@ func (s *poolState) clone() *poolState {
 type delta struct {
 	epoch    uint64
 	epochSet bool
+	ordered  *bool
+	replicas *[]string
 	proxies  map[string]*meta.ProxyResource
 	failed   map[string]bool
 	failures map[string]map[string]int64
@@ -65,12 +68,18 @@ type delta struct {
 }
 
 func (d *delta) empty() bool {
-	return !d.epochSet && len(d.proxies) == 0 && len(d.failed) == 0 && len(d.failures) == 0 && len(d.clusters) == 0
+	return !d.epochSet && d.ordered == nil && d.replicas == nil && len(d.proxies) == 0 && len(d.failed) == 0 && len(d.failures) == 0 && len(d.clusters) == 0
 }
 
 func (d *delta) applyTo(s *poolState) {
 	if d.epochSet {
 		s.epoch = d.epoch
+	}
+	if d.ordered != nil {
+		s.ordered = *d.ordered
+	}
+	if d.replicas != nil {
+		s.replicas = *d.replicas
 	}
 	for k, v := range d.proxies {
 		if v == nil {
@@ -107,6 +116,14 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	if d.epochSet {
 		b.Put(persist.Meta, metaEpochKey, []byte(strconv.FormatUint(d.epoch, 10)))
 	}
+	if d.ordered != nil {
+		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(*d.ordered)))
+	}
+	if d.replicas != nil {
+		if err := putJSON(b, persist.Meta, metaReplicasKey, *d.replicas); err != nil {
+			return err
+		}
+	}
 	for _, k := range sortedKeys(d.proxies) {
 		if v := d.proxies[k]; v == nil {
 			b.Delete(persist.Proxies, k)
@@ -142,6 +159,8 @@ func (d *delta) writeTo(b *persist.Batch) error {
 const (
 	metaEpochKey   = "global_epoch"
 	metaOrderedKey = "enable_ordered_proxy"
+	// Unlike undermoon, Fulcrum keeps the replica list across restarts.
+	metaReplicasKey = "replica_addresses"
 )
 
 func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {

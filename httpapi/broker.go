@@ -26,7 +26,32 @@ func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 		ctx.SetBodyString(s.version)
 	})
 	g.GET("/metadata", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Metadata()) })
+	g.PUT("/metadata", func(ctx *fasthttp.RequestCtx) {
+		body := bytes.TrimSpace(ctx.PostBody())
+		if len(body) == 0 {
+			writeError(ctx, badRequest("a JSON body is required"))
+			return
+		}
+		// The engine parses the document before asking; the body is not kept past this call.
+		reply(ctx, e.RestoreMetadata(body))
+	})
+	g.GET("/config", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.Config()) })
+	g.PUT("/config", func(ctx *fasthttp.RequestCtx) {
+		var body struct {
+			ReplicaAddresses *[]string `json:"replica_addresses"`
+		}
+		if err := decode(ctx, &body); err != nil {
+			writeError(ctx, err)
+			return
+		}
+		if body.ReplicaAddresses == nil {
+			writeError(ctx, badRequest("replica_addresses is required"))
+			return
+		}
+		reply(ctx, e.SetReplicas(*body.ReplicaAddresses))
+	})
 	g.GET("/epoch", func(ctx *fasthttp.RequestCtx) { replyText(ctx, e.Epoch()) })
+	g.PUT("/epoch/recovery", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.RecoverEpoch()) })
 	g.PUT("/epoch/{epoch}", func(ctx *fasthttp.RequestCtx) {
 		n, err := strconv.ParseUint(param(ctx, "epoch"), 10, 64)
 		if err != nil {

@@ -35,6 +35,8 @@ var (
 	ErrProxyNotSync            = &Error{"PROXY_NOT_SYNC"}
 	ErrNodeNumberChanging      = &Error{"NODE_NUMBER_CHANGING"}
 	ErrPersistence             = &Error{"PERSISTENCE_IO_ERROR"}
+	// ErrInvalidRequest is a request that is malformed beyond what undermoon has a code for.
+	ErrInvalidRequest = &Error{"INVALID_REQUEST"}
 	// ErrRetry means nothing was applied because the state moved under the request; the
 	// coordinator retries 409s on its next round.
 	ErrRetry = &Error{"RETRY"}

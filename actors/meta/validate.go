@@ -28,6 +28,11 @@ func Validate(ms *MetaStore) error {
 		if len(c.Chunks) == 0 {
 			return fmt.Errorf("cluster %s: no chunks", name)
 		}
+		switch c.Config.CompressionStrategy {
+		case "disabled", "set_get_only", "allow_all":
+		default:
+			return fmt.Errorf("cluster %s: invalid compression_strategy %q", name, c.Config.CompressionStrategy)
+		}
 		for i := range c.Chunks {
 			ch := &c.Chunks[i]
 			if !ms.EnableOrderedProxy && ch.Hosts[0] == ch.Hosts[1] {
@@ -57,6 +62,9 @@ func Validate(ms *MetaStore) error {
 	for addr, p := range ms.AllProxies {
 		if p == nil || p.ProxyAddress != addr {
 			return fmt.Errorf("proxy %q: record under another address", addr)
+		}
+		if _, err := ProxyHost(addr); err != nil {
+			return fmt.Errorf("proxy %q: %v", addr, err)
 		}
 		if p.Cluster != "" && owner[addr] != p.Cluster {
 			return fmt.Errorf("proxy %s says cluster %q but no chunk of it holds the proxy", addr, p.Cluster)

@@ -10,7 +10,7 @@ func exampleStore() *MetaStore { return storeOf(exampleCluster()) }
 // storeOf wraps a cluster in a store that registers exactly its proxies.
 func storeOf(c *ClusterStore) *MetaStore {
 	ms := &MetaStore{Version: StoreVersion, GlobalEpoch: max(9, c.Epoch), Clusters: map[string]*ClusterStore{c.Name: c},
-		AllProxies: map[string]*ProxyResource{}}
+		AllProxies: map[string]*ProxyResource{}, FailedProxies: []string{}, Failures: map[string]map[string]int64{}}
 	for _, ch := range c.Chunks {
 		for i, addr := range ch.ProxyAddresses {
 			ms.AllProxies[addr] = &ProxyResource{ProxyAddress: addr, Host: ch.Hosts[i], Cluster: c.Name,
