@@ -36,6 +36,7 @@ var errorTable = map[string]errorSpec{
 	"INVALID_CONFIG":              {400, "invalid cluster config"},
 	"SLOTS_ALREADY_EVEN":          {400, "no slot-less nodes to expand to"},
 	"INVALID_META_VERSION":        {409, "unsupported metadata version"},
+	"INVALID_METADATA":            {400, "the metadata document is malformed or breaks an invariant"},
 	"EPOCH_SMALLER_THAN_CURRENT":  {409, "the epoch must be larger than the current one"},
 	"MISSING_SERVER_PROXY_INDEX":  {400, "ordered-proxy mode needs the proxy's index"},
 	"PROXY_RESOURCE_OUT_OF_ORDER": {409, "free proxy indices are not consecutive"},
