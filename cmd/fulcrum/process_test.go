@@ -64,10 +64,11 @@ func freeAddr(t *testing.T) string {
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // startFulcrum runs `fulcrum serve` and waits (bounded) until /healthz answers.
-func startFulcrum(t *testing.T, dataDir, listen string) *process {
+func startFulcrum(t *testing.T, dataDir, listen string, extra ...string) *process {
 	t.Helper()
 	p := &process{t: t, log: &bytes.Buffer{}, done: make(chan error, 1), base: "http://" + listen}
-	p.cmd = exec.Command(fulcrumBin, "serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "warn")
+	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "warn"}, extra...)
+	p.cmd = exec.Command(fulcrumBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func drive(p *process, worker int, stop <-chan struct{}, a *acked, wg *sync.Wait
 			return
 		default:
 		}
-		switch rnd.Intn(4) {
+		switch rnd.Intn(7) {
 		case 0, 1:
 			addr := fmt.Sprintf("10.%d.%d.%d:6000", worker, i/256, i%256)
 			if code, _, err := p.do("POST", "/proxies/meta", proxyBody(addr, fmt.Sprintf("host%d", rnd.Intn(8)))); err == nil && code == 200 {
@@ -208,6 +209,41 @@ func drive(p *process, worker int, stop <-chan struct{}, a *acked, wg *sync.Wait
 				a.mu.Lock()
 				a.reports = append(a.reports, target+"|"+reporter)
 				a.mu.Unlock()
+			}
+		case 4:
+			// A coordinator's failure handling: report and fail over a seeded proxy.
+			target := fmt.Sprintf("192.168.%d.%d:6000", rnd.Intn(8), rnd.Intn(4))
+			p.do("POST", "/failures/"+target+"/coord", "")
+			p.do("POST", "/proxies/failover/"+target, "")
+		case 5:
+			// Scaling and config changes on one of the worker's clusters; refusals are fine.
+			name := fmt.Sprintf("w%dc%d", worker, rnd.Intn(3))
+			switch rnd.Intn(4) {
+			case 0:
+				p.do("PATCH", "/clusters/nodes/"+name, `{"node_number":4}`)
+			case 1:
+				p.do("POST", "/clusters/migrations/expand/"+name, "")
+			case 2:
+				p.do("DELETE", "/clusters/free_nodes/"+name, "")
+			default:
+				p.do("PATCH", "/clusters/config/"+name, fmt.Sprintf(`{"migration_scan_count":"%d"}`, 1+rnd.Intn(99)))
+			}
+		case 6:
+			// Commit whatever task a cluster shows, as the coordinator does.
+			name := fmt.Sprintf("w%dc%d", worker, rnd.Intn(3))
+			if code, body, err := p.do("GET", "/clusters/meta/"+name, ""); err == nil && code == 200 {
+				var v struct{ Cluster *meta.ClusterView }
+				json.Unmarshal(body, &v)
+				if v.Cluster != nil {
+					for _, n := range v.Cluster.Nodes {
+						for _, r := range n.Slots {
+							if r.Tag.Kind == meta.TagMigrating {
+								task, _ := json.Marshal(map[string]any{"cluster_name": name, "slot_range": r})
+								p.do("PUT", "/clusters/migrations", string(task))
+							}
+						}
+					}
+				}
 			}
 		}
 	}
@@ -250,6 +286,15 @@ func splitReport(r string) (string, string) {
 	return r, ""
 }
 
+// reseed re-registers the seeded proxies, which clears their failure marks.
+func reseed(p *process) {
+	for h := 0; h < 8; h++ {
+		for i := 0; i < 4; i++ {
+			p.do("POST", "/proxies/meta", proxyBody(fmt.Sprintf("192.168.%d.%d:6000", h, i), fmt.Sprintf("host%d", h)))
+		}
+	}
+}
+
 // seed registers proxies on 8 hosts so that clusters can be created.
 func seed(p *process, a *acked) {
 	for h := 0; h < 8; h++ {
@@ -266,14 +311,15 @@ func TestKillDashNineLosesNothingAcknowledged(t *testing.T) {
 	a := &acked{clusters: map[string]bool{}, unsure: map[string]bool{}}
 	p := startFulcrum(t, dir, listen)
 	seed(p, a)
-	for round := 0; round < 3; round++ {
+	rnd := rand.New(rand.NewSource(1))
+	for round := 0; round < 21; round++ {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for w := 0; w < 8; w++ {
+		for w := 0; w < 6; w++ {
 			wg.Add(1)
 			go drive(p, round*8+w, stop, a, &wg)
 		}
-		time.Sleep(time.Duration(200+100*round) * time.Millisecond)
+		time.Sleep(time.Duration(50+rnd.Intn(250)) * time.Millisecond)
 		p.kill(syscall.SIGKILL, 5*time.Second)
 		close(stop)
 		wg.Wait()
