@@ -10,6 +10,7 @@ type Metrics struct {
 	askSeconds    *prometheus.HistogramVec
 
 	replicationPushes *prometheus.CounterVec
+	pendingChanges    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *Metrics {
@@ -25,8 +26,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00002, 2, 16)}, []string{"op"}),
 	}
 	m.replicationPushes = replicationCounter()
+	m.pendingChanges = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "fulcrum_pool_pending_changes", Help: "Accepted changes waiting for their batch to reach the disk."})
 	if reg != nil {
-		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds, m.replicationPushes)
+		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds, m.replicationPushes, m.pendingChanges)
 	}
 	return m
 }

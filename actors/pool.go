@@ -43,7 +43,9 @@ type ProxyPoolActor struct {
 	children map[string]*actor.PID
 	stopping map[string]bool       // deleted clusters whose actor has not terminated yet
 	deferred map[string][]*pending // creates waiting for the old actor of that name to stop
-	names    []string              // sorted cluster names, rebuilt lazily
+	// Sorted listings, rebuilt lazily after a change: coordinators page through them every
+	// second.
+	names, proxyList, failedList []string
 }
 
 func newPoolActor(cfg *engineConfig, store *persist.Store, st *poolState) *ProxyPoolActor {
@@ -92,9 +94,15 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(jsonResult(map[string][]string{"names": page(a.names, m.Offset, m.Limit)}))
 	case *listProxies:
-		ctx.Respond(jsonResult(map[string][]string{"addresses": page(sortedKeys(a.durable.proxies), m.Offset, m.Limit)}))
+		if a.proxyList == nil {
+			a.proxyList = sortedKeys(a.durable.proxies)
+		}
+		ctx.Respond(jsonResult(map[string][]string{"addresses": page(a.proxyList, m.Offset, m.Limit)}))
 	case *listFailed:
-		ctx.Respond(jsonResult(map[string][]string{"addresses": page(sortedKeys(a.durable.failed), m.Offset, m.Limit)}))
+		if a.failedList == nil {
+			a.failedList = sortedKeys(a.durable.failed)
+		}
+		ctx.Respond(jsonResult(map[string][]string{"addresses": page(a.failedList, m.Offset, m.Limit)}))
 	case *listFailures:
 		ctx.Respond(jsonResult(map[string][]string{"addresses": a.failedByQuorum()}))
 	case *getProxyMeta:
@@ -155,6 +163,7 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 		res, tx.d = Result{Err: err}, delta{}
 	}
 	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res}
+	defer func() { a.metrics.pendingChanges.Set(float64(len(a.queued) + len(a.writing))) }()
 	if p.d.empty() && len(a.queued) == 0 && a.writing == nil {
 		a.reply(ctx, p)
 		return
@@ -233,6 +242,12 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 func (a *ProxyPoolActor) publish(ctx actor.Context, p *pending) {
 	if len(p.d.clusters) > 0 {
 		a.names = nil
+	}
+	if len(p.d.proxies) > 0 {
+		a.proxyList = nil
+	}
+	if len(p.d.failed) > 0 {
+		a.failedList = nil
 	}
 	created := ""
 	for _, name := range sortedKeys(p.d.clusters) {
