@@ -5,28 +5,79 @@ LDFLAGS  := -X main.Version=$(VERSION)
 DATA_DIR ?= ./fulcrum-data
 LISTEN   ?= 127.0.0.1:7799
 
-.PHONY: build test test-race lint bench run clean
+.PHONY: build test test-race lint bench run clean kafka-up kafka-down
+
+# The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers, 2 log dirs each, jars from
+# Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test starts
+# its own in KAFKA_TEST_DIR, so tests never touch the one make run uses.
+KAFKA_DIR      ?= .kafka
+KAFKA_TEST_DIR ?= .kafka-test
+KAFKALOCAL     := bin/kafkalocal
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
 
-# Every test, including the black-box ones that start bin/fulcrum as a real process.
-test: build
-	FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -count=1 -timeout 20m ./...
+$(KAFKALOCAL): FORCE
+	$(GO) build -o $(KAFKALOCAL) ./cmd/kafkalocal
+FORCE:
 
-test-race: build
-	FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
+# with-kafka starts a fresh test Kafka, exports its bootstrap list to the tests, and stops it
+# and removes its data when the recipe ends, whether the tests pass, fail or are interrupted.
+# If Kafka cannot start, the recipe fails with the brokers' logs: the tests are never skipped.
+with-kafka = set -e; \
+	trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR)' EXIT; trap 'exit 130' INT TERM; \
+	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP;
+
+# Every test, including the black-box ones that start bin/fulcrum as a real process and the
+# balancer's integration tests against a real local Kafka.
+test: build $(KAFKALOCAL)
+	@$(with-kafka) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -count=1 -timeout 20m ./...
+
+test-race: build $(KAFKALOCAL)
+	@$(with-kafka) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
+
+# Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
+# cluster already running there is reused.
+kafka-up: $(KAFKALOCAL)
+	$(KAFKALOCAL) up --dir $(KAFKA_DIR)
+
+# Stop it and remove its data.
+kafka-down: $(KAFKALOCAL)
+	$(KAFKALOCAL) down --dir $(KAFKA_DIR)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# Go micro-benchmarks; results and commands are recorded in bench/RESULTS.md.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+# Go micro-benchmarks, then the HTTP load suite (bench/loadgen) against a fresh Fulcrum on a
+# temp data dir: it rewrites the loadgen block of bench/RESULTS.md and the latency plot.
+# BENCH_D sets each scenario's length; KAFKA_BOOTSTRAP, if set, enables the balancer scenario.
+BENCH_D ?= 10s
+bench: build
+	@mkdir -p bin
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
+	$(MAKE) bench-load BENCH_GOBENCH=bin/gobench.txt
 
+.PHONY: bench-load bench-scale
+
+# Only the HTTP load suite (a minute or two).
+bench-load: build
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+# 10,000 clusters: RSS and cold start-up against the BRIEF targets (rewrites the
+# loadgen-scale block of bench/RESULTS.md).
+bench-scale: build
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	./bin/loadgen scale -fulcrum bin/fulcrum
+
+# Serve with the local Kafka (started if needed, left running: make kafka-down stops it),
+# unless FULCRUM_KAFKA_BOOTSTRAP names another one.
 run: build
-	./bin/fulcrum serve --listen $(LISTEN) --data-dir $(DATA_DIR) --log-format console
+	@if [ -z "$$FULCRUM_KAFKA_BOOTSTRAP" ]; then $(MAKE) --no-print-directory kafka-up >/dev/null || exit 1; fi; \
+	bootstrap=$${FULCRUM_KAFKA_BOOTSTRAP:-$$(cat $(KAFKA_DIR)/bootstrap)}; \
+	echo "fulcrum: Kafka at $$bootstrap"; \
+	exec ./bin/fulcrum serve --listen $(LISTEN) --data-dir $(DATA_DIR) --log-format console --kafka-bootstrap "$$bootstrap"
 
 clean:
 	rm -rf bin

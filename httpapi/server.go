@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/seed248d40c9/fulcrum/actors"
+	"github.com/seed248d40c9/fulcrum/actors/balancer"
 )
 
 // Options configure a Server.
@@ -37,6 +38,8 @@ type Options struct {
 	MaxInFlight int
 	// Version is answered by GET /api/v2/version.
 	Version string
+	// Balancer serves GET /balancer; nil (no Kafka configured) answers 503.
+	Balancer *balancer.Balancer
 }
 
 // Server serves the broker API (and later the balancer API) on one port.
@@ -88,6 +91,7 @@ func New(o Options) *Server {
 	}
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
+	balancerRoutes(r, o.Balancer)
 
 	s.srv = &fasthttp.Server{
 		Handler:                       s.middleware(r.Handler),

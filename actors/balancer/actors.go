@@ -180,6 +180,10 @@ func (a *searchActor) start(ctx actor.Context, m *propose) {
 func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	a.cancel()
 	a.loadedAt = time.Now()
+	if a.cfg.base.Err() != nil {
+		a.answer(ctx, nil, ErrStopped) // the read was cut short by Stop
+		return
+	}
 	if m.err != nil {
 		kind := ErrUnavailable
 		if errors.Is(m.err, kafkaload.ErrNotPlannable) {
@@ -244,6 +248,10 @@ func (a *searchActor) collect(ctx actor.Context, m *batchDone) {
 	}
 	if m.err != nil {
 		a.answer(ctx, nil, m.err)
+		return
+	}
+	if a.cfg.base.Err() != nil {
+		a.answer(ctx, nil, ErrStopped) // the batches were cut short by Stop
 		return
 	}
 	a.results[m.batch.Index] = m.result

@@ -1,5 +1,5 @@
-// Command fulcrum is the Fulcrum control plane: undermoon's memory broker (/api/v2) and,
-// later, the Kafka partition balancer, on one port.
+// Command fulcrum is the Fulcrum control plane: undermoon's memory broker (/api/v2) and
+// the Kafka partition balancer (/balancer), on one port.
 package main
 
 import (
@@ -17,9 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed248d40c9/fulcrum/actors"
+	"github.com/seed248d40c9/fulcrum/actors/balancer"
 	"github.com/seed248d40c9/fulcrum/httpapi"
+	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -38,6 +42,11 @@ func main() {
 		}
 	case "version":
 		fmt.Println(Version)
+	case "export-meta", "import-meta":
+		if err := metaFile(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "fulcrum:", err)
+			os.Exit(1)
+		}
 	case "-h", "--help", "help":
 		usage(os.Stdout)
 	default:
@@ -51,8 +60,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: fulcrum <command> [flags]
 
 commands:
-  serve     run the service (fulcrum serve --help lists its flags)
-  version   print the version`)
+  serve        run the service (fulcrum serve --help lists its flags)
+  export-meta  --data-dir D > file: write the state as undermoon's meta file (mem-broker-0.2)
+  import-meta  --data-dir D file: replace the state of a stopped Fulcrum with a meta file
+               (mem-broker-0.2 or 0.1; "-" reads standard input)
+  version      print the version`)
 }
 
 type serveConfig struct {
@@ -76,7 +88,7 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.IntVar(&c.migrationLimit, "migration-limit", 1, "migration tasks shown at once (0 = unlimited)")
 	fs.BoolVar(&c.orderedProxy, "ordered-proxy", false, "ordered-proxy mode (Kubernetes StatefulSets)")
 	fs.StringVar(&c.replicaAddresses, "replica-addresses", "", "replica brokers, comma separated")
-	fs.DurationVar(&c.syncMetaInterval, "sync-meta-interval", 10*time.Second, "replication period")
+	fs.DurationVar(&c.syncMetaInterval, "sync-meta-interval", 10*time.Second, "replication period (negative: off)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	var envErr error
@@ -136,17 +148,50 @@ func serve(args []string) error {
 	engine, err := actors.Start(actors.Options{
 		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
 		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
+		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
 	})
 	if err != nil {
 		return err
 	}
-	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version})
+	// The balancer is optional: without Kafka, GET /balancer answers 503.
+	var (
+		kafka *kgo.Client
+		bal   *balancer.Balancer
+	)
+	stopBalancer := func() {
+		if bal != nil {
+			if err := bal.Stop(); err != nil {
+				log.Error().Err(err).Msg("stop balancer")
+			}
+		}
+		if kafka != nil {
+			kafka.Close()
+		}
+	}
+	if c.kafkaBootstrap != "" {
+		if kafka, err = newKafkaClient(c.kafkaBootstrap); err != nil {
+			engine.Stop()
+			return fmt.Errorf("--kafka-bootstrap: %w", err)
+		}
+		bal, err = balancer.Start(engine.System(), balancer.Options{
+			Source: kafkaload.New(kadm.NewClient(kafka), kafkaLoadTimeout),
+			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
+		})
+		if err != nil {
+			stopBalancer()
+			engine.Stop()
+			return err
+		}
+	}
+	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal})
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
+		stopBalancer()
 		engine.Stop()
 		return err
 	}
-	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("version", Version).Msg("fulcrum serving")
+	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
+		Str("version", Version).Msg("fulcrum serving")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -160,14 +205,41 @@ func serve(args []string) error {
 			log.Error().Err(err).Msg("listener failed")
 		}
 	}
-	// Shutdown order: stop accepting and drain in-flight requests, stop the actors, close
-	// the store. Every acknowledged change is already on disk.
+	// Shutdown order: stop accepting and drain in-flight requests, stop the balancer and
+	// close its Kafka client, stop the engine's actors, close the store. Every acknowledged
+	// change is already on disk.
 	if err := srv.Shutdown(); err != nil {
 		log.Error().Err(err).Msg("http shutdown")
 	}
+	stopBalancer()
 	if err := engine.Stop(); err != nil {
 		return fmt.Errorf("stop engine: %w", err)
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// kafkaLoadTimeout bounds one read of the Kafka cluster's layout for a plan.
+const kafkaLoadTimeout = 10 * time.Second
+
+// newKafkaClient makes the balancer's client. It connects lazily, so a Kafka that is down at
+// start-up makes /balancer answer 503 until it is back, not the service fail. Every request
+// is bounded: dialing, each request, and retries.
+func newKafkaClient(bootstrap string) (*kgo.Client, error) {
+	var seeds []string
+	for s := range strings.SplitSeq(bootstrap, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, errors.New("no broker address")
+	}
+	return kgo.NewClient(
+		kgo.SeedBrokers(seeds...),
+		kgo.ClientID("fulcrum"),
+		kgo.DialTimeout(5*time.Second),
+		kgo.RequestTimeoutOverhead(5*time.Second),
+		kgo.RetryTimeout(kafkaLoadTimeout),
+	)
 }

@@ -5,9 +5,14 @@
 //	kafkalocal down         [--dir .kafka]
 //	kafkalocal stop-broker  [--dir .kafka] --id N [--kill]
 //	kafkalocal start-broker [--dir .kafka] --id N [--timeout 120s]
+//	kafkalocal topic        [--dir .kafka] --name T [--partitions 6] [--replicas 1,2] [--fill-kib 256]
 //
 // "up" prints the bootstrap list and writes it to <dir>/bootstrap. Jars are
 // cached in --cache, $FULCRUM_KAFKA_CACHE or ~/.cache/fulcrum/kafka-<version>.
+//
+// "topic" creates a topic laid out by hand (every partition on --replicas, the first the
+// preferred leader) and writes --fill-kib KiB to each partition: a skewed layout for trying
+// the balancer (GET /balancer) on the local cluster.
 package main
 
 import (
@@ -17,9 +22,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkacluster"
 )
@@ -32,7 +40,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: kafkalocal up|down|stop-broker|start-broker [--dir DIR] [--id N] [--kill] [--version V] [--cache DIR] [--timeout D]")
+	return errors.New("usage: kafkalocal up|down|stop-broker|start-broker|topic [--dir DIR] [--id N] [--kill] [--version V] [--cache DIR] [--timeout D] [--name T --partitions N --replicas 1,2 --fill-kib K]")
 }
 
 func run(args []string) error {
@@ -47,6 +55,10 @@ func run(args []string) error {
 	timeout := fs.Duration("timeout", kafkacluster.DefaultStartTimeout, "how long to wait for brokers to become ready")
 	id := fs.Int("id", 0, "broker id (1..3) for stop-broker and start-broker")
 	kill := fs.Bool("kill", false, "stop-broker: SIGKILL at once (a crash) instead of a controlled shutdown")
+	topic := fs.String("name", "", "topic: the topic to create")
+	partitions := fs.Int("partitions", 6, "topic: number of partitions")
+	replicas := fs.String("replicas", "1,2", "topic: the brokers of every partition, the preferred leader first")
+	fillKiB := fs.Int("fill-kib", 256, "topic: KiB of random data written to each partition")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -104,9 +116,51 @@ func run(args []string) error {
 			return c.StopBroker(int32(*id), *kill)
 		}
 		return c.StartBroker(ctx, int32(*id))
+	case "topic":
+		c, err := kafkacluster.Open(cfg)
+		if err != nil {
+			return err
+		}
+		return createTopic(ctx, c, *topic, *partitions, *replicas, *fillKiB)
 	default:
 		return usage()
 	}
+}
+
+func createTopic(ctx context.Context, c *kafkacluster.Cluster, name string, partitions int, replicas string, fillKiB int) error {
+	if name == "" || partitions <= 0 || fillKiB < 0 {
+		return errors.New("topic needs --name, --partitions > 0 and --fill-kib >= 0")
+	}
+	var brokers []int32
+	for s := range strings.SplitSeq(replicas, ",") {
+		id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		if err != nil {
+			return fmt.Errorf("--replicas %q: %w", replicas, err)
+		}
+		brokers = append(brokers, int32(id))
+	}
+	assignment := make([][]int32, partitions)
+	for i := range assignment {
+		assignment[i] = brokers
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Bootstrap()...), kgo.DialTimeout(5 * time.Second)},
+		kafkacluster.FillClientOpts()...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := kafkacluster.CreateTopic(ctx, cl, name, assignment); err != nil {
+		return err
+	}
+	for p := range partitions {
+		if err := kafkacluster.Fill(ctx, cl, name, int32(p), fillKiB<<10); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "kafkalocal: topic %s: %d partitions on brokers %v, %d KiB each\n", name, partitions, brokers, fillKiB)
+	return nil
 }
 
 func envOr(key, def string) string {

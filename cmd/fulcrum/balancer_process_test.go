@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
+)
+
+func getBalancer(t *testing.T, p *process, query string) (int, map[string]any) {
+	t.Helper()
+	resp, err := client.Get(p.base + "/balancer?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("GET /balancer?%s: %d %q is not JSON", query, resp.StatusCode, b)
+	}
+	return resp.StatusCode, body
+}
+
+// TestProcessBalancer: bin/fulcrum reads FULCRUM_KAFKA_BOOTSTRAP (as --kafka-bootstrap),
+// plans on the real Kafka, and still stops cleanly on SIGTERM with its Kafka client open.
+func TestProcessBalancer(t *testing.T) {
+	boot := kafkatest.Bootstrap(t)
+	cl := kafkatest.Client(t, boot)
+	topic := kafkatest.Name("proc")
+	kafkatest.CreateTopic(t, cl, topic, [][]int32{{1}, {1}, {1}})
+	for p := range 3 {
+		kafkatest.Fill(t, cl, topic, int32(p), 64<<10)
+	}
+	t.Setenv("FULCRUM_KAFKA_BOOTSTRAP", strings.Join(boot, ","))
+	p := startFulcrum(t, t.TempDir(), freeAddr(t))
+	status, body := getBalancer(t, p, "topics="+topic+"&seed=1")
+	if status != 200 {
+		t.Fatalf("GET /balancer: %d %v\n%s", status, body, p.log)
+	}
+	if cost, newCost := body["cost"].(float64), body["newCost"].(float64); !(newCost < cost) {
+		t.Fatalf("cost %v → %v: want a cheaper plan for a topic all on broker 1", cost, newCost)
+	}
+	if changes, _ := body["changes"].([]any); len(changes) == 0 {
+		t.Fatalf("no changes: %v", body)
+	}
+	if err := p.kill(syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log)
+	}
+}
+
+// TestProcessBalancerWithoutKafka: no bootstrap list, so /balancer answers 503 in JSON.
+func TestProcessBalancerWithoutKafka(t *testing.T) {
+	t.Setenv("FULCRUM_KAFKA_BOOTSTRAP", "")
+	p := startFulcrum(t, t.TempDir(), freeAddr(t))
+	status, body := getBalancer(t, p, "")
+	if status != 503 || body["code"] != float64(503) || body["message"] == "" {
+		t.Fatalf("GET /balancer without Kafka: %d %v", status, body)
+	}
+}

@@ -1,0 +1,364 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed248d40c9/fulcrum/actors"
+	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
+	"github.com/seed248d40c9/fulcrum/httpapi"
+	"github.com/seed248d40c9/fulcrum/planner"
+	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+)
+
+// One Kafka cluster for this test binary, started on first use (or make test's).
+func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
+
+// startBalancerServer runs an engine, a balancer reading Kafka through adm (none when adm
+// is nil) and the HTTP server, and stops them in main's order: server, balancer, engine.
+func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Duration) *testServer {
+	t.Helper()
+	eng, err := actors.Start(actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bal *balancer.Balancer
+	if adm != nil {
+		bal, err = balancer.Start(eng.System(), balancer.Options{
+			Source: kafkaload.New(adm, loadTimeout), LoadTimeout: loadTimeout, Logger: zerolog.Nop(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httpapi.New(httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Balancer: bal})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		if err := srv.Shutdown(); err != nil {
+			t.Errorf("server shutdown: %v", err)
+		}
+		if bal != nil {
+			if err := bal.Stop(); err != nil {
+				t.Errorf("balancer stop: %v", err)
+			}
+		}
+		if err := eng.Stop(); err != nil {
+			t.Errorf("engine stop: %v", err)
+		}
+	})
+	return &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, eng: eng}
+}
+
+// balancerReport is GET /balancer's body, decoded strictly: an unknown field fails.
+type balancerReport struct {
+	Cost       float64                 `json:"cost"`
+	NewCost    float64                 `json:"newCost"`
+	Limit      int                     `json:"limit"`
+	Function   string                  `json:"function"`
+	Changes    []planner.Change        `json:"changes"`
+	Migrations []planner.MigrationCost `json:"migrations"`
+}
+
+func (s *testServer) balance(query string) balancerReport {
+	s.t.Helper()
+	r := s.do("GET", "/balancer?"+query, "")
+	if r.status != http.StatusOK {
+		s.t.Fatalf("GET /balancer?%s: %d %s", query, r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		s.t.Fatalf("Content-Type %q", ct)
+	}
+	var rep balancerReport
+	dec := json.NewDecoder(strings.NewReader(string(r.body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		s.t.Fatalf("decode %s: %v", r.body, err)
+	}
+	// Every key of the seed's shape is present (nothing decoded from an absent key).
+	var keys map[string]json.RawMessage
+	_ = json.Unmarshal(r.body, &keys)
+	for _, k := range []string{"cost", "newCost", "limit", "function", "changes", "migrations"} {
+		if _, ok := keys[k]; !ok {
+			s.t.Fatalf("response lacks %q: %s", k, r.body)
+		}
+	}
+	return rep
+}
+
+// skewedTopics creates two topics with every replica on brokers 1 and 2 (leaders all on 1)
+// and data in every partition, so the cluster is skewed in bytes and leaders.
+func skewedTopics(t *testing.T, cl *kgo.Client) (string, string) {
+	t.Helper()
+	a, b := kafkatest.Name("skew-a"), kafkatest.Name("skew-b")
+	kafkatest.CreateTopic(t, cl, a, [][]int32{{1, 2}, {1, 2}, {1, 2}, {1, 2}, {1, 2}, {1, 2}})
+	kafkatest.CreateTopic(t, cl, b, [][]int32{{1}, {1}, {1}, {1}})
+	for p := range 6 {
+		kafkatest.Fill(t, cl, a, int32(p), (p+1)*48<<10)
+	}
+	for p := range 4 {
+		kafkatest.Fill(t, cl, b, int32(p), 256<<10)
+	}
+	return a, b
+}
+
+// TestBalancerPlansRealKafka: a plan for two skewed topics on the real cluster lowers the
+// cost; its "before" is Kafka's layout (replica order, directories, sizes from
+// DescribeLogDirs); its "after" names live brokers and their directories; its migration
+// costs balance; applying its changes gives newCost; the same seed gives the same plan.
+func TestBalancerPlansRealKafka(t *testing.T) {
+	cl := kafkatest.Client(t, kafkatest.Bootstrap(t))
+	adm := kadm.NewClient(cl)
+	a, b := skewedTopics(t, cl)
+	s := startBalancerServer(t, adm, 0)
+
+	q := "topics=" + url.QueryEscape(a+","+b) + "&seed=1"
+	rep := s.balance(q)
+	if !(rep.NewCost < rep.Cost) || len(rep.Changes) == 0 {
+		t.Fatalf("cost %v → %v with %d changes: want a cheaper plan", rep.Cost, rep.NewCost, len(rep.Changes))
+	}
+	if rep.Limit != 10000 || rep.Function != "ReplicaSizeCost,ReplicaLeaderCost" {
+		t.Fatalf("limit %d function %q: want the defaults 10000 and ReplicaSizeCost,ReplicaLeaderCost", rep.Limit, rep.Function)
+	}
+
+	ctx := t.Context()
+	md, err := adm.Metadata(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range rep.Changes {
+		if ch.Topic != a && ch.Topic != b {
+			t.Fatalf("change to topic %s, only %s and %s may change", ch.Topic, a, b)
+		}
+		replicas := md.Topics[ch.Topic].Partitions[ch.Partition].Replicas
+		if len(ch.Before) != len(replicas) || len(ch.After) != len(replicas) {
+			t.Fatalf("%s-%d: before %v after %v, Kafka replicas %v", ch.Topic, ch.Partition, ch.Before, ch.After, replicas)
+		}
+		for i, r := range ch.Before {
+			lp, ok := dirs[r.BrokerID].LookupPartition(ch.Topic, ch.Partition)
+			if r.BrokerID != replicas[i] || !ok || r.Directory != lp.Dir || r.Size != lp.Size || r.Size <= 0 {
+				t.Fatalf("%s-%d before[%d] = %+v; Kafka: broker %d, %s, %d bytes", ch.Topic, ch.Partition, i, r, replicas[i], lp.Dir, lp.Size)
+			}
+		}
+		var brokers []int32
+		for _, p := range ch.After {
+			if _, ok := dirs[p.BrokerID][p.Directory]; !ok {
+				t.Fatalf("%s-%d after: broker %d has no log dir %q", ch.Topic, ch.Partition, p.BrokerID, p.Directory)
+			}
+			if slices.Contains(brokers, p.BrokerID) {
+				t.Fatalf("%s-%d after: broker %d twice", ch.Topic, ch.Partition, p.BrokerID)
+			}
+			brokers = append(brokers, p.BrokerID)
+		}
+	}
+	if len(rep.Migrations) != 2 || rep.Migrations[0].Function != "size" || rep.Migrations[0].Unit != "byte" ||
+		rep.Migrations[1].Function != "leader" {
+		t.Fatalf("migrations %+v", rep.Migrations)
+	}
+	for _, m := range rep.Migrations {
+		var sum int64
+		for _, c := range m.Cost {
+			sum += c.Cost
+		}
+		if sum != 0 || m.TotalCost < 0 {
+			t.Fatalf("migration %s: per-broker costs sum to %d (want 0), total %d", m.Function, sum, m.TotalCost)
+		}
+	}
+
+	// The changes turn Kafka's layout into one that costs newCost.
+	snap, err := kafkaload.New(adm, 0).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := snap.Cluster.Apply(rep.Changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := planner.ParseFunctions(rep.Function)
+	if got := after.Cost(fs); math.Abs(got-rep.NewCost) > 1e-9 {
+		t.Fatalf("applying the changes costs %v, report says %v", got, rep.NewCost)
+	}
+	if again := s.balance(q); !equalJSON(t, again, rep) {
+		t.Fatal("same seed, same layout: different plan")
+	}
+}
+
+func equalJSON(t *testing.T, a, b any) bool {
+	t.Helper()
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// TestBalancerParameters: default topics leave internal ones alone, a named internal topic
+// may move, limit is honoured exactly, a timeout cuts a huge limit short, and the budgets
+// and the function are applied.
+func TestBalancerParameters(t *testing.T) {
+	cl := kafkatest.Client(t, kafkatest.Bootstrap(t))
+	adm := kadm.NewClient(cl)
+	a, _ := skewedTopics(t, cl)
+	// Committing an offset creates __consumer_offsets.
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: a, Partition: 0, At: 1})
+	if _, err := adm.CommitOffsets(t.Context(), kafkatest.Name("group"), offsets); err != nil {
+		t.Fatal(err)
+	}
+	s := startBalancerServer(t, adm, 0)
+
+	rep := s.balance("")
+	for _, ch := range rep.Changes {
+		if strings.HasPrefix(ch.Topic, "__") {
+			t.Fatalf("internal topic %s changed by default", ch.Topic)
+		}
+	}
+	if rep.NewCost >= rep.Cost {
+		t.Fatalf("default request: %v → %v", rep.Cost, rep.NewCost)
+	}
+	// Asking for it by name is allowed (the plan may or may not move it).
+	if r := s.balance("topics=__consumer_offsets&limit=500"); r.Limit != 500 {
+		t.Fatalf("limit %d, want 500", r.Limit)
+	}
+
+	rep = s.balance("topics=" + a + "&limit=777&function=ReplicaLeaderCost:2&seed=3")
+	if rep.Limit != 777 || rep.Function != "ReplicaLeaderCost:2" {
+		t.Fatalf("limit %d function %q", rep.Limit, rep.Function)
+	}
+	// Leader cost only: broker 3 holds no replica of a, so it gets leaders by moves.
+	if rep.NewCost >= rep.Cost || rep.Migrations[1].TotalCost == 0 {
+		t.Fatalf("leader plan: cost %v → %v, %d leaders moved", rep.Cost, rep.NewCost, rep.Migrations[1].TotalCost)
+	}
+
+	rep = s.balance("topics=" + a + "&function=ReplicaSizeCost&maxMoves=1")
+	moved := 0
+	for _, ch := range rep.Changes {
+		for _, p := range ch.After {
+			if !slices.ContainsFunc(ch.Before, func(r planner.Replica) bool { return r.BrokerID == p.BrokerID && r.Directory == p.Directory }) {
+				moved++
+			}
+		}
+	}
+	if moved != 1 {
+		t.Fatalf("maxMoves=1: %d replicas moved", moved)
+	}
+	rep = s.balance("topics=" + a + "&function=ReplicaSizeCost&maxMoveBytes=1")
+	if rep.Migrations[0].TotalCost != 0 || len(rep.Changes) != 0 || rep.NewCost != rep.Cost {
+		t.Fatalf("maxMoveBytes=1: %d bytes moved, %d changes", rep.Migrations[0].TotalCost, len(rep.Changes))
+	}
+
+	start := time.Now()
+	rep = s.balance("limit=2000000000&timeout=300ms")
+	if d := time.Since(start); d > 5*time.Second || rep.Limit >= 2000000000 || rep.Limit <= 0 {
+		t.Fatalf("timeout=300ms: took %s, evaluated %d", d, rep.Limit)
+	}
+}
+
+// TestBalancerBadRequests: every malformed parameter is a 400 in Astraea's error shape.
+func TestBalancerBadRequests(t *testing.T) {
+	cl := kafkatest.Client(t, kafkatest.Bootstrap(t))
+	s := startBalancerServer(t, kadm.NewClient(cl), 0)
+	for _, q := range []string{
+		"limit=0", "limit=-3", "limit=abc", "limit=NaN", "limit=1.5", "limit=",
+		"topics=no-such-topic-anywhere", "topics=", "topics=a,,b",
+		"function=NoSuchCost", "function=", "function=ReplicaSizeCost:abc", "function=ReplicaSizeCost:0",
+		"function=ReplicaSizeCost:-1", "function=ReplicaSizeCost:NaN", "function=ReplicaSizeCost,ReplicaSizeCost",
+		"timeout=abc", "timeout=0", "timeout=-1s", "timeout=1h", "timeout=3x",
+		"seed=-1", "seed=x", "maxMoves=0", "maxMoves=x", "maxMoveBytes=0", "maxMoveBytes=5XB",
+		"loop=10",
+	} {
+		r := s.do("GET", "/balancer?"+q, "")
+		body := wantBalancerError(t, r, http.StatusBadRequest)
+		if t.Failed() {
+			t.Fatalf("query %q: %s", q, r.body)
+		}
+		if q == "limit=0" && !strings.Contains(body.Message, "> 0") {
+			t.Fatalf("limit=0 message %q", body.Message)
+		}
+		if q == "topics=no-such-topic-anywhere" && !strings.Contains(body.Message, "no-such-topic-anywhere") {
+			t.Fatalf("unknown topic message %q does not name the topic", body.Message)
+		}
+	}
+}
+
+type balancerError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func wantBalancerError(t *testing.T, r response, status int) balancerError {
+	t.Helper()
+	if r.status != status {
+		t.Errorf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var body balancerError
+	dec := json.NewDecoder(strings.NewReader(string(r.body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Code != status || body.Message == "" {
+		t.Errorf("body %s: want {\"code\": %d, \"message\": ...} (%v)", r.body, status, err)
+	}
+	return body
+}
+
+// TestBalancerWithoutKafka: no --kafka-bootstrap means 503, whatever the parameters.
+func TestBalancerWithoutKafka(t *testing.T) {
+	s := startBalancerServer(t, nil, 0)
+	for _, q := range []string{"", "limit=10", "limit=0"} {
+		body := wantBalancerError(t, s.do("GET", "/balancer?"+q, ""), http.StatusServiceUnavailable)
+		if !strings.Contains(body.Message, "Kafka is not configured") {
+			t.Fatalf("message %q", body.Message)
+		}
+	}
+	// The broker API is unaffected.
+	if r := s.api("GET", "/epoch", ""); r.status != http.StatusOK {
+		t.Fatalf("GET /api/v2/epoch: %d", r.status)
+	}
+}
+
+// TestBalancerKafkaDown: a configured Kafka that does not answer is a 503 within the read
+// timeout, not a hang.
+func TestBalancerKafkaDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(200*time.Millisecond), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	s := startBalancerServer(t, kadm.NewClient(cl), 2*time.Second)
+	start := time.Now()
+	body := wantBalancerError(t, s.do("GET", "/balancer", ""), http.StatusServiceUnavailable)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s with a 2s read timeout", d)
+	}
+	if !strings.Contains(body.Message, "metadata") {
+		t.Fatalf("message %q does not say what failed", body.Message)
+	}
+}

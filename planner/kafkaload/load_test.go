@@ -1,0 +1,118 @@
+package kafkaload_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
+	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+)
+
+func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
+
+// TestLoadRealKafka reads a topic laid out by hand on the real local cluster and checks
+// every field against what Kafka says through other calls.
+func TestLoadRealKafka(t *testing.T) {
+	boot := kafkatest.Bootstrap(t)
+	cl := kafkatest.Client(t, boot)
+	adm := kadm.NewClient(cl)
+	topic := kafkatest.Name("load")
+	assignment := [][]int32{{1, 2}, {2, 3}, {3, 1}, {1, 3}}
+	kafkatest.CreateTopic(t, cl, topic, assignment)
+	for p := range assignment {
+		kafkatest.Fill(t, cl, topic, int32(p), (p+1)*64<<10)
+	}
+	// Committing a group's offset creates __consumer_offsets, an internal topic.
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CommitOffsets(ctx, kafkatest.Name("group"), offsets); err != nil {
+		t.Fatal(err)
+	}
+
+	snap, err := kafkaload.New(adm, 0).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := snap.Cluster.Brokers()
+	if len(brokers) != 3 {
+		t.Fatalf("%d brokers, want 3", len(brokers))
+	}
+	for i, b := range brokers {
+		if b.ID != int32(i+1) || len(b.Dirs) != 2 {
+			t.Fatalf("broker %+v: want id %d with 2 log dirs", b, i+1)
+		}
+		for _, d := range b.Dirs {
+			if _, ok := dirs[b.ID][d]; !ok {
+				t.Fatalf("broker %d dir %s not described by Kafka", b.ID, d)
+			}
+		}
+	}
+	if snap.Racks[1] != "rack-a" || snap.Racks[2] != "rack-b" || snap.Racks[3] != "rack-c" {
+		t.Fatalf("racks %v", snap.Racks)
+	}
+	if !snap.Internal["__consumer_offsets"] || snap.Internal[topic] {
+		t.Fatalf("internal topics %v", snap.Internal)
+	}
+	if slices.Contains(snap.DefaultTopics(), "__consumer_offsets") || !slices.Contains(snap.DefaultTopics(), topic) {
+		t.Fatalf("default topics %v", snap.DefaultTopics())
+	}
+	seen := 0
+	for _, p := range snap.Cluster.Partitions() {
+		if p.Topic != topic {
+			continue
+		}
+		seen++
+		want := assignment[p.Partition]
+		var got []int32
+		for _, r := range p.Replicas {
+			got = append(got, r.BrokerID)
+			lp, ok := dirs[r.BrokerID].LookupPartition(topic, p.Partition)
+			if !ok || lp.Dir != r.Directory || lp.Size != r.Size {
+				t.Fatalf("%s-%d on broker %d: loaded %s/%d, Kafka says %s/%d", topic, p.Partition, r.BrokerID, r.Directory, r.Size, lp.Dir, lp.Size)
+			}
+			if r.Size < int64(p.Partition+1)*64<<10 {
+				t.Fatalf("%s-%d on broker %d: size %d, wrote %d", topic, p.Partition, r.BrokerID, r.Size, (p.Partition+1)*64<<10)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s-%d replicas %v, want %v (preferred leader first)", topic, p.Partition, got, want)
+		}
+		st := snap.States[topic][p.Partition]
+		if st.Leader != want[0] || len(st.ISR) != len(want) {
+			t.Fatalf("%s-%d state %+v, want leader %d and full ISR", topic, p.Partition, st, want[0])
+		}
+	}
+	if seen != len(assignment) {
+		t.Fatalf("%d partitions of %s loaded, want %d", seen, topic, len(assignment))
+	}
+}
+
+// TestLoadUnreachable: a Kafka that does not answer is ErrUnavailable within the timeout.
+func TestLoadUnreachable(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"), kgo.DialTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	start := time.Now()
+	_, err = kafkaload.New(kadm.NewClient(cl), time.Second).Load(context.Background())
+	if !errors.Is(err, kafkaload.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %s with a 1s timeout", d)
+	}
+}
