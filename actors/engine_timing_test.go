@@ -65,14 +65,14 @@ func loaded(b *testing.B) *Engine {
 	return loadedEngine
 }
 
-func BenchmarkProxyMeta(b *testing.B) {
-	e := loaded(b)
+// benchReads asks read(i) from parallel clients, spreading over the loaded names.
+func benchReads(b *testing.B, keys []string, read func(key string) Result) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if r := e.ProxyMeta(loadedProxy[i%len(loadedProxy)], Format{}); r.Err != nil || len(r.Body) < 100 {
+			if r := read(keys[i%len(keys)]); r.Err != nil || len(r.Body) < 100 {
 				b.Fatal(r.Err)
 			}
 			i += 7
@@ -80,19 +80,14 @@ func BenchmarkProxyMeta(b *testing.B) {
 	})
 }
 
+func BenchmarkProxyMeta(b *testing.B) {
+	e := loaded(b)
+	benchReads(b, loadedProxy, func(addr string) Result { return e.ProxyMeta(addr, Format{}) })
+}
+
 func BenchmarkClusterMeta(b *testing.B) {
 	e := loaded(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if r := e.ClusterMeta(loadedNames[i%len(loadedNames)], Format{}); r.Err != nil || len(r.Body) < 100 {
-				b.Fatal(r.Err)
-			}
-			i += 7
-		}
-	})
+	benchReads(b, loadedNames, func(name string) Result { return e.ClusterMeta(name, Format{}) })
 }
 
 // BenchmarkReportFailure measures durable mutations from concurrent clients: every reply
