@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// ReplaceBlock replaces the text between the lines begin and end (markers kept) with
+// body, or appends the marked block when doc has no markers. Everything outside the block
+// (sections written by hand) is kept as is.
+func ReplaceBlock(doc, begin, end, body string) string {
+	block := begin + "\n" + strings.TrimRight(body, "\n") + "\n" + end
+	i := strings.Index(doc, begin)
+	j := strings.Index(doc, end)
+	if i < 0 || j < i {
+		return strings.TrimRight(doc, "\n") + "\n\n" + block + "\n"
+	}
+	return doc[:i] + block + doc[j+len(end):]
+}
+
+// UpdateResults rewrites the marked block of the results file.
+func UpdateResults(path, name, body string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	out := ReplaceBlock(string(doc), "<!-- "+name+":begin -->", "<!-- "+name+":end -->", body)
+	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// Machine describes where a benchmark ran.
+func Machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if kb, err := statusField(b, "MemTotal:"); err == nil {
+			mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/(1<<20))
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = ", Linux " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%s, %d CPUs%s%s, %s %s/%s", cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// Commit is the short commit of the working tree, with "+dirty" when it has changes.
+func Commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += "+dirty"
+	}
+	return c
+}
+
+func today() string { return time.Now().UTC().Format("2006-01-02 15:04 UTC") }
+
+// mdRow is one results-table row of a report.
+func mdRow(scenario, server string, r *Report, target string) string {
+	l := r.Latency
+	rss := "–"
+	if r.ServerRSS != nil {
+		rss = mib(r.ServerRSS.Bytes)
+	}
+	cpu := fmt.Sprintf("%.2f / %.2f / %.2f", r.CPU.ServerCores, r.CPU.LoadgenCores, r.CPU.OtherCores)
+	perReq := "–"
+	if r.CPU.ServerUsPerRequest > 0 {
+		perReq = fmt.Sprintf("%.1f", r.CPU.ServerUsPerRequest)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", scenario, server,
+		thousands(r.Throughput), msStr(l.P50), msStr(l.P90), msStr(l.P99), msStr(l.P999), msStr(l.Max),
+		r.Errors, rss, cpu, perReq, target)
+}
+
+const mdHeader = "| scenario | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server RSS (peak) | CPU cores: server / loadgen / rest of machine | server CPU µs/req | BRIEF target |\n" +
+	"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+
+// mdOps is the per-operation breakdown of a report.
+func mdOps(r *Report) string {
+	var b strings.Builder
+	for _, op := range r.Ops {
+		l := op.Latency
+		errs := fmt.Sprint(op.Errors)
+		if len(op.ErrorsBy) > 0 {
+			var parts []string
+			for k, v := range op.ErrorsBy {
+				parts = append(parts, fmt.Sprintf("%s ×%d", k, v))
+			}
+			errs += " (" + strings.Join(parts, ", ") + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Scenario, op.Name, count(int(op.Requests)),
+			thousands(op.Throughput), msStr(l.P50), msStr(l.P99), msStr(l.P999), msStr(l.Max), errs)
+	}
+	return b.String()
+}
+
+const mdOpsHeader = "| scenario | operation | requests | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n" +
+	"|---|---|---:|---:|---:|---:|---:|---:|---|\n"
+
+// verdict says whether a read or write run met a BRIEF target.
+func verdict(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**not met**"
+}
+
+func readsTarget(r *Report) string {
+	return fmt.Sprintf("≥ 50,000 req/s, p99 ≤ 10 ms: %s", verdict(r.Throughput >= 50000 && r.Latency.P99 <= 10 && r.Errors == 0))
+}
+
+func mutationsTarget(r *Report) string {
+	return fmt.Sprintf("≥ 2,000/s: %s", verdict(r.Throughput >= 2000))
+}
+
+// loadAvg is the 1-minute load average: other work on a shared machine skews every number.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
+}
