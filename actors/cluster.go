@@ -22,7 +22,6 @@ type ClusterActor struct {
 	pool *actor.PID
 	rec  *meta.ClusterStore // nil once deleted
 
-	view        *meta.ClusterView
 	clusterBody map[Format]Result
 	proxyBodies map[proxyKey]Result
 
@@ -45,16 +44,12 @@ type proxyKey struct {
 }
 
 func (a *ClusterActor) setRecord(rec *meta.ClusterStore) {
-	a.rec, a.view, a.clusterBody, a.proxyBodies = rec, nil, map[Format]Result{}, map[proxyKey]Result{}
+	a.rec, a.clusterBody, a.proxyBodies = rec, map[Format]Result{}, map[proxyKey]Result{}
 }
 
-// current renders the view lazily: a cluster that nobody reads costs nothing per change.
-func (a *ClusterActor) current() *meta.ClusterView {
-	if a.view == nil {
-		a.view = a.rec.View(a.cfg.migrationLimit)
-	}
-	return a.view
-}
+// view derives the API view. It is not kept: only the rendered bodies are, so a cluster
+// that is read holds bytes, not the view's many small objects.
+func (a *ClusterActor) view() *meta.ClusterView { return a.rec.View(a.cfg.migrationLimit) }
 
 func (a *ClusterActor) Receive(ctx actor.Context) {
 	defer func() {
@@ -80,7 +75,7 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		}
 		res, ok := a.clusterBody[m.Format]
 		if !ok {
-			res = finish(clusterBody(a.current(), m.Format), m.Format)
+			res = finish(clusterBody(a.view(), m.Format), m.Format)
 			a.clusterBody[m.Format] = res
 		}
 		ctx.Respond(res)
@@ -173,7 +168,7 @@ func (a *ClusterActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
 		ctx.Respond(Result{Err: meta.ErrRetry})
 		return
 	}
-	res := finish(proxyBody(a.current().ProxyView(addr), m.Format), m.Format)
+	res := finish(proxyBody(a.view().ProxyView(addr), m.Format), m.Format)
 	a.proxyBodies[key] = res
 	ctx.Respond(res)
 }

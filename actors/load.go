@@ -73,6 +73,7 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("load state: %w", err)
 	}
+	st.links = meta.LinksOf(st.clusters)
 	if !flagStored {
 		var b persist.Batch
 		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))

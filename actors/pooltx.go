@@ -20,10 +20,14 @@ type poolState struct {
 	failed   map[string]bool
 	failures map[string]map[string]int64
 	clusters map[string]*meta.ClusterStore
+	// links counts the chunks between every two hosts, kept up to date as clusters change,
+	// so allocating does not walk every cluster.
+	links meta.Links
 }
 
 func newPoolState() *poolState {
 	return &poolState{
+		links:    meta.Links{},
 		proxies:  map[string]*meta.ProxyResource{},
 		failed:   map[string]bool{},
 		failures: map[string]map[string]int64{},
@@ -37,6 +41,10 @@ func (s *poolState) clone() *poolState {
 		failed:   make(map[string]bool, len(s.failed)),
 		failures: make(map[string]map[string]int64, len(s.failures)),
 		clusters: make(map[string]*meta.ClusterStore, len(s.clusters)),
+		links:    make(meta.Links, len(s.links)),
+	}
+	for k, v := range s.links {
+		n.links[k] = v
 	}
 	for k, v := range s.proxies {
 		n.proxies[k] = v
@@ -103,10 +111,14 @@ func (d *delta) applyTo(s *poolState) {
 		}
 	}
 	for k, v := range d.clusters {
+		if old := s.clusters[k]; old != nil {
+			s.links.AddCluster(old, -1)
+		}
 		if v == nil {
 			delete(s.clusters, k)
 		} else {
 			s.clusters[k] = v
+			s.links.AddCluster(v, 1)
 		}
 	}
 }
@@ -336,4 +348,17 @@ func (tx *poolTx) freeProxies() []*meta.ProxyResource {
 	return out
 }
 
-func (tx *poolTx) links() meta.Links { return meta.LinksOf(tx.clusters()) }
+// links counts chunks between hosts as the transaction sees them: the base state's table
+// plus what the transaction's own cluster changes add and remove.
+func (tx *poolTx) links() meta.LinkCounter {
+	diff := meta.Links{}
+	for name, c := range tx.d.clusters {
+		if old := tx.base.clusters[name]; old != nil {
+			diff.AddCluster(old, -1)
+		}
+		if c != nil {
+			diff.AddCluster(c, 1)
+		}
+	}
+	return meta.LinksWith{Base: tx.base.links, Diff: diff}
+}

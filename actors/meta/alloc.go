@@ -17,21 +17,36 @@ func linkKey(a, b string) [2]string {
 // Count is the number of chunks linking hosts a and b.
 func (l Links) Count(a, b string) int { return l[linkKey(a, b)] }
 
-// Add changes the count of the pair by d.
+// Add changes the count of the pair by d. Counts may go negative, so a Links can also hold
+// the difference a transaction makes to another Links.
 func (l Links) Add(a, b string, d int) {
 	k := linkKey(a, b)
-	if l[k] += d; l[k] <= 0 {
+	if l[k] += d; l[k] == 0 {
 		delete(l, k)
 	}
 }
+
+// AddCluster adds (d = 1) or removes (d = -1) the host pairs of a cluster's chunks.
+func (l Links) AddCluster(c *ClusterStore, d int) {
+	for i := range c.Chunks {
+		l.Add(c.Chunks[i].Hosts[0], c.Chunks[i].Hosts[1], d)
+	}
+}
+
+// LinkCounter answers how many chunks link two hosts.
+type LinkCounter interface{ Count(a, b string) int }
+
+// LinksWith is a LinkCounter of base plus a difference, so a transaction can see its own
+// changes without copying the whole table.
+type LinksWith struct{ Base, Diff Links }
+
+func (l LinksWith) Count(a, b string) int { return l.Base.Count(a, b) + l.Diff.Count(a, b) }
 
 // LinksOf counts the host pairs of every chunk of the given clusters.
 func LinksOf(clusters map[string]*ClusterStore) Links {
 	l := Links{}
 	for _, c := range clusters {
-		for i := range c.Chunks {
-			l.Add(c.Chunks[i].Hosts[0], c.Chunks[i].Hosts[1], 1)
-		}
+		l.AddCluster(c, 1)
 	}
 	return l
 }
@@ -87,8 +102,8 @@ func (g *byHost) take(h string) *ProxyResource {
 
 // AllocateChunks picks proxyNum/2 pairs of free proxies on distinct hosts for new chunks
 // (undermoon's generate_free_chunks, in sorted order where undermoon iterates a hash map).
-// links is not modified.
-func AllocateChunks(free []*ProxyResource, links Links, proxyNum int) ([][2]*ProxyResource, error) {
+// links is only read.
+func AllocateChunks(free []*ProxyResource, links LinkCounter, proxyNum int) ([][2]*ProxyResource, error) {
 	g := groupByHost(free)
 	// One host may never supply more than half of the proxies: drop its surplus first.
 	total := g.total()
@@ -105,10 +120,7 @@ func AllocateChunks(free []*ProxyResource, links Links, proxyNum int) ([][2]*Pro
 	if _, max := g.largest(); 2*max > total {
 		return nil, ErrResourceNotBalance
 	}
-	work := Links{}
-	for k, v := range links {
-		work[k] = v
-	}
+	added := Links{} // the chunks this call pairs up, on top of links
 	var chunks [][2]*ProxyResource
 	for 2*len(chunks) < proxyNum {
 		first, n := g.largest()
@@ -121,7 +133,7 @@ func AllocateChunks(free []*ProxyResource, links Links, proxyNum int) ([][2]*Pro
 			if h == first || nf == 0 {
 				continue
 			}
-			l := work.Count(first, h)
+			l := links.Count(first, h) + added.Count(first, h)
 			if second == "" || l < bestLinks || (l == bestLinks && nf > bestFree) {
 				second, bestLinks, bestFree = h, l, nf
 			}
@@ -130,7 +142,7 @@ func AllocateChunks(free []*ProxyResource, links Links, proxyNum int) ([][2]*Pro
 			return nil, ErrNoAvailableResource
 		}
 		a, b := g.take(first), g.take(second)
-		work.Add(first, second, 1)
+		added.Add(first, second, 1)
 		chunks = append(chunks, [2]*ProxyResource{a, b})
 	}
 	return chunks, nil
@@ -158,7 +170,7 @@ func AllocateOrdered(free []*ProxyResource, firstIndex, proxyNum int) ([][2]*Pro
 // chunk partner lives on peerHost: the host least linked to failedHost, ties to the host
 // with most free proxies. Unlike undermoon it never picks peerHost, so the two proxies of a
 // chunk always stay on different hosts.
-func ChooseReplacement(free []*ProxyResource, links Links, failedHost, peerHost string) (*ProxyResource, error) {
+func ChooseReplacement(free []*ProxyResource, links LinkCounter, failedHost, peerHost string) (*ProxyResource, error) {
 	g := groupByHost(free)
 	best, bestLinks, bestFree := "", 0, 0
 	for _, h := range g.hosts {
