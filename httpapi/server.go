@@ -210,7 +210,9 @@ func reply(ctx *fasthttp.RequestCtx, res actors.Result) {
 		ctx.Response.Header.Set("Content-Encoding", "gzip")
 	}
 	ctx.Response.Header.Set("Vary", "Accept-Encoding")
-	ctx.SetBody(body)
+	// Engine bodies are immutable once replied (cached views are shared, never reused as
+	// buffers), so the response can point at them instead of copying.
+	ctx.Response.SetBodyRaw(body)
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding lists gzip (with a non-zero q).
