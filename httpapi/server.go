@@ -32,7 +32,8 @@ type Options struct {
 	// Gatherer serves /metrics; Registerer receives the HTTP metrics. Either may be nil.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
-	// MaxBodyBytes bounds request bodies (413 beyond); default 16 MiB.
+	// MaxBodyBytes bounds request bodies (413 beyond); default 128 MiB, undermoon's limit, so
+	// that a PUT /metadata of a large deployment (20 MB at 10,000 clusters) fits.
 	MaxBodyBytes int
 	// MaxInFlight bounds concurrent requests (503 beyond); default 4096.
 	MaxInFlight int
@@ -63,7 +64,7 @@ func New(o Options) *Server {
 		s.maxIn = 4096
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 16 << 20
+		o.MaxBodyBytes = 128 << 20
 	}
 	// Successful GETs are frequent (every coordinator polls every second): log a sample.
 	s.sampled = o.Logger.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
