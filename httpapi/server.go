@@ -33,7 +33,7 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	// MaxBodyBytes bounds request bodies (413 beyond); default 128 MiB, undermoon's limit, so
-	// that a PUT /metadata of a large deployment (20 MB at 10,000 clusters) fits.
+	// that a PUT /metadata of a large deployment fits (about 0.9 MB per 1,000 clusters).
 	MaxBodyBytes int
 	// MaxInFlight bounds concurrent requests (503 beyond); default 4096.
 	MaxInFlight int
