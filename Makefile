@@ -26,7 +26,8 @@ FORCE:
 # If Kafka cannot start, the recipe fails with the brokers' logs: the tests are never skipped.
 with-kafka = set -e; \
 	trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR)' EXIT; trap 'exit 130' INT TERM; \
-	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP;
+	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
+	FULCRUM_TEST_KAFKA_DIR=$(CURDIR)/$(KAFKA_TEST_DIR); export FULCRUM_TEST_KAFKA_DIR;
 
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
 # balancer's integration tests against a real local Kafka.

@@ -201,6 +201,10 @@ func (e *Engine) closeStore() error {
 // balancer) can spawn its own actors beside the engine's; each stops only what it spawned.
 func (e *Engine) System() *actor.ActorSystem { return e.sys }
 
+// Store is the engine's durable store, so that the balancer can keep its plans in the same
+// file, in its own bucket (persist.Plans); the broker's buckets stay the pool's alone.
+func (e *Engine) Store() *persist.Store { return e.store }
+
 // Registry-free access for the HTTP layer.
 
 func (e *Engine) clusterPID(name string) *actor.PID {

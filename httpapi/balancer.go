@@ -40,8 +40,7 @@ var balancerParams = map[string]bool{
 func balancerRoutes(r *router.Router, b *balancer.Balancer) {
 	r.GET("/balancer", func(ctx *fasthttp.RequestCtx) {
 		if b == nil {
-			writeBalancerError(ctx, fasthttp.StatusServiceUnavailable,
-				"Kafka is not configured: start fulcrum with --kafka-bootstrap (or FULCRUM_KAFKA_BOOTSTRAP)")
+			writeBalancerError(ctx, fasthttp.StatusServiceUnavailable, kafkaNotConfigured)
 			return
 		}
 		req, err := parseBalancerQuery(ctx.QueryArgs())
@@ -62,6 +61,7 @@ func balancerRoutes(r *router.Router, b *balancer.Balancer) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
 	})
+	balancerExecRoutes(r, b)
 }
 
 // parseBalancerQuery turns the query into a request. Values are copied out of fasthttp's
@@ -193,6 +193,8 @@ func balancerStatus(err error) int {
 		return fasthttp.StatusBadRequest
 	case errors.Is(err, balancer.ErrConflict):
 		return fasthttp.StatusConflict
+	case errors.Is(err, balancer.ErrNotFound):
+		return fasthttp.StatusNotFound
 	case errors.Is(err, balancer.ErrInternal):
 		return fasthttp.StatusInternalServerError
 	default: // unavailable, busy, timeout, stopped: worth retrying later

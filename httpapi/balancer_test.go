@@ -27,9 +27,10 @@ import (
 // One Kafka cluster for this test binary, started on first use (or make test's).
 func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
 
-// startBalancerServer runs an engine, a balancer reading Kafka through adm (none when adm
-// is nil) and the HTTP server, and stops them in main's order: server, balancer, engine.
-func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Duration) *testServer {
+// startBalancerServer runs an engine, a balancer reading and changing Kafka through adm
+// (none when adm is nil; exec tunes plan execution) and the HTTP server, and stops them in
+// main's order: server, balancer, engine.
+func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Duration, exec ...balancer.ExecOptions) *testServer {
 	t.Helper()
 	eng, err := actors.Start(actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()})
 	if err != nil {
@@ -37,9 +38,17 @@ func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Durati
 	}
 	var bal *balancer.Balancer
 	if adm != nil {
-		bal, err = balancer.Start(eng.System(), balancer.Options{
+		o := balancer.Options{
 			Source: kafkaload.New(adm, loadTimeout), LoadTimeout: loadTimeout, Logger: zerolog.Nop(),
-		})
+			Executor: kafkaload.NewAdmin(adm, 0), Store: eng.Store(),
+		}
+		if os.Getenv("FULCRUM_TEST_LOG") != "" {
+			o.Logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+		}
+		if len(exec) > 0 {
+			o.Exec = exec[0]
+		}
+		bal, err = balancer.Start(eng.System(), o)
 		if err != nil {
 			t.Fatal(err)
 		}

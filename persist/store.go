@@ -23,9 +23,12 @@ const (
 	Proxies  Bucket = "proxies"  // proxy address → ProxyResource JSON
 	Failed   Bucket = "failed"   // proxy address → empty
 	Failures Bucket = "failures" // proxy address → {reporter: unix seconds} JSON
+	// Plans holds the Kafka balancer's executed plans and their progress (token → JSON);
+	// only the balancer writes it.
+	Plans Bucket = "plans"
 )
 
-var buckets = []Bucket{Meta, Clusters, Proxies, Failed, Failures}
+var buckets = []Bucket{Meta, Clusters, Proxies, Failed, Failures, Plans}
 
 // FileName is the database file inside the data directory.
 const FileName = "fulcrum.db"

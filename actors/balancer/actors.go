@@ -45,6 +45,8 @@ type (
 	}
 	// expired tells a search that its planners are late.
 	expired struct{}
+	// ping is answered by the supervisor once it has started (and spawned the registry).
+	ping struct{}
 )
 
 // supervisor owns the planner pool and the running searches. It does no work itself: it
@@ -52,6 +54,7 @@ type (
 // up the next request.
 type supervisor struct {
 	cfg      *config
+	plans    []*planRecord // loaded from the store, for the registry
 	planners []*actor.PID
 	searches map[string]bool // running search actors, by PID id
 	seq      int             // names searches and rotates which planner gets batch 0
@@ -69,6 +72,15 @@ func (s *supervisor) Receive(ctx actor.Context) {
 			}
 			s.planners = append(s.planners, pid)
 		}
+		if s.cfg.kafka != nil && s.cfg.store != nil {
+			reg := &registry{cfg: s.cfg, loaded: s.plans}
+			s.plans = nil
+			if _, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return reg }), "plans"); err != nil {
+				panic(fmt.Sprintf("spawn plan registry: %v", err))
+			}
+		}
+	case *ping:
+		ctx.Respond(&ping{})
 	case *propose:
 		if len(s.searches) >= s.cfg.maxSearches {
 			ctx.Respond(&proposal{err: errorf(ErrBusy, "%d plan searches are running; retry later", len(s.searches))})

@@ -18,6 +18,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -56,6 +57,13 @@ type Options struct {
 	// Grace is how long past its own deadline a search may take to collect its batches and
 	// render the plan before the asker gives up; default 5s.
 	Grace time.Duration
+
+	// Executor and Store enable executing plans (Execute, Plan, Plans, Cancel); without
+	// both, those answer ErrUnavailable. Plans and their progress are kept in Store's
+	// persist.Plans bucket, and unfinished ones are resumed by Start.
+	Executor Executor
+	Store    *persist.Store
+	Exec     ExecOptions
 }
 
 // Request is one plan search. Propose validates it.
@@ -100,6 +108,7 @@ type Report struct {
 type Balancer struct {
 	sys     *actor.ActorSystem
 	pid     *actor.PID
+	plans   *actor.PID // the plan registry
 	cfg     *config
 	stop    context.CancelFunc
 	stopped atomic.Bool
@@ -117,6 +126,10 @@ type config struct {
 	// base is cancelled by Stop: every read of Kafka and every batch derives from it, so
 	// stopping never waits for a search to run out its timeout.
 	base context.Context
+
+	kafka Executor
+	store *persist.Store
+	exec  ExecOptions
 }
 
 // Start spawns the balancer's actors in sys. Stop stops them; it does not touch anything
@@ -151,13 +164,35 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 	if cfg.grace <= 0 {
 		cfg.grace = 5 * time.Second
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, searches: map[string]bool{}} })
+	cfg.kafka, cfg.store, cfg.exec = o.Executor, o.Store, o.Exec
+	cfg.exec.defaults()
+	var plans []*planRecord
+	if cfg.kafka != nil && cfg.store != nil {
+		var bad []error
+		var err error
+		if plans, bad, err = loadPlans(cfg.store); err != nil {
+			cancel()
+			return nil, fmt.Errorf("load plans: %w", err)
+		}
+		for _, e := range bad {
+			cfg.log.Error().Err(e).Msg("skipping a plan record")
+		}
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, plans: plans, searches: map[string]bool{}} })
 	pid, err := sys.Root.SpawnNamed(props, o.Name+"/balancer")
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("spawn balancer actor: %w", err)
 	}
-	return &Balancer{sys: sys, pid: pid, cfg: cfg, stop: cancel}, nil
+	// The supervisor spawns the registry as its child "plans" when it starts; once it has
+	// answered a ping, the registry exists and asks to it cannot be dead letters.
+	if _, err := sys.Root.RequestFuture(pid, &ping{}, 10*time.Second).Result(); err != nil {
+		cancel()
+		sys.Root.Stop(pid)
+		return nil, fmt.Errorf("balancer actor did not start: %w", err)
+	}
+	regPID := actor.NewPID(sys.Address(), pid.Id+"/plans")
+	return &Balancer{sys: sys, pid: pid, plans: regPID, cfg: cfg, stop: cancel}, nil
 }
 
 // Propose searches for a cheaper layout and waits for the report, at most the time to read

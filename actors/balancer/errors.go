@@ -41,3 +41,6 @@ func errorf(kind error, format string, args ...any) error {
 }
 
 func withKind(kind, err error) error { return &kindError{kind: kind, err: err} }
+
+// ErrNotFound: no plan has that token.
+var ErrNotFound = errors.New("no such plan")

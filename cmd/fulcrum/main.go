@@ -184,9 +184,13 @@ func serve(args []string) error {
 			engine.Stop()
 			return fmt.Errorf("--kafka-bootstrap: %w", err)
 		}
+		adm := kadm.NewClient(kafka)
+		// Plans executed (POST /balancer) live in the engine's store, in their own bucket;
+		// unfinished ones are resumed here.
 		bal, err = balancer.Start(engine.System(), balancer.Options{
-			Source: kafkaload.New(kadm.NewClient(kafka), kafkaLoadTimeout),
+			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
+			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(),
 		})
 		if err != nil {
 			stopBalancer()

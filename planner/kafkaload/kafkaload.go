@@ -85,7 +85,7 @@ func (l *Loader) Load(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 
-	md, err := l.admin.Metadata(ctx)
+	md, err := l.admin.Metadata(fresh(ctx)) // not the client's cache: a plan may just have ended
 	if err != nil {
 		return nil, fmt.Errorf("%w: metadata: %v", ErrUnavailable, err)
 	}

@@ -7,6 +7,12 @@
 // other tests start would read as their flag). Without it, a test binary whose TestMain calls
 // Main starts one cluster on first use and stops it at the end; a test binary without it
 // starts one per test. A cluster that cannot start fails the test: never a skip.
+//
+// Tests of several binaries share the cluster at once. A test that changes the cluster as a
+// whole — moves replicas (a GET /balancer elsewhere would then see a reassignment in
+// progress and answer 409) or stops a broker — calls Exclusive instead of Bootstrap: it
+// then runs alone on the cluster, across every test binary (a file lock), and must leave
+// it healthy (Healthy).
 package kafkatest
 
 import (
@@ -14,12 +20,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkacluster"
@@ -27,6 +37,10 @@ import (
 
 // EnvBootstrap names the variable make test sets to the shared cluster's bootstrap list.
 const EnvBootstrap = "FULCRUM_TEST_KAFKA_BOOTSTRAP"
+
+// EnvDir names the variable make test sets to the shared cluster's data dir, so that a test
+// can stop and start its brokers (Cluster).
+const EnvDir = "FULCRUM_TEST_KAFKA_DIR"
 
 var shared struct {
 	inMain  bool
@@ -53,8 +67,154 @@ func Main(m *testing.M) int {
 }
 
 // Bootstrap returns the brokers' addresses of a running cluster, starting one if needed
-// (about 10 s warm, more when the jars must be downloaded).
+// (about 10 s warm, more when the jars must be downloaded). The test shares the cluster with
+// the other tests that call Bootstrap, and waits while a test that called Exclusive runs.
 func Bootstrap(t testing.TB) []string {
+	t.Helper()
+	boot := bootstrap(t)
+	lock(t, boot, false)
+	return boot
+}
+
+// Exclusive is Bootstrap for a test that disturbs the cluster: it waits until no other test,
+// in any test binary, uses the cluster, and keeps the others waiting until it ends. Call it
+// before Bootstrap (calls to Bootstrap during the test then take no lock).
+func Exclusive(t testing.TB) []string {
+	t.Helper()
+	boot := bootstrap(t)
+	lock(t, boot, true)
+	return boot
+}
+
+// Cluster returns a handle on the cluster, to stop and start brokers. Only a test that
+// called Exclusive may use it, and it must bring every broker back (Healthy checks).
+func Cluster(t testing.TB) *kafkacluster.Cluster {
+	t.Helper()
+	locks.Lock()
+	excl := locks.exclusive
+	locks.Unlock()
+	if excl == 0 {
+		t.Fatal("kafkatest.Cluster: call Exclusive first")
+	}
+	if dir := os.Getenv(EnvDir); dir != "" {
+		c, err := kafkacluster.Open(kafkacluster.Config{Dir: dir, Log: os.Stderr})
+		if err != nil {
+			t.Fatalf("kafkatest: open the cluster in %s: %v", dir, err)
+		}
+		return c
+	}
+	if shared.cluster != nil {
+		return shared.cluster
+	}
+	t.Fatalf("kafkatest.Cluster: no cluster handle (set %s, or call kafkatest.Main in TestMain)", EnvDir)
+	return nil
+}
+
+// Healthy waits (at most 2 minutes) until every broker is in the cluster and no partition
+// has an offline replica or a reassignment in flight.
+func Healthy(t testing.TB, cl *kgo.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	var last error
+	for {
+		if last = healthy(ctx, adm); last == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("kafkatest: cluster not healthy after 2m: %v", last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func healthy(ctx context.Context, adm *kadm.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		return err
+	}
+	if len(md.Brokers) != kafkacluster.NumBrokers {
+		return fmt.Errorf("brokers %v in metadata", md.Brokers.NodeIDs())
+	}
+	for _, td := range md.Topics.Sorted() {
+		for _, p := range td.Partitions.Sorted() {
+			if len(p.OfflineReplicas) > 0 || p.Leader < 0 {
+				return fmt.Errorf("%s-%d: offline replicas %v, leader %d", p.Topic, p.Partition, p.OfflineReplicas, p.Leader)
+			}
+		}
+	}
+	if set := md.Topics.TopicsSet(); len(set) > 0 {
+		r, err := adm.ListPartitionReassignments(ctx, set)
+		if err != nil {
+			return err
+		}
+		if len(r) > 0 {
+			return fmt.Errorf("%d reassignments in flight", len(r))
+		}
+	}
+	return nil
+}
+
+// locks counts the cluster locks this process holds: while it holds the exclusive one,
+// Bootstrap takes none (the test runs alone anyway, and a shared lock would wait for it).
+var locks struct {
+	sync.Mutex
+	exclusive, shared int
+}
+
+// lock takes the cluster's file lock, shared or exclusive, until the test ends. The lock
+// file is named after the bootstrap list, so every binary of one make test uses the same.
+func lock(t testing.TB, boot []string, exclusive bool) {
+	t.Helper()
+	locks.Lock()
+	switch {
+	case exclusive && locks.shared > 0:
+		locks.Unlock()
+		t.Fatal("kafkatest.Exclusive: call it before Bootstrap")
+	case !exclusive && locks.exclusive > 0:
+		locks.Unlock()
+		return
+	}
+	locks.Unlock()
+	h := fnv.New64a()
+	h.Write([]byte(strings.Join(boot, ",")))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("fulcrum-kafkatest-%x.lock", h.Sum64()))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("kafkatest: lock file: %v", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("kafkatest: lock %s: %v", path, err)
+	}
+	locks.Lock()
+	if exclusive {
+		locks.exclusive++
+	} else {
+		locks.shared++
+	}
+	locks.Unlock()
+	t.Cleanup(func() {
+		locks.Lock()
+		if exclusive {
+			locks.exclusive--
+		} else {
+			locks.shared--
+		}
+		locks.Unlock()
+		f.Close() // releases the lock
+	})
+}
+
+func bootstrap(t testing.TB) []string {
 	t.Helper()
 	if v := os.Getenv(EnvBootstrap); v != "" {
 		return strings.Split(strings.TrimSpace(v), ",")
