@@ -233,3 +233,22 @@ func TestErrorStatuses(t *testing.T) {
 	f(errors.New("something unexpected"), 500, "INTERNAL_ERROR")
 	f(&meta.ConfigError{Key: "k", Value: "v", Message: meta.ConfigFieldNotFound}, 400, "INVALID_CONFIG")
 }
+
+func TestPprofIsServed(t *testing.T) {
+	srv := New(Options{Logger: zerolog.Nop()})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("GET /debug/pprof/goroutine: %d %.100s", resp.StatusCode, body)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
@@ -90,6 +91,9 @@ func New(o Options) *Server {
 	if o.Gatherer != nil {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
+	// Profiles of the live process, as VictoriaMetrics serves them: how RESULTS.md's numbers
+	// were explained. The service listens on loopback by default.
+	r.GET("/debug/pprof/{profile:*}", pprofhandler.PprofHandler)
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
 	balancerRoutes(r, o.Balancer)
