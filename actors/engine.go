@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,7 @@ type Engine struct {
 	cfg       *engineConfig
 	timeout   time.Duration
 	stopped   atomic.Bool
+	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
 }
 
 // Start loads the state from the store and spawns the actors.
@@ -208,6 +210,13 @@ func (e *Engine) Store() *persist.Store { return e.store }
 // Registry-free access for the HTTP layer.
 
 func (e *Engine) clusterPID(name string) *actor.PID {
+	// A PID caches its process after the first send, so reusing it saves a registry lookup
+	// per ask; protoactor looks it up again once that process is dead (cluster re-created).
+	// Only PIDs that reached a cluster actor are kept (see askClusterWithin), so names asked
+	// for but never created cannot grow the cache.
+	if pid, ok := e.pids.Load(name); ok {
+		return pid.(*actor.PID)
+	}
 	return actor.NewPID(e.sys.Address(), e.pool.Id+"/"+clusterActorName(name))
 }
 
@@ -222,7 +231,7 @@ func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Dura
 	}
 	start := time.Now()
 	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
-	e.cfg.metrics.askSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	e.cfg.metrics.ask(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err
 	}
@@ -250,9 +259,14 @@ func (e *Engine) askClusterWithin(op, name string, msg any, notFound Result, tim
 	if !meta.ValidClusterName(name) {
 		return notFound
 	}
-	res, err := e.askWithin(op, e.clusterPID(name), msg, timeout)
+	pid := e.clusterPID(name)
+	res, err := e.askWithin(op, pid, msg, timeout)
 	if errors.Is(err, actor.ErrDeadLetter) {
+		e.pids.Delete(name)
 		return notFound
+	}
+	if err == nil {
+		e.pids.Store(name, pid)
 	}
 	if err != nil {
 		return Result{Err: askError(err)}

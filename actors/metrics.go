@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the engine's own measurements; they are registered on the registerer the
 // embedder gives, never on prometheus' global one.
@@ -8,6 +12,7 @@ type Metrics struct {
 	commitSeconds prometheus.Histogram
 	batchSize     prometheus.Histogram
 	askSeconds    *prometheus.HistogramVec
+	askByOp       sync.Map // op → prometheus.Observer, resolved once
 
 	replicationPushes *prometheus.CounterVec
 	pendingChanges    prometheus.Gauge
@@ -32,4 +37,13 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.commitSeconds, m.batchSize, m.askSeconds, m.replicationPushes, m.pendingChanges)
 	}
 	return m
+}
+
+// ask is the latency observer of one operation.
+func (m *Metrics) ask(op string) prometheus.Observer {
+	if o, ok := m.askByOp.Load(op); ok {
+		return o.(prometheus.Observer)
+	}
+	o, _ := m.askByOp.LoadOrStore(op, m.askSeconds.WithLabelValues(op))
+	return o.(prometheus.Observer)
 }

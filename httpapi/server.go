@@ -165,7 +165,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			route = "unmatched"
 		}
 		status, dur := ctx.Response.StatusCode(), time.Since(start)
-		s.metrics.observe(string(ctx.Method()), route, status, dur)
+		s.metrics.observe(methodName(ctx.Method()), route, status, dur)
 
 		var ev *zerolog.Event
 		switch {
