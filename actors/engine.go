@@ -207,8 +207,6 @@ func (e *Engine) System() *actor.ActorSystem { return e.sys }
 // file, in its own bucket (persist.Plans); the broker's buckets stay the pool's alone.
 func (e *Engine) Store() *persist.Store { return e.store }
 
-// Registry-free access for the HTTP layer.
-
 func (e *Engine) clusterPID(name string) *actor.PID {
 	// A PID caches its process after the first send, so reusing it saves a registry lookup
 	// per ask; protoactor looks it up again once that process is dead (cluster re-created).

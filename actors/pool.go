@@ -46,12 +46,15 @@ type ProxyPoolActor struct {
 	// Sorted listings, rebuilt lazily after a change: coordinators page through them every
 	// second.
 	names, proxyList, failedList []string
+	// Rendered views of free proxies; the pool is the one order of everything, so their
+	// rendering should not be repeated on its goroutine for every poll.
+	freeViews map[proxyKey]Result
 }
 
 func newPoolActor(cfg *engineConfig, store *persist.Store, st *poolState) *ProxyPoolActor {
 	return &ProxyPoolActor{cfg: cfg, log: cfg.log.With().Str("actor", "pool").Logger(), store: store,
 		metrics: cfg.metrics, durable: st, tent: st.clone(),
-		children: map[string]*actor.PID{}, stopping: map[string]bool{}, deferred: map[string][]*pending{}}
+		children: map[string]*actor.PID{}, freeViews: map[proxyKey]Result{}, stopping: map[string]bool{}, deferred: map[string][]*pending{}}
 }
 
 func (a *ProxyPoolActor) Receive(ctx actor.Context) {
@@ -229,6 +232,10 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 		a.publish(ctx, p)
 		changed = changed || !p.d.empty()
 	}
+	if changed {
+		// Any change moves the global epoch that free proxies' views carry.
+		clear(a.freeViews)
+	}
 	if a.replicator != nil && changed {
 		ctx.Send(a.replicator, &replicaState{Replicas: a.durable.replicas})
 	}
@@ -317,7 +324,13 @@ func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
 			return
 		}
 	}
-	ctx.Respond(finish(proxyBody(meta.FreeProxyView(p, a.durable.epoch), m.Format), m.Format))
+	key := proxyKey{m.Address, m.Format}
+	res, ok := a.freeViews[key]
+	if !ok {
+		res = finish(proxyBody(meta.FreeProxyView(p, a.durable.epoch), m.Format), m.Format)
+		a.freeViews[key] = res
+	}
+	ctx.Respond(res)
 }
 
 // failedByQuorum lists the registered proxies with at least failure_quorum live reports.

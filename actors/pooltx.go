@@ -2,7 +2,8 @@ package actors
 
 import (
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
@@ -184,14 +185,7 @@ func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {
 	return nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // poolTx is one transaction against the pool's tentative state: reads see the base state
 // overlaid with the transaction's own changes; nothing touches the base until the pool

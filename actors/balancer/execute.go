@@ -241,15 +241,7 @@ func (b *Balancer) Plan(token string) (*PlanStatus, error) {
 	if err := b.execReady(); err != nil {
 		return nil, err
 	}
-	v, err := b.ask(&getPlan{token: token}, askTimeout)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := v.(*planReply)
-	if !ok {
-		return nil, errorf(ErrInternal, "unexpected reply %T", v)
-	}
-	return r.status, r.err
+	return b.askPlan(&getPlan{token: token}, askTimeout)
 }
 
 // Plans lists every known plan, oldest first.
@@ -280,10 +272,16 @@ func (b *Balancer) Cancel(token string) (*PlanStatus, error) {
 	if err := b.execReady(); err != nil {
 		return nil, err
 	}
-	v, err := b.ask(&cancelPlan{token: token}, CancelWait)
+	status, err := b.askPlan(&cancelPlan{token: token}, CancelWait)
 	if errors.Is(err, ErrTimeout) {
 		return b.Plan(token)
 	}
+	return status, err
+}
+
+// askPlan asks the registry about one plan; the answer is a *planReply.
+func (b *Balancer) askPlan(msg any, timeout time.Duration) (*PlanStatus, error) {
+	v, err := b.ask(msg, timeout)
 	if err != nil {
 		return nil, err
 	}

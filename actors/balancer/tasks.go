@@ -3,6 +3,7 @@ package balancer
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -279,14 +280,7 @@ func containsAll(set, of []int32) bool {
 	return true
 }
 
-func sortedBrokers[V any](m map[int32]V) []int32 {
-	out := make([]int32, 0, len(m))
-	for b := range m {
-		out = append(out, b)
-	}
-	slices.Sort(out)
-	return out
-}
+func sortedBrokers[V any](m map[int32]V) []int32 { return slices.Sorted(maps.Keys(m)) }
 
 func taskTopics(tasks []task) []string {
 	set := map[string]bool{}
