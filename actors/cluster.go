@@ -13,8 +13,9 @@ import (
 )
 
 // ClusterActor owns one Redis cluster's durable record (chunks, slots, roles, config,
-// epoch) and serves every read of it: the cluster view and the views of its proxies,
-// rendered once per record and kept until the next install. Changes are worked out here
+// epoch) and serves the cluster's reads (its view and info), rendered once per record and
+// kept until the next install; proxy views are answered by the pool, which holds the
+// same durable records. Changes are worked out here
 // as transactions and committed by the pool, the single order of all changes.
 type ClusterActor struct {
 	cfg  *engineConfig
@@ -23,7 +24,6 @@ type ClusterActor struct {
 	rec  *meta.ClusterStore // nil once deleted
 
 	clusterBody map[Format]Result
-	proxyBodies map[proxyKey]Result
 
 	// The scale lock: while a scaling change runs, holder is the asker waiting for it and
 	// other scaling changes are refused. It is state of this actor, not a mutex.
@@ -44,7 +44,7 @@ type proxyKey struct {
 }
 
 func (a *ClusterActor) setRecord(rec *meta.ClusterStore) {
-	a.rec, a.clusterBody, a.proxyBodies = rec, map[Format]Result{}, map[proxyKey]Result{}
+	a.rec, a.clusterBody = rec, map[Format]Result{}
 }
 
 // view derives the API view. It is not kept: only the rendered bodies are, so a cluster
@@ -85,8 +85,6 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(jsonResult(a.rec.Info(a.cfg.migrationLimit)))
-	case *getProxyMeta:
-		a.proxyMeta(ctx, m)
 	case *clusterChange:
 		switch {
 		case a.rec == nil:
@@ -149,26 +147,4 @@ func (a *ClusterActor) scalingStepDone(ctx actor.Context, res Result) {
 func (a *ClusterActor) unlock(ctx actor.Context, res Result) {
 	ctx.Send(a.holder, res)
 	a.holder, a.auto = nil, nil
-}
-
-func (a *ClusterActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
-	addr := m.Address
-	if a.rec == nil {
-		ctx.Respond(Result{Err: meta.ErrRetry})
-		return
-	}
-	key := proxyKey{addr, m.Format}
-	if res, ok := a.proxyBodies[key]; ok {
-		ctx.Respond(res)
-		return
-	}
-	if _, _, ok := a.rec.ProxyChunk(addr); !ok {
-		// The pool routed by a newer state than this actor has installed; cannot happen
-		// while installs precede forwards, but never answer with a wrong view.
-		ctx.Respond(Result{Err: meta.ErrRetry})
-		return
-	}
-	res := finish(proxyBody(a.view().ProxyView(addr), m.Format), m.Format)
-	a.proxyBodies[key] = res
-	ctx.Respond(res)
 }

@@ -15,6 +15,8 @@ type Format struct {
 	Gzip bool
 }
 
+var allFormats = [...]Format{{}, {Gzip: true}, {V3: true}, {V3: true, Gzip: true}}
+
 var (
 	nullProxyBody   = []byte(`{"proxy":null}`)
 	nullClusterBody = []byte(`{"cluster":null}`)

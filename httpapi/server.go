@@ -144,13 +144,17 @@ func isTimeout(err error) bool {
 }
 
 // middleware wraps every route: request id, in-flight limit, panic recovery, metrics and
-// the access log.
+// the access log. It runs on every request, so it does not allocate: the request id is
+// built in a stack buffer and the log event is only built when the sampler keeps it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
-		id := string(ctx.Request.Header.Peek("X-Request-ID"))
-		if id == "" {
-			id = s.idPrefix + strconv.FormatUint(s.idSeq.Add(1), 10)
+		var idBuf [64]byte
+		id := ctx.Request.Header.PeekBytes(headerRequestID)
+		if len(id) == 0 || len(id) > len(idBuf) {
+			id = strconv.AppendUint(append(idBuf[:0], s.idPrefix...), s.idSeq.Add(1), 10)
+		} else {
+			id = append(idBuf[:0], id...) // the request's buffer may be reused by the handler
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
@@ -158,7 +162,8 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			s.recovered(ctx, next)
 		}
 		s.inFlight.Add(-1)
-		ctx.Response.Header.Set("X-Request-ID", id) // after the handler: a recovered panic resets the response
+		// After the handler: a recovered panic resets the response.
+		ctx.Response.Header.SetCanonical(headerRequestID, id)
 
 		route, _ := ctx.UserValue(router.MatchedRoutePathParam).(string)
 		if route == "" {
@@ -178,10 +183,16 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		default:
 			ev = s.log.Info()
 		}
-		ev.Bytes("method", ctx.Method()).Bytes("path", ctx.Path()).Int("status", status).
-			Dur("dur", dur).Str("request_id", id).Msg("request")
+		if ev != nil {
+			ev.Bytes("method", ctx.Method()).Bytes("path", ctx.Path()).Int("status", status).
+				Dur("dur", dur).Bytes("request_id", id).Msg("request")
+		}
 	}
 }
+
+// headerRequestID is canonical (fasthttp's normalized spelling), so setting it skips the
+// normalization; clients read headers case-insensitively.
+var headerRequestID = []byte("X-Request-Id")
 
 // recovered runs a handler and turns a panic into a 500; the process keeps serving.
 func (s *Server) recovered(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler) {
@@ -222,7 +233,11 @@ func reply(ctx *fasthttp.RequestCtx, res actors.Result) {
 
 // acceptsGzip reports whether the request's Accept-Encoding lists gzip (with a non-zero q).
 func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
-	for _, part := range bytes.Split(ctx.Request.Header.Peek("Accept-Encoding"), []byte(",")) {
+	ae := ctx.Request.Header.Peek("Accept-Encoding")
+	if len(ae) == 0 {
+		return false
+	}
+	for _, part := range bytes.Split(ae, []byte(",")) {
 		name, params, _ := bytes.Cut(bytes.TrimSpace(part), []byte(";"))
 		if !bytes.EqualFold(bytes.TrimSpace(name), []byte("gzip")) {
 			continue

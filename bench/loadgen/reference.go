@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"slices"
 	"sync"
 	"time"
 )
@@ -52,9 +56,20 @@ func LoadReference(c *Client, st State) (*Reference, error) {
 	return ref, err
 }
 
-// Handler routes the two reads and /healthz.
+// Handler routes the two reads, the two listings (unpaged: enough for `loadgen run` to
+// discover the state, as against a broker without paging) and /healthz.
 func (r *Reference) Handler() http.Handler {
 	mux := http.NewServeMux()
+	names, _ := json.Marshal(map[string][]string{"names": slices.Sorted(maps.Keys(r.clusters))})
+	addrs, _ := json.Marshal(map[string][]string{"addresses": slices.Sorted(maps.Keys(r.proxies))})
+	list := func(b []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(b)
+		}
+	}
+	mux.HandleFunc("GET "+apiPrefix+"/clusters/names", list(names))
+	mux.HandleFunc("GET "+apiPrefix+"/proxies/addresses", list(addrs))
 	serve := func(m map[string][]byte, key string, null string) http.HandlerFunc {
 		return func(w http.ResponseWriter, req *http.Request) {
 			r.mu.RLock()
@@ -69,10 +84,10 @@ func (r *Reference) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET "+apiPrefix+"/clusters/meta/{name}", serve(r.clusters, "name", `{"cluster":null}`))
 	mux.HandleFunc("GET "+apiPrefix+"/proxies/meta/{address}", serve(r.proxies, "address", `{"proxy":null}`))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}`))
-	})
+	mux.HandleFunc("GET /healthz", list([]byte(`{"status":"ok"}`)))
+	// Profiles, as Fulcrum serves them, so both sides of the comparison can be explained.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	return mux
 }
 
