@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -378,6 +380,50 @@ func TestRunAgainstReference(t *testing.T) {
 	rep := NewReport(res, time.Now())
 	if rep.Requests < 10 || rep.ErrorsBy["200 null cluster"] == 0 || rep.Ops[1].Errors != 0 {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestReadsUnderWritesAgainstReference(t *testing.T) {
+	// Writers report failures durably while the others read: both kinds succeed, and every
+	// acknowledged report is in the reference's log.
+	st := testState(2, 4)
+	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}, failures: map[string]map[string]int64{}}
+	for _, c := range st.Clusters {
+		ref.clusters[c] = []byte(`{"cluster":{}}`)
+	}
+	for _, p := range st.Proxies {
+		ref.proxies[p] = []byte(`{"proxy":{}}`)
+	}
+	logPath := filepath.Join(t.TempDir(), "failures.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref.log = f
+	srv := httptest.NewServer(ref.Handler())
+	defer srv.Close()
+	c, err := NewClient(srv.URL, 8, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := ReadsUnderWritesScenario(st, st.Proxies, 2, "t1")
+	res := Run(t.Context(), c, sc, RunConfig{Concurrency: 8, Duration: 300 * time.Millisecond})
+	rep := NewReport(res, time.Now())
+	ops := map[string]OpReport{}
+	for _, o := range rep.Ops {
+		ops[o.Name] = o
+	}
+	reports := ops["report_failure"]
+	if rep.Errors != 0 || reports.Requests == 0 || ops["proxy_meta"].Requests == 0 || ops["cluster_meta"].Requests == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	logged, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := int64(bytes.Count(logged, []byte("\n"))); n < reports.Requests {
+		t.Errorf("%d reports acknowledged, %d in the log", reports.Requests, n)
 	}
 }
 

@@ -82,7 +82,7 @@ type runFlags struct {
 
 func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.url, "url", "http://127.0.0.1:7799", "base URL of the broker (the API is under /api/v2)")
-	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, balancer")
+	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, reports (failure reports only), reads+writes (an eighth of the clients report failures), balancer")
 	fs.StringVar(&r.mix, "mix", "report=5,config=3,create=2", "mutations mix: weights of failure reports, config patches, cluster create/delete")
 	fs.StringVar(&r.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
 	fs.StringVar(&r.jsonPath, "json", "", "also write the reports as JSON to this file")
@@ -108,7 +108,8 @@ func (r *runFlags) rssProbe(c *Client) RSSProbe {
 }
 
 // scenarioFor builds a named scenario over st.
-func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuery, runID string) (*Scenario, error) {
+// conc is the run's concurrency: reads+writes gives an eighth of the clients to writes.
+func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuery, runID string, conc int) (*Scenario, error) {
 	switch name {
 	case "coordinator":
 		return CoordinatorScenario(st), nil
@@ -122,10 +123,26 @@ func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuer
 		}
 		mst.Proxies = busy
 		return MutationsScenario(mst, mix, runID), nil
+	case "reports":
+		// Durable writes only, every one a new failure report: the write path of Fulcrum
+		// (group commit) against the reference's (one fsync per write).
+		busy, err := ClusterProxies(c, seededOnly(st).Clusters)
+		if err != nil {
+			return nil, err
+		}
+		sc := MutationsScenario(State{Proxies: busy}, MutationMix{Report: 1}, runID)
+		sc.Name = "reports"
+		return sc, nil
+	case "reads+writes":
+		busy, err := ClusterProxies(c, seededOnly(st).Clusters)
+		if err != nil {
+			return nil, err
+		}
+		return ReadsUnderWritesScenario(st, busy, conc/8, runID), nil
 	case "balancer":
 		return BalancerScenario(balancerQuery), nil
 	}
-	return nil, fmt.Errorf("unknown scenario %q (reads, coordinator, mutations, balancer)", name)
+	return nil, fmt.Errorf("unknown scenario %q (reads, coordinator, mutations, reports, reads+writes, balancer)", name)
 }
 
 // seededOnly drops clusters a previous mutations run left behind (names start with "lg"),
@@ -182,7 +199,7 @@ func cmdRun(args []string) error {
 	fmt.Fprintf(os.Stderr, "state: %d clusters, %d proxies\n", len(st.Clusters), len(st.Proxies))
 	var reports []*Report
 	for _, name := range strings.Split(rf.scenarios, ",") {
-		sc, err := scenarioFor(c, strings.TrimSpace(name), st, mix, rf.balancerQuery, runID())
+		sc, err := scenarioFor(c, strings.TrimSpace(name), st, mix, rf.balancerQuery, runID(), rf.conc)
 		if err != nil {
 			return err
 		}
@@ -233,8 +250,17 @@ func cmdReference(args []string) error {
 	fs := flag.NewFlagSet("reference", flag.ContinueOnError)
 	from := fs.String("from", "http://127.0.0.1:7799", "broker whose cluster and proxy views are served")
 	listen := fs.String("listen", "127.0.0.1:7800", "listen address")
+	dataDir := fs.String("data-dir", "", "directory of the failure-report log (default: a temporary one, removed at exit)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *dataDir == "" {
+		tmp, err := os.MkdirTemp("", "fulcrum-reference-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		*dataDir = tmp
 	}
 	c, err := NewClient(*from, 16, 30*time.Second)
 	if err != nil {
@@ -257,7 +283,7 @@ func cmdReference(args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	go func() { <-ctx.Done(); ln.Close() }()
-	if err := ref.Serve(ln); err != nil && ctx.Err() == nil {
+	if err := ref.Serve(ln, *dataDir); err != nil && ctx.Err() == nil {
 		return err
 	}
 	return nil

@@ -7,25 +7,31 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Reference is the comparison server: plain net/http and one map behind a sync.RWMutex,
+// Reference is the comparison server: plain net/http and maps behind a sync.RWMutex,
 // serving the two hot reads (cluster meta, proxy meta) with the exact bytes Fulcrum
-// answers. It is what a straightforward Go broker would look like (undermoon's mem_broker
-// is the same design in Rust: one RW lock around the whole store), so the Fulcrum numbers
-// can be read against it.
+// answers, and failure reports made durable the plain way. It is what a straightforward Go
+// broker would look like (undermoon's mem_broker is the same design in Rust: one RW lock
+// around the whole store), so the Fulcrum numbers can be read against it.
 type Reference struct {
 	mu       sync.RWMutex
 	clusters map[string][]byte
 	proxies  map[string][]byte
+	failures map[string]map[string]int64 // proxy → reporter → unix time
+
+	logMu sync.Mutex
+	log   *os.File // the failure reports, appended and fsynced one by one
 }
 
 // LoadReference reads every cluster and proxy view of st from the server behind c.
 func LoadReference(c *Client, st State) (*Reference, error) {
-	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}}
+	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}, failures: map[string]map[string]int64{}}
 	get := func(path string) ([]byte, error) {
 		status, body, err := c.Call("GET", apiPrefix+path, nil)
 		if err != nil {
@@ -84,6 +90,7 @@ func (r *Reference) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET "+apiPrefix+"/clusters/meta/{name}", serve(r.clusters, "name", `{"cluster":null}`))
 	mux.HandleFunc("GET "+apiPrefix+"/proxies/meta/{address}", serve(r.proxies, "address", `{"proxy":null}`))
+	mux.HandleFunc("POST "+apiPrefix+"/failures/{address}/{reporter}", r.reportFailure)
 	mux.HandleFunc("GET /healthz", list([]byte(`{"status":"ok"}`)))
 	// Profiles, as Fulcrum serves them, so both sides of the comparison can be explained.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -91,8 +98,47 @@ func (r *Reference) Handler() http.Handler {
 	return mux
 }
 
-// Serve serves the reference on ln with the timeouts Fulcrum's server uses.
-func (r *Reference) Serve(ln net.Listener) error {
+// reportFailure records a failure report durably before answering, the plain way: one
+// append and one fsync per report, serialized by logMu, then applied to the map under the
+// write lock. Readers never see a report that is not on disk and never wait for an fsync
+// (holding mu across it would stall every read for the disk's latency); writes wait for
+// each other's fsyncs, as nothing batches them.
+func (r *Reference) reportFailure(w http.ResponseWriter, req *http.Request) {
+	addr, reporter := req.PathValue("address"), req.PathValue("reporter")
+	now := time.Now().Unix()
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	if r.log == nil {
+		http.Error(w, `{"error":"no log file"}`, http.StatusServiceUnavailable)
+		return
+	}
+	_, err := fmt.Fprintf(r.log, "%s %s %d\n", addr, reporter, now)
+	if err == nil {
+		err = r.log.Sync()
+	}
+	if err != nil {
+		http.Error(w, `{"error":"persistence"}`, http.StatusInternalServerError)
+		return
+	}
+	r.mu.Lock()
+	if r.failures[addr] == nil {
+		r.failures[addr] = map[string]int64{}
+	}
+	r.failures[addr][reporter] = now
+	r.mu.Unlock()
+}
+
+// Serve serves the reference on ln with the timeouts Fulcrum's server uses; failure reports
+// are appended to a file in dir.
+func (r *Reference) Serve(ln net.Listener, dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "failures.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r.logMu.Lock()
+	r.log = f
+	r.logMu.Unlock()
 	srv := &http.Server{
 		Handler:      r.Handler(),
 		ReadTimeout:  30 * time.Second,

@@ -148,6 +148,47 @@ func CoordinatorScenario(st State) *Scenario {
 // ReadsScenario is the BRIEF's read target: proxy meta and cluster meta only.
 func ReadsScenario(st State) *Scenario { return roundScenario("reads", readsRound(st)) }
 
+// opMixedReport labels the failure reports of the reads+writes scenario, after the reads.
+var opMixedReport = len(readOps)
+
+// ReadsUnderWritesScenario is the reads scenario while failure reports — the durable write
+// a coordinator fleet makes most — keep arriving: writers of the clients report failures of
+// the proxies in busy (proxies in clusters), one after another, every report a new
+// reporter and so a real write; the others walk the reads round. It is how a broker runs
+// (coordinators poll while failures are reported), and it tells apart designs whose reads
+// wait for writes from those whose reads do not.
+func ReadsUnderWritesScenario(st State, busy []string, writers int, run string) *Scenario {
+	var cursor atomic.Uint64
+	round := readsRound(st)
+	return &Scenario{
+		Name: "reads+writes",
+		Ops:  append(append([]string{}, readOps...), "report_failure"),
+		NewWorker: func(id int) Worker {
+			if id < writers && len(busy) > 0 {
+				return &reportWorker{id: id, run: run, proxies: busy, rng: rand.New(rand.NewPCG(uint64(id), 11))}
+			}
+			return &roundWorker{round: round, cursor: &cursor}
+		},
+		Check: checkMeta,
+	}
+}
+
+// reportWorker posts failure reports of random proxies, each from a new reporter.
+type reportWorker struct {
+	id, seq int
+	run     string
+	proxies []string
+	rng     *rand.Rand
+}
+
+func (w *reportWorker) Next() Request {
+	w.seq++
+	p := w.proxies[w.rng.IntN(len(w.proxies))]
+	return Request{Op: opMixedReport, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", apiPrefix, p, w.run, w.id, w.seq)}
+}
+func (w *reportWorker) Done(Request, int, []byte) {}
+func (w *reportWorker) Cleanup() []Request        { return nil }
+
 // Mutation op labels.
 const (
 	opReport = iota

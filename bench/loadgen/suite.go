@@ -85,7 +85,7 @@ func cmdSuite(args []string) error {
 	cfg := RunConfig{Concurrency: f.conc, Duration: f.dur, Warmup: f.warmup, Progress: NewProgress(os.Stderr),
 		RSS: ProcRSS(srv.Pid()), Target: "fulcrum " + srv.URL, ServerPid: srv.Pid()}
 	run := func(name string, cfg RunConfig, cl *Client) (*Report, *Result, error) {
-		sc, err := scenarioFor(cl, name, st, mix, f.balancerQuery, runID())
+		sc, err := scenarioFor(cl, name, st, mix, f.balancerQuery, runID(), cfg.Concurrency)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -120,13 +120,19 @@ func cmdSuite(args []string) error {
 	rcfg := cfg
 	rcfg.RSS, rcfg.Target, rcfg.ServerPid = ProcRSS(ref.Pid()), "reference "+ref.URL, ref.Pid()
 	refReads, refRes, err := run("reads", rcfg, rc)
+	var refWrites *Report
+	if err == nil {
+		// Durable writes on the same reference while it is up; Fulcrum's run of the same
+		// scenario comes last (its failure reports would slow the mutations scenario).
+		refWrites, _, err = run("reports", rcfg, rc)
+	}
 	if stopErr := ref.Stop(); stopErr != nil {
 		fmt.Fprintln(os.Stderr, "suite: reference stop:", stopErr)
 	}
 	if err != nil {
 		return err
 	}
-	reports = append(reports, refReads)
+	reports = append(reports, refReads, refWrites)
 
 	coord, coordRes, err := run("coordinator", cfg, c)
 	if err != nil {
@@ -163,6 +169,12 @@ func cmdSuite(args []string) error {
 	if balSkip != "" {
 		fmt.Fprintln(os.Stderr, "suite: balancer skipped:", balSkip)
 	}
+
+	writes, _, err := run("reports", cfg, c)
+	if err != nil {
+		return err
+	}
+	reports = append(reports, writes)
 
 	t := time.Now()
 	stopErr := srv.Stop()
@@ -210,11 +222,15 @@ func cmdSuite(args []string) error {
 		"shuffled (the BRIEF's read target); **coordinator** = one undermoon coordinator round after another " +
 		"(spec §7.1: failed set, proxy addresses paged by 100, cluster names paged by 100, every cluster's meta, failed set, every proxy's meta); " +
 		"**mutations** = durable writes, 50 % `POST /failures/<proxy in a cluster>/<fresh reporter>`, 30 % `PATCH /clusters/config/<name>` " +
-		"(a new `migration_scan_count`), 20 % `POST` then `DELETE /clusters/meta/<new name>` (4 nodes); **balancer** = `GET /balancer?" + f.balancerQuery + "`.\n\n")
+		"(a new `migration_scan_count`), 20 % `POST` then `DELETE /clusters/meta/<new name>` (4 nodes); **reports** = only the failure reports " +
+		"(the reference appends each to a file and fsyncs it before answering, under a log mutex of its own, so its readers never wait for the disk); " +
+		"**balancer** = `GET /balancer?" + f.balancerQuery + "`.\n\n")
 
 	b.WriteString(mdHeader)
 	b.WriteString(mdRow("reads", "Fulcrum (fasthttp + actors)", reads, readsTarget(reads)))
 	b.WriteString(mdRow("reads", "reference (net/http + RWMutex map)", refReads, "comparison only"))
+	b.WriteString(mdRow("reports", "Fulcrum (group commit)", writes, "comparison of durable writes"))
+	b.WriteString(mdRow("reports", "reference (one fsync per write)", refWrites, "comparison only"))
 	b.WriteString(mdRow("coordinator", "Fulcrum", coord, "(same reads, plus listings)"))
 	b.WriteString(mdRow("mutations", "Fulcrum", muts, mutationsTarget(muts)))
 	if bal != nil {
@@ -229,6 +245,10 @@ func cmdSuite(args []string) error {
 		"comparison: throughput moves with whatever else the shared machine runs).\n\n",
 		reads.Throughput/max(refReads.Throughput, 1e-9), thousands(reads.Throughput), thousands(refReads.Throughput),
 		msStr(reads.Latency.P99), msStr(refReads.Latency.P99), reads.CPU.ServerUsPerRequest, refReads.CPU.ServerUsPerRequest)
+	fmt.Fprintf(&b, "Durable writes (every `POST /failures/<proxy>/<new reporter>` on disk before its answer), %d clients: "+
+		"**%.2f×** (%s vs %s writes/s), p99 %s ms vs %s ms — group commit against one fsync per write.\n\n",
+		f.conc, writes.Throughput/max(refWrites.Throughput, 1e-9), thousands(writes.Throughput), thousands(refWrites.Throughput),
+		msStr(writes.Latency.P99), msStr(refWrites.Latency.P99))
 	b.WriteString("Per operation:\n\n" + mdOpsHeader + mdOps(coord) + mdOps(muts) + "\n")
 	fmt.Fprintf(&b, "Latency by percentile ([%s](%s); y axis logarithmic; dashed: the 10 ms p99 target):\n\n![coordinator latency](%s)\n\n",
 		filepath.Base(f.png), filepath.Base(f.png), filepath.Base(f.png))
