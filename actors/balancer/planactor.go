@@ -839,10 +839,12 @@ func (a *planActor) written(ctx actor.Context, m *written) {
 	}
 	a.durable = m.ver
 	if !a.accepted {
-		// Durable: the plan exists. Answer the asker and start executing.
+		// Durable: the plan exists. Tell the registry before answering the asker: a GET of
+		// the token that follows the answer then finds the status already queued in the
+		// registry's mailbox (mailboxes are FIFO), never a 404.
 		a.accepted = true
-		ctx.Send(a.asker, &planAccepted{token: a.rec.Status.Token})
 		a.update(ctx)
+		ctx.Send(a.asker, &planAccepted{token: a.rec.Status.Token})
 		a.cfg.log.Info().Str("token", a.rec.Status.Token).Int("partitions", len(a.rec.Tasks)).
 			Int64("bytes", a.rec.Status.BytesTotal).Int64("throttle", a.rec.Spec.Throttle).Msg("plan accepted")
 		a.pollNow(ctx)
