@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -126,7 +127,41 @@ func skewedTopics(t *testing.T, cl *kgo.Client) (string, string) {
 	for p := range 4 {
 		kafkatest.Fill(t, cl, b, int32(p), 256<<10)
 	}
+	sizesSettled(t, kadm.NewClient(cl), a, b)
 	return a, b
+}
+
+// sizesSettled waits until Kafka reports the same replica sizes of topics twice in a row,
+// 500 ms apart: right after the writes, followers and segments may still be catching up,
+// and a plan compared with a later reading of the cluster would see another layout.
+func sizesSettled(t *testing.T, adm *kadm.Client, topics ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	prev := ""
+	for {
+		dirs, err := adm.DescribeAllLogDirs(t.Context(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, d := range dirs.Sorted() {
+			for _, topic := range topics {
+				for p, part := range d.Topics[topic] {
+					lines = append(lines, fmt.Sprintf("%d %s %s-%d %d", d.Broker, d.Dir, topic, p, part.Size))
+				}
+			}
+		}
+		slices.Sort(lines)
+		cur := strings.Join(lines, "\n")
+		if cur != "" && cur == prev {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica sizes of %v still changing after 30 s:\n%s", topics, cur)
+		}
+		prev = cur
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // TestBalancerPlansRealKafka: a plan for two skewed topics on the real cluster lowers the
