@@ -111,34 +111,29 @@ func (r *runFlags) rssProbe(c *Client) RSSProbe {
 // conc is the run's concurrency: reads+writes gives an eighth of the clients to writes.
 func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuery, runID string, conc int) (*Scenario, error) {
 	switch name {
-	case "coordinator":
-		return CoordinatorScenario(st), nil
-	case "reads":
-		return ReadsScenario(st), nil
-	case "mutations":
+	case "mutations", "reports", "reads+writes":
+		// Writes go to the seeded clusters and their proxies (see MutationsScenario).
 		mst := seededOnly(st)
 		busy, err := ClusterProxies(c, mst.Clusters)
 		if err != nil {
 			return nil, err
 		}
-		mst.Proxies = busy
-		return MutationsScenario(mst, mix, runID), nil
-	case "reports":
-		// Durable writes only, every one a new failure report: the write path of Fulcrum
-		// (group commit) against the reference's (one fsync per write).
-		busy, err := ClusterProxies(c, seededOnly(st).Clusters)
-		if err != nil {
-			return nil, err
-		}
-		sc := MutationsScenario(State{Proxies: busy}, MutationMix{Report: 1}, runID)
-		sc.Name = "reports"
-		return sc, nil
-	case "reads+writes":
-		busy, err := ClusterProxies(c, seededOnly(st).Clusters)
-		if err != nil {
-			return nil, err
+		switch name {
+		case "mutations":
+			mst.Proxies = busy
+			return MutationsScenario(mst, mix, runID), nil
+		case "reports":
+			// Durable writes only, every one a new failure report: the write path of Fulcrum
+			// (group commit) against the reference's (one fsync per write).
+			sc := MutationsScenario(State{Proxies: busy}, MutationMix{Report: 1}, runID)
+			sc.Name = "reports"
+			return sc, nil
 		}
 		return ReadsUnderWritesScenario(st, busy, conc/8, runID), nil
+	case "coordinator":
+		return CoordinatorScenario(st), nil
+	case "reads":
+		return ReadsScenario(st), nil
 	case "balancer":
 		return BalancerScenario(balancerQuery), nil
 	}
