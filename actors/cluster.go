@@ -14,9 +14,9 @@ import (
 
 // ClusterActor owns one Redis cluster's durable record (chunks, slots, roles, config,
 // epoch) and serves the cluster's reads (its view and info), rendered once per record and
-// kept until the next install; proxy views are answered by the pool, which holds the
-// same durable records. Changes are worked out here
-// as transactions and committed by the pool, the single order of all changes.
+// kept until the next install; its proxies' views are answered by the pool, which holds the
+// same durable records. Changes are worked out here as transactions and committed by the
+// pool, the single order of all changes.
 type ClusterActor struct {
 	cfg  *engineConfig
 	log  zerolog.Logger
@@ -36,11 +36,6 @@ func newClusterActor(cfg *engineConfig, pool *actor.PID, rec *meta.ClusterStore)
 	a := &ClusterActor{cfg: cfg, pool: pool, log: cfg.log.With().Str("actor", "cluster").Str("cluster", rec.Name).Logger()}
 	a.setRecord(rec)
 	return a
-}
-
-type proxyKey struct {
-	addr   string
-	format Format
 }
 
 func (a *ClusterActor) setRecord(rec *meta.ClusterStore) {

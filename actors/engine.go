@@ -222,8 +222,7 @@ func (e *Engine) clusterPID(name string) (pid *actor.PID, cached bool) {
 // a read, the HTTP worker that asked — instead of starting a goroutine per activation. The
 // mailbox still runs one message at a time, in arrival order; what changes is who runs it:
 // the reply is ready before the asker waits on its future, so an ask costs no goroutine
-// start and no park/unpark (BenchmarkProxyMeta 3.8 → 2.3 µs, BenchmarkClusterMeta 2.2 →
-// 0.8–1.6 µs). Safe because broker actors never block (rules of the road in DESIGN.md):
+// start and no park/unpark (measured in DESIGN.md "Dispatch"). Safe because broker actors never block (rules of the road in DESIGN.md):
 // fsyncs, RESP calls and replication pushes run on their own goroutines and report back by
 // message. The price: a goroutine that finds the mailbox idle drains what others enqueue
 // meanwhile before it returns; broker messages take microseconds, so that is short.

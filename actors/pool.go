@@ -56,6 +56,11 @@ type ProxyPoolActor struct {
 	clusterViews map[proxyKey]renderedView
 }
 
+type proxyKey struct {
+	addr   string
+	format Format
+}
+
 type renderedView struct {
 	rec *meta.ClusterStore
 	res Result

@@ -44,7 +44,6 @@ var errorTable = map[string]errorSpec{
 	"PROXY_NOT_SYNC":              {500, "proxies did not reach the cluster's epoch"},
 	"NODE_NUMBER_CHANGING":        {409, "another scaling operation is running on the cluster"},
 	"PERSISTENCE_IO_ERROR":        {500, "the change could not be written to disk"},
-	"RETRY":                       {409, "the state changed while the request was handled; retry"},
 
 	"INVALID_REQUEST":    {400, "malformed request"},
 	"NOT_FOUND":          {404, "no such endpoint"},

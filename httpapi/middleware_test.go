@@ -222,7 +222,7 @@ func TestErrorStatuses(t *testing.T) {
 		{meta.ErrInvalidConfig, 400}, {meta.ErrSlotsAlreadyEven, 400}, {meta.ErrInvalidMetaVersion, 409},
 		{meta.ErrEpochSmallerThanCurrent, 409}, {meta.ErrMissingProxyIndex, 400}, {meta.ErrProxyOutOfOrder, 409},
 		{meta.ErrOneClusterExisted, 409}, {meta.ErrProxyNotSync, 500}, {meta.ErrNodeNumberChanging, 409},
-		{meta.ErrPersistence, 500}, {meta.ErrRetry, 409},
+		{meta.ErrPersistence, 500},
 	} {
 		f(c.err, c.status, c.err.Code)
 	}

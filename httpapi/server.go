@@ -145,16 +145,18 @@ func isTimeout(err error) bool {
 
 // middleware wraps every route: request id, in-flight limit, panic recovery, metrics and
 // the access log. It runs on every request, so it does not allocate: the request id is
-// built in a stack buffer and the log event is only built when the sampler keeps it.
+// kept in a stack buffer and the log event is only built when the sampler keeps it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
 		var idBuf [64]byte
 		id := ctx.Request.Header.PeekBytes(headerRequestID)
-		if len(id) == 0 || len(id) > len(idBuf) {
+		if len(id) == 0 {
 			id = strconv.AppendUint(append(idBuf[:0], s.idPrefix...), s.idSeq.Add(1), 10)
 		} else {
-			id = append(idBuf[:0], id...) // the request's buffer may be reused by the handler
+			// A copy: the request's buffer may be reused by the handler. A client id longer
+			// than the buffer is kept too (append moves it to the heap).
+			id = append(idBuf[:0], id...)
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})

@@ -111,15 +111,17 @@ func TestOversizeBodyIsJSON413(t *testing.T) {
 
 func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 	s := startServer(t)
-	req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
-	req.Header.Set("X-Request-ID", "abc-123")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if got := resp.Header.Get("X-Request-ID"); got != "abc-123" {
-		t.Errorf("X-Request-ID %q, want the client's abc-123", got)
+	for _, id := range []string{"abc-123", strings.Repeat("trace-0123456789", 10)} { // short, and longer than the stack buffer
+		req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
+		req.Header.Set("X-Request-ID", id)
+		resp, err := s.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Request-ID"); got != id {
+			t.Errorf("X-Request-ID %q, want the client's %q", got, id)
+		}
 	}
 	a, b := s.do("GET", "/healthz", "").header.Get("X-Request-ID"), s.do("GET", "/healthz", "").header.Get("X-Request-ID")
 	if a == "" || b == "" || a == b {

@@ -37,9 +37,6 @@ var (
 	ErrPersistence             = &Error{"PERSISTENCE_IO_ERROR"}
 	// ErrInvalidRequest is a request that is malformed beyond what undermoon has a code for.
 	ErrInvalidRequest = &Error{"INVALID_REQUEST"}
-	// ErrRetry means nothing was applied because the state moved under the request; the
-	// coordinator retries 409s on its next round.
-	ErrRetry = &Error{"RETRY"}
 )
 
 // ConfigError is INVALID_CONFIG with the offending key and value, as undermoon reports it.

@@ -183,8 +183,13 @@ type reportWorker struct {
 
 func (w *reportWorker) Next() Request {
 	w.seq++
-	p := w.proxies[w.rng.IntN(len(w.proxies))]
-	return Request{Op: opMixedReport, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", apiPrefix, p, w.run, w.id, w.seq)}
+	return reportRequest(opMixedReport, w.proxies[w.rng.IntN(len(w.proxies))], w.run, w.id, w.seq)
+}
+
+// reportRequest is a failure report of proxy from a reporter no run, worker or step shared,
+// so the broker records it as a new report: a real write.
+func reportRequest(op int, proxy, run string, worker, seq int) Request {
+	return Request{Op: op, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", apiPrefix, proxy, run, worker, seq)}
 }
 func (w *reportWorker) Done(Request, int, []byte) {}
 func (w *reportWorker) Cleanup() []Request        { return nil }
@@ -263,8 +268,7 @@ func (w *mutationWorker) Next() Request {
 	n := w.rng.IntN(total)
 	switch {
 	case n < w.mix.Report && len(w.st.Proxies) > 0:
-		p := w.st.Proxies[w.rng.IntN(len(w.st.Proxies))]
-		return Request{Op: opReport, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", apiPrefix, p, w.run, w.id, w.seq)}
+		return reportRequest(opReport, w.st.Proxies[w.rng.IntN(len(w.st.Proxies))], w.run, w.id, w.seq)
 	case n < w.mix.Report+w.mix.Config && len(w.st.Clusters) > 0:
 		c := w.st.Clusters[w.rng.IntN(len(w.st.Clusters))]
 		// A fresh scan count each time, so the patch is a change and not a no-op.
