@@ -46,9 +46,19 @@ kafka-up: $(KAFKALOCAL)
 kafka-down: $(KAFKALOCAL)
 	$(KAFKALOCAL) down --dir $(KAFKA_DIR)
 
-lint:
+# staticcheck is pinned and installed into bin/ from the Go module proxy on first use.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := bin/staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK):
+	@mkdir -p bin
+	GOBIN=$(CURDIR)/bin/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/.staticcheck/staticcheck $@ && rmdir bin/.staticcheck
+
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 # Go micro-benchmarks, then the HTTP load suite (bench/loadgen) against a fresh Fulcrum on a
 # temp data dir: it rewrites the loadgen block of bench/RESULTS.md and the latency plot.

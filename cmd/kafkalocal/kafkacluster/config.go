@@ -10,10 +10,10 @@ import (
 
 // Node ids: one dedicated controller far away from the broker ids, so that
 // broker ids 1..3 read naturally in replica lists and tests.
-const (
-	ControllerID int32 = 3000
-	NumBrokers         = 3
-)
+const ControllerID int32 = 3000
+
+// NumBrokers is the size of the default cluster; untyped so it serves as a count and an id.
+const NumBrokers = 3
 
 // Racks are assigned to brokers 1..3 in order.
 var racks = []string{"rack-a", "rack-b", "rack-c"}
