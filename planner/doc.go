@@ -36,6 +36,15 @@
 // the one whose size is closest to half the gap moves. Big replicas therefore move first,
 // small ones fine-tune, and no draw is ever stuck on one pair of brokers.
 //
+// # Movement
+//
+// With Options.MinGain > 0 the climb minimises cost + penalty·bytes copied (relative to the
+// original layout), the penalty being MinGain times the cost drop per byte of the layout's
+// best first move (bestGainPerByte). A cost that is a coefficient of variation is scale-free,
+// so a fixed price per byte would stop every move on one layout and none on another; "at
+// least half as good as the best move" (MinGain 0.5, GET /balancer's default) means the same
+// on every layout. Batches then compare objectives, not costs.
+//
 // # Hard constraints
 //
 // Racks, directory capacity and excluded brokers (constraint.go) are never broken: NewSearch

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -72,11 +73,11 @@ type Options struct {
 	// LeadershipOnly allows only changes of preferred leader among a partition's current
 	// replicas: the plan copies no byte (and so repairs no constraint).
 	LeadershipOnly bool
-	// MinGain makes the plan movement-aware: a move must lower the cost by at least MinGain
-	// times the share of the cluster's bytes it copies, times the original cost (with
-	// MinGain 1, copying 1% of the bytes must buy 1% of the cost). The search minimises
-	// cost + MinGain·cost₀·copied/total, so it also undoes a copy that is not worth its
-	// bytes. 0 balances "to the byte".
+	// MinGain makes the plan movement-aware: a move must lower the cost, per byte it copies,
+	// by at least MinGain times what the best first move of the original layout does (see
+	// bestGainPerByte); 0.5 keeps the moves at least half as good as the best. The search
+	// minimises cost + penalty·bytes copied, so it also takes back a copy that is not worth
+	// its bytes. 0 balances "to the byte". Changes of leader copy nothing and are free.
 	MinGain float64
 }
 
@@ -84,7 +85,7 @@ type Options struct {
 const DefaultMaxDiskUsage = 0.8
 
 // DefaultMinGain is the MinGain GET /balancer uses unless told otherwise; see doc.go.
-const DefaultMinGain = 0.0
+const DefaultMinGain = 0.5
 
 // Search is a prepared search on one cluster snapshot. It is immutable: RunBatch may be
 // called from several goroutines at once, each batch working on its own copy of the layout.
@@ -203,13 +204,7 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	// mean tends to have fuller directories too.
 	s.bytesPerLoad = (w[ReplicaSizeCost] + w[DirectorySizeCost]) * s.base.bytes.invMean
 	s.leadersPerLoad = w[ReplicaLeaderCost] * s.base.leaders.invMean
-	var total int64
-	for _, b := range l.brokerBytes {
-		total += b
-	}
-	if total > 0 {
-		s.bytePenalty = opts.MinGain * s.cost / float64(total)
-	}
+	s.bytePenalty = opts.MinGain * s.bestGainPerByte()
 
 	if err := s.prepareConstraints(l); err != nil {
 		return nil, err
@@ -239,6 +234,28 @@ func (s *Search) baseCost() float64 {
 	return float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
 		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
 		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
+}
+
+// bestGainPerByte is what the best first move of the original layout lowers the cost by,
+// per byte copied: for each byte-based function, moving m bytes from the fullest counter to
+// the emptiest lowers its CV c by about c·m·gap/Σ(x−μ)². It is the yardstick of MinGain:
+// a scale-free cost (a CV) makes a fixed price per byte stop every move on one layout and
+// none on another, but "half as good as the best move" means the same everywhere.
+func (s *Search) bestGainPerByte() float64 {
+	var g float64
+	for _, f := range []struct {
+		w  float64
+		sp *spread
+	}{{s.weights[ReplicaSizeCost], &s.base.bytes}, {s.weights[DirectorySizeCost], &s.base.dirs}} {
+		sp := f.sp
+		variance := float64(sp.sumSq*sp.invN) - sp.offsetSq
+		if f.w == 0 || variance <= 0 {
+			continue
+		}
+		gap := slices.Max(sp.values) - slices.Min(sp.values)
+		g += f.w * sp.cv(sp.sumSq) * float64(gap) * sp.invN / variance
+	}
+	return g
 }
 
 // objective is what the hill climber minimises: the cost, plus bytePenalty for each byte
