@@ -12,9 +12,12 @@
 //
 // # Cost
 //
-// ReplicaLeaderCost, ReplicaSizeCost and DirectorySizeCost are each the coefficient of
-// variation (population standard deviation over mean) of leaders per broker, bytes per
-// broker and bytes per directory; a weighted combination is Σ wᵢ·cᵢ / Σ wᵢ. Every move
+// ReplicaLeaderCost, ReplicaSizeCost, DirectorySizeCost and ReplicaCountCost are each the
+// coefficient of variation (population standard deviation over mean) of leaders per broker,
+// bytes per broker, bytes per directory and replicas per broker; TopicSpreadCost is the mean
+// over topics of the CV of each topic's replicas per broker (one counter array per topic, so
+// a move still changes O(1) counters and one topic's CV); a weighted combination is
+// Σ wᵢ·cᵢ / Σ wᵢ. Every move
 // transfers an amount between two counters, so the mean never changes and only Σ(x−ref)²
 // does: a candidate is scored in O(1) from two counters per aggregate, without touching the
 // rest of the cluster.

@@ -92,7 +92,7 @@ const DefaultMinGain = 0.5
 type Search struct {
 	cluster *Cluster
 	opts    Options
-	weights [DirectorySizeCost + 1]float64
+	weights [functionCount]float64
 	movable []int32 // partitions that may change, in cluster order
 	kinds   []moveKind
 	cost    float64 // cost of the original layout
@@ -105,7 +105,12 @@ type Search struct {
 		moves, leaderMoves  int
 		movedBytes          int64
 	}
-	base struct{ bytes, leaders, dirs spread }
+	base struct {
+		bytes, leaders, dirs, replicas spread
+		topics                         []spread  // per topic, replicas per broker; only if TopicSpreadCost counts
+		topicCV                        []float64 // per topic, its spread's CV
+		topicSum                       float64   // Σ topicCV
+	}
 	constraints
 	// bytePenalty is MinGain·cost₀/total bytes: the cost a copied byte must buy.
 	bytePenalty float64
@@ -115,6 +120,7 @@ type Search struct {
 	followersMatter bool
 	bytesPerLoad    float64
 	leadersPerLoad  float64
+	replicasPerLoad float64
 }
 
 // NewSearch checks the options and prepares a search on the cluster, repairs included (see
@@ -199,11 +205,12 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if w[ReplicaLeaderCost] > 0 {
 		s.kinds = append([]moveKind{kindLeader}, s.kinds...)
 	}
-	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
+	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0 || w[ReplicaCountCost] > 0 || w[TopicSpreadCost] > 0
 	// A directory's bytes count towards its broker's: a broker with more bytes than the
 	// mean tends to have fuller directories too.
 	s.bytesPerLoad = (w[ReplicaSizeCost] + w[DirectorySizeCost]) * s.base.bytes.invMean
 	s.leadersPerLoad = w[ReplicaLeaderCost] * s.base.leaders.invMean
+	s.replicasPerLoad = w[ReplicaCountCost] * s.base.replicas.invMean
 	s.bytePenalty = opts.MinGain * s.bestGainPerByte()
 
 	if err := s.prepareConstraints(l); err != nil {
@@ -226,14 +233,49 @@ func (s *Search) setBase(l loads) {
 	s.base.bytes = newSpread(l.brokerBytes)
 	s.base.leaders = newSpread(l.brokerLeaders)
 	s.base.dirs = newSpread(l.dirBytes)
+	s.base.replicas = newSpread(l.brokerReplicas)
+	s.base.topics, s.base.topicCV, s.base.topicSum = nil, nil, 0
+	if s.weights[TopicSpreadCost] > 0 {
+		n := len(s.cluster.brokers)
+		for t := range s.cluster.topicNames {
+			sp := newSpread(l.topicReplicas[t*n : (t+1)*n])
+			cv := sp.cv(sp.sumSq)
+			s.base.topics = append(s.base.topics, sp)
+			s.base.topicCV = append(s.base.topicCV, cv)
+			s.base.topicSum += cv
+		}
+	}
 }
 
 // baseCost is the weighted cost of the base aggregates.
 func (s *Search) baseCost() float64 {
+	b := &s.base
+	return s.costFrom(b.leaders.cv(b.leaders.sumSq), b.bytes.cv(b.bytes.sumSq), b.dirs.cv(b.dirs.sumSq),
+		b.replicas.cv(b.replicas.sumSq), b.topicSum)
+}
+
+// costFrom weighs the functions' values; the same sums in the same order wherever a cost is
+// computed, so that a seed gives the same plan everywhere. float64(...) keeps the products
+// from being fused (see spread.cv).
+func (s *Search) costFrom(leaders, bytes, dirs, replicas, topicSum float64) float64 {
 	w := &s.weights
-	return float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
-		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
-		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
+	var cost float64
+	if w[ReplicaLeaderCost] > 0 {
+		cost += float64(w[ReplicaLeaderCost] * leaders)
+	}
+	if w[ReplicaSizeCost] > 0 {
+		cost += float64(w[ReplicaSizeCost] * bytes)
+	}
+	if w[DirectorySizeCost] > 0 {
+		cost += float64(w[DirectorySizeCost] * dirs)
+	}
+	if w[ReplicaCountCost] > 0 {
+		cost += float64(w[ReplicaCountCost] * replicas)
+	}
+	if w[TopicSpreadCost] > 0 && len(s.cluster.topicNames) > 0 {
+		cost += float64(w[TopicSpreadCost] * float64(topicSum/float64(len(s.cluster.topicNames))))
+	}
+	return cost
 }
 
 // bestGainPerByte is what the best first move of the original layout lowers the cost by,
@@ -242,18 +284,34 @@ func (s *Search) baseCost() float64 {
 // a scale-free cost (a CV) makes a fixed price per byte stop every move on one layout and
 // none on another, but "half as good as the best move" means the same everywhere.
 func (s *Search) bestGainPerByte() float64 {
+	// A replica count changes by 1 for a replica's bytes: a replica of the mean size.
+	var total, replicas int64
+	for _, b := range s.base.bytes.values {
+		total += b
+	}
+	for _, r := range s.base.replicas.values {
+		replicas += r
+	}
+	perReplica := 0.0
+	if total > 0 {
+		perReplica = float64(replicas) / float64(total)
+	}
 	var g float64
 	for _, f := range []struct {
-		w  float64
-		sp *spread
-	}{{s.weights[ReplicaSizeCost], &s.base.bytes}, {s.weights[DirectorySizeCost], &s.base.dirs}} {
+		w, unit float64 // unit: counter change per byte copied
+		sp      *spread
+	}{
+		{s.weights[ReplicaSizeCost], 1, &s.base.bytes},
+		{s.weights[DirectorySizeCost], 1, &s.base.dirs},
+		{s.weights[ReplicaCountCost], perReplica, &s.base.replicas},
+	} {
 		sp := f.sp
 		variance := float64(sp.sumSq*sp.invN) - sp.offsetSq
 		if f.w == 0 || variance <= 0 {
 			continue
 		}
 		gap := slices.Max(sp.values) - slices.Min(sp.values)
-		g += f.w * sp.cv(sp.sumSq) * float64(gap) * sp.invN / variance
+		g += f.w * sp.cv(sp.sumSq) * float64(gap) * sp.invN / variance * f.unit
 	}
 	return g
 }
