@@ -182,8 +182,7 @@ func (s *Search) score(st *state, m move) scored {
 		sc.moves += moved
 		sc.movedBytes += int64(moved) * size
 	}
-	sc.cost = s.costFrom(st.leaders.cv(sc.leadersSq), st.bytes.cv(sc.bytesSq), st.dirs.cv(sc.dirsSq),
-		st.replicas.cv(sc.replicasSq), sc.topicSum)
+	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
 	return sc
 }
 

@@ -121,6 +121,7 @@ type Search struct {
 	bytesPerLoad    float64
 	leadersPerLoad  float64
 	replicasPerLoad float64
+	invTopics       float64 // 1/number of topics, 0 if none
 }
 
 // NewSearch checks the options and prepares a search on the cluster, repairs included (see
@@ -171,6 +172,9 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	opts.ExcludeBrokers = append([]int32(nil), opts.ExcludeBrokers...)
 
 	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
+	if len(c.topicNames) > 0 {
+		s.invTopics = 1 / float64(len(c.topicNames))
+	}
 	if len(opts.Topics) == 0 {
 		for pi := range c.partitions {
 			s.movable = append(s.movable, int32(pi))
@@ -250,30 +254,31 @@ func (s *Search) setBase(l loads) {
 // baseCost is the weighted cost of the base aggregates.
 func (s *Search) baseCost() float64 {
 	b := &s.base
-	return s.costFrom(b.leaders.cv(b.leaders.sumSq), b.bytes.cv(b.bytes.sumSq), b.dirs.cv(b.dirs.sumSq),
-		b.replicas.cv(b.replicas.sumSq), b.topicSum)
+	return s.costFrom(&b.leaders, &b.bytes, &b.dirs, &b.replicas,
+		b.leaders.sumSq, b.bytes.sumSq, b.dirs.sumSq, b.replicas.sumSq, b.topicSum)
 }
 
-// costFrom weighs the functions' values; the same sums in the same order wherever a cost is
-// computed, so that a seed gives the same plan everywhere. float64(...) keeps the products
-// from being fused (see spread.cv).
-func (s *Search) costFrom(leaders, bytes, dirs, replicas, topicSum float64) float64 {
+// costFrom weighs the functions' values for the given Σ(x−ref)² of each spread; the same
+// sums in the same order wherever a cost is computed, so that a seed gives the same plan
+// everywhere. Only weighted functions are computed (a square root each). float64(...)
+// keeps the products from being fused (see spread.cv).
+func (s *Search) costFrom(leaders, bytes, dirs, replicas *spread, leadersSq, bytesSq, dirsSq, replicasSq, topicSum float64) float64 {
 	w := &s.weights
 	var cost float64
 	if w[ReplicaLeaderCost] > 0 {
-		cost += float64(w[ReplicaLeaderCost] * leaders)
+		cost += float64(w[ReplicaLeaderCost] * leaders.cv(leadersSq))
 	}
 	if w[ReplicaSizeCost] > 0 {
-		cost += float64(w[ReplicaSizeCost] * bytes)
+		cost += float64(w[ReplicaSizeCost] * bytes.cv(bytesSq))
 	}
 	if w[DirectorySizeCost] > 0 {
-		cost += float64(w[DirectorySizeCost] * dirs)
+		cost += float64(w[DirectorySizeCost] * dirs.cv(dirsSq))
 	}
 	if w[ReplicaCountCost] > 0 {
-		cost += float64(w[ReplicaCountCost] * replicas)
+		cost += float64(w[ReplicaCountCost] * replicas.cv(replicasSq))
 	}
-	if w[TopicSpreadCost] > 0 && len(s.cluster.topicNames) > 0 {
-		cost += float64(w[TopicSpreadCost] * float64(topicSum/float64(len(s.cluster.topicNames))))
+	if w[TopicSpreadCost] > 0 {
+		cost += float64(w[TopicSpreadCost] * float64(topicSum*s.invTopics))
 	}
 	return cost
 }
