@@ -59,7 +59,7 @@ type state struct {
 	brokerSlots [][]int32
 	slotPos     []int32
 
-	rng rand.PCG
+	rng random
 
 	_ [128]byte
 }
@@ -85,7 +85,7 @@ func (s *Search) newState(batch int) *state {
 	for _, sp := range s.base.topics {
 		st.topics = append(st.topics, sp.clone())
 	}
-	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
+	st.rng.seed(s.opts.Seed, uint64(batch))
 	// A broker holds at most one replica of a partition, so len(movable) bounds each list
 	// and appends never reallocate in the hot loop.
 	n := len(s.movable)
@@ -130,9 +130,18 @@ func splitMix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// random is a PCG stream for proposals. Each batch, and each chunk of a climb's round, has
+// its own, so what it draws does not depend on who runs it or when.
+type random struct{ pcg rand.PCG }
+
+// seed starts the stream for a seed and a stream number.
+func (r *random) seed(seed, stream uint64) {
+	r.pcg.Seed(splitMix(seed), splitMix(seed^splitMix(stream+1)))
+}
+
 // intn returns a number in [0, n), n > 0, by multiply-shift: no division, no allocation.
-func (st *state) intn(n int) int {
-	hi, _ := bits.Mul64(st.rng.Uint64(), uint64(n))
+func (r *random) intn(n int) int {
+	hi, _ := bits.Mul64(r.pcg.Uint64(), uint64(n))
 	return int(hi)
 }
 

@@ -62,6 +62,9 @@ type Options struct {
 	ShuffleSteps int
 	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
 	Batches int
+	// StallAfter ends a climb (RunClimb) once this many candidates in a row have kept no
+	// move; 0 means never, the climb then evaluates its whole Limit.
+	StallAfter int
 
 	// ExcludeBrokers are brokers the plan drains: every replica of a movable partition on
 	// them leaves, and none arrives. Each must be a broker of the cluster.
@@ -149,8 +152,8 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if opts.Strategy != HillClimb && opts.Strategy != Shuffle {
 		return nil, fmt.Errorf("unknown strategy %q (known: %s, %s)", opts.Strategy, HillClimb, Shuffle)
 	}
-	if opts.ShuffleSteps < 0 || opts.Batches < 0 {
-		return nil, errors.New("shuffle steps and batches must be ≥ 0")
+	if opts.ShuffleSteps < 0 || opts.Batches < 0 || opts.StallAfter < 0 {
+		return nil, errors.New("shuffle steps, batches and stall must be ≥ 0")
 	}
 	if math.IsNaN(opts.MaxDiskUsage) || opts.MaxDiskUsage < 0 || opts.MaxDiskUsage > 1 {
 		return nil, fmt.Errorf("invalid max disk usage %v: must be > 0 and ≤ 1", opts.MaxDiskUsage)
@@ -370,7 +373,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	var evaluated int
 	for i := 0; i < b.Count && !stop.stop(i); i++ {
 		evaluated++
-		m, ok := s.propose(st)
+		m, ok := s.propose(st, &st.rng)
 		if !ok {
 			continue
 		}
@@ -402,7 +405,7 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 		evaluated++
 		undoLog = undoLog[:0]
 		for range s.opts.ShuffleSteps {
-			m, ok := s.shuffleStep(st)
+			m, ok := s.shuffleStep(st, &st.rng)
 			if !ok {
 				continue
 			}
