@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -25,8 +26,11 @@ type Climb struct {
 
 	round       int
 	evaluated   int
-	idle        int // candidates since a move was last kept
-	stallAfter  int // end when idle reaches it (0: never)
+	idle        int  // candidates since a move was last kept
+	stallAfter  int  // end when idle reaches it (0: never)
+	exchanges   bool // stuck once: exchanges are proposed too
+	kicks       int  // perturbations so far
+	best        *snapshot
 	interrupted bool
 }
 
@@ -37,6 +41,10 @@ const (
 	RoundChunks = 8
 	ChunkSize   = 64
 )
+
+// exchangeAfter is how many candidates in a row must keep nothing before a climb also
+// proposes exchanges.
+const exchangeAfter = 4 * RoundChunks * ChunkSize
 
 // Chunk is a share of one round's candidates.
 type Chunk struct {
@@ -91,7 +99,7 @@ func (c *Climb) Score(ch Chunk) ChunkResult {
 	res := ChunkResult{Chunk: ch}
 	before := s.objective(st.cost, st.movedBytes)
 	for range ch.Count {
-		m, ok := s.propose(st, &r)
+		m, ok := s.propose(st, &r, c.exchanges)
 		if !ok {
 			continue
 		}
@@ -142,8 +150,57 @@ func (c *Climb) Commit(results []ChunkResult) {
 		for _, res := range results {
 			c.idle += res.Chunk.Count
 		}
+		// Stuck: single relocations, each too big, can no longer close the last gaps;
+		// exchanges move the difference of two sizes. Only now: early on they would take
+		// the place of cheaper relocations and copy twice the bytes.
+		c.exchanges = c.exchanges || c.idle >= exchangeAfter
+		if c.exchanges && c.idle >= kickAfter && c.kicks < maxKicks {
+			c.kick()
+		}
 	}
 	c.round++
+}
+
+// snapshot is a climb's best layout before a kick.
+type snapshot struct {
+	slotDir    []int32
+	cost       float64
+	movedBytes int64
+}
+
+// Perturbation: a climb stuck even with exchanges keeps its layout aside (if it is the best
+// so far), moves a few random replicas whatever it costs, and climbs again from there, at
+// most maxKicks times; the best layout seen wins. Climbs from one start all end in the same
+// local minimum, whatever the seed; a kick is what gets out of it.
+const (
+	kickAfter = 8 * RoundChunks * ChunkSize
+	maxKicks  = 8
+)
+
+// kick keeps the layout if it is the best so far and perturbs it with random moves from
+// its own stream, within the budgets and the hard constraints.
+func (c *Climb) kick() {
+	s, st := c.s, c.st
+	if c.best == nil || s.objective(st.cost, st.movedBytes) < s.objective(c.best.cost, c.best.movedBytes) {
+		c.best = &snapshot{slotDir: slices.Clone(st.slotDir), cost: st.cost, movedBytes: st.movedBytes}
+	}
+	var r random
+	r.seed(s.opts.Seed, 1<<40+uint64(c.kicks))
+	replicas := 0
+	for _, p := range s.movable {
+		replicas += int(s.cluster.slotStart[p+1] - s.cluster.slotStart[p])
+	}
+	for range min(64, max(2, replicas/100)) {
+		m, ok := s.shuffleStep(st, &r)
+		if !ok || (s.opts.LeadershipOnly && !m.swap) {
+			continue
+		}
+		if sc := s.score(st, m); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
+			s.commit(st, m, &sc)
+		}
+	}
+	c.kicks++
+	c.idle = 0
 }
 
 // stillValid reports whether a move proposed at the start of the round still makes sense:
@@ -152,6 +209,9 @@ func (c *Climb) Commit(results []ChunkResult) {
 func (s *Search) stillValid(st *state, m move) bool {
 	if m.swap {
 		return true
+	}
+	if m.exchange {
+		return s.exchangeValid(st, m.slot, m.other)
 	}
 	c := s.cluster
 	if st.slotDir[m.slot] == m.dir {
@@ -172,8 +232,12 @@ func (c *Climb) Evaluated() int { return c.evaluated }
 
 // Result is the climb's layout now. The climb must not go on afterwards.
 func (c *Climb) Result() Result {
-	r := c.s.result(Batch{}, c.st, c.evaluated, c.interrupted)
-	return r
+	s, st := c.s, c.st
+	if b := c.best; b != nil && s.objective(b.cost, b.movedBytes) < s.objective(st.cost, st.movedBytes) {
+		return Result{Cost: s.cost, NewCost: b.cost, Evaluated: c.evaluated, Interrupted: c.interrupted,
+			search: s, slotDir: b.slotDir, objective: s.objective(b.cost, b.movedBytes)}
+	}
+	return s.result(Batch{}, st, c.evaluated, c.interrupted)
 }
 
 // RunClimb runs a whole climb on up to workers goroutines (0 means GOMAXPROCS), until its

@@ -24,9 +24,17 @@ const draws = 32
 //     the gap between giver and taker, the move that lowers the spread most;
 //   - directories: a replica goes into its new broker's emptiest directory, and a move
 //     inside a broker goes from its fullest directory to its emptiest.
-func (s *Search) propose(st *state, r *random) (move, bool) {
+//
+// With exchanges (a climb that is stuck, see Climb), half the candidates are exchanges of two
+// replicas between two brokers.
+func (s *Search) propose(st *state, r *random, exchanges bool) (move, bool) {
 	if len(s.kinds) == 0 {
 		return move{}, false
+	}
+	if exchanges && s.exchanges && r.intn(2) == 0 {
+		if m, ok := s.proposeExchange(st, r); ok {
+			return m, true
+		}
 	}
 	first := r.intn(len(s.kinds))
 	for k := range s.kinds {
@@ -39,6 +47,7 @@ func (s *Search) propose(st *state, r *random) (move, bool) {
 			m, ok = s.proposeBroker(st, r)
 		case kindDir:
 			m, ok = s.proposeDir(st, r)
+
 		}
 		if ok {
 			return m, true

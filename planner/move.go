@@ -6,14 +6,20 @@ import (
 	"slices"
 )
 
-// move is one candidate change of one partition: either the preferred leader swaps places
-// with a follower, or one replica goes to another log directory (of another broker, or of
-// the same broker).
+// move is one candidate change: the preferred leader of a partition swaps places with a
+// follower; or one replica goes to another log directory (of another broker, or of the same
+// broker); or two replicas of different partitions on two brokers exchange places.
 type move struct {
 	part int32
 	slot int32 // the replica to relocate, or the follower that becomes the preferred leader
 	dir  int32 // where the replica goes (relocation only); the directory implies the broker
 	swap bool  // leader swap rather than relocation
+
+	// exchange: slot goes where other is, and other where slot is (each into the other's
+	// directory, read when scored). The brokers' bytes change by the difference of sizes
+	// only: the fine-tuning that single relocations, each too big, cannot do.
+	exchange bool
+	other    int32
 }
 
 // scored is what a move would make of the state: new cost, new aggregates, new budgets.
@@ -23,6 +29,8 @@ type scored struct {
 	dirsSq, replicasSq  float64
 	topicSq, topicCV    float64 // the moved replica's topic: its Σ(x−ref)² and CV after
 	topicSum            float64
+	topicSq2, topicCV2  float64 // an exchange's second topic
+	amount, leaderNet   int64   // an exchange's net bytes and leaders from broker from to to
 	moves, leaderMoves  int
 	movedBytes          int64
 	from, to            int32 // brokers losing and gaining (bytes or a leader)
@@ -147,6 +155,9 @@ func (r *random) intn(n int) int {
 
 // score evaluates a move in O(replication factor): it reads the state and changes nothing.
 func (s *Search) score(st *state, m move) scored {
+	if m.exchange {
+		return s.scoreExchange(st, m)
+	}
 	c := s.cluster
 	start := c.slotStart[m.part]
 	sc := scored{
@@ -206,6 +217,10 @@ func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool
 
 // commit applies a scored move to the layout and the aggregates in O(1).
 func (s *Search) commit(st *state, m move, sc *scored) {
+	if m.exchange {
+		s.commitExchange(st, m, sc)
+		return
+	}
 	c := s.cluster
 	if m.swap {
 		start := c.slotStart[m.part]

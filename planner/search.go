@@ -124,6 +124,7 @@ type Search struct {
 	bytesPerLoad    float64
 	leadersPerLoad  float64
 	replicasPerLoad float64
+	exchanges       bool // exchanges can lower the cost (bytes count); a climb uses them once stuck
 	invTopics       float64 // 1/number of topics, 0 if none
 }
 
@@ -208,6 +209,7 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 		if w[DirectorySizeCost] > 0 {
 			s.kinds = append(s.kinds, kindDir)
 		}
+		s.exchanges = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
 	}
 	if w[ReplicaLeaderCost] > 0 {
 		s.kinds = append([]moveKind{kindLeader}, s.kinds...)
@@ -373,7 +375,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	var evaluated int
 	for i := 0; i < b.Count && !stop.stop(i); i++ {
 		evaluated++
-		m, ok := s.propose(st, &st.rng)
+		m, ok := s.propose(st, &st.rng, false)
 		if !ok {
 			continue
 		}
@@ -449,9 +451,12 @@ func (s *Search) result(b Batch, st *state, evaluated int, interrupted bool) Res
 }
 
 // Run evaluates the whole limit with up to workers goroutines (0 means GOMAXPROCS) and
-// returns the best plan. The batches come from Options.Batches, so the result is the same
-// for any number of workers.
+// returns the best plan, the same for any number of workers: a hill climb is one Climb
+// (RunClimb); Astraea's shuffle splits the limit into Options.Batches batches.
 func (s *Search) Run(ctx context.Context, workers int) Result {
+	if s.opts.Strategy == HillClimb {
+		return s.RunClimb(ctx, workers)
+	}
 	batches := s.Batches(s.opts.Batches)
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -137,8 +137,8 @@ func TestAutoEffort(t *testing.T) {
 		if got.Limit != want.Evaluated || got.NewCost != want.NewCost || !reflect.DeepEqual(got.Changes, want.Plan().Changes) {
 			t.Fatalf("%d planners: evaluated %d to %v, planner evaluated %d to %v", n, got.Limit, got.NewCost, want.Evaluated, want.NewCost)
 		}
-		if got.Limit < stall || got.Limit >= limit {
-			t.Fatalf("%d planners: evaluated %d, want more than the stall %d and less than the cap %d on a small cluster", n, got.Limit, stall, limit)
+		if got.Limit < stall || got.Limit > limit {
+			t.Fatalf("%d planners: evaluated %d, want at least the stall %d and at most the cap %d", n, got.Limit, stall, limit)
 		}
 	}
 }
