@@ -124,7 +124,7 @@ type Search struct {
 	bytesPerLoad    float64
 	leadersPerLoad  float64
 	replicasPerLoad float64
-	exchanges       bool // exchanges can lower the cost (bytes count); a climb uses them once stuck
+	exchanges       bool    // exchanges can lower the cost (bytes count); a climb uses them once stuck
 	invTopics       float64 // 1/number of topics, 0 if none
 }
 
