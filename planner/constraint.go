@@ -20,6 +20,8 @@ import (
 //     files) are taken as they are now. A directory whose capacity Kafka did not report is
 //     not checked, and the plan says so.
 //   - Excluded brokers: no replica of a movable partition stays on one, none arrives.
+//   - Target brokers, when given: only they receive replicas (filling new brokers); a
+//     change of leader among a partition's current replicas is still allowed anywhere.
 //
 // The repair is deterministic (no random draw) and runs once in NewSearch: each broken
 // partition gets, replica by replica, the relocation that repairs it at the lowest
@@ -52,6 +54,7 @@ type Constraints struct {
 // constraints is a search's view of the hard constraints.
 type constraints struct {
 	excluded []bool  // broker index -> excluded
+	closed   []bool  // broker index -> may receive no replica: excluded, or not a target
 	dirLimit []int64 // directory index -> most planning bytes it may hold; MaxInt64 if unknown
 	dirOther []int64 // directory index -> bytes on its volume that are not its replicas
 	racks    int     // racks among the brokers that are not excluded
@@ -87,6 +90,22 @@ func (s *Search) prepareConstraints(l loads) error {
 			return fmt.Errorf("unknown broker %d to exclude", id)
 		}
 		s.excluded[bi] = true
+	}
+	s.closed = slices.Clone(s.excluded)
+	if len(s.opts.TargetBrokers) > 0 {
+		for bi := range s.closed {
+			s.closed[bi] = true
+		}
+		for _, id := range s.opts.TargetBrokers {
+			bi, ok := c.brokerByID[id]
+			if !ok {
+				return fmt.Errorf("unknown target broker %d", id)
+			}
+			s.closed[bi] = s.excluded[bi]
+		}
+		if !slices.Contains(s.closed, false) {
+			return fmt.Errorf("every target broker is excluded: there is nowhere to put the replicas")
+		}
 	}
 	rackSeen := map[int32]bool{}
 	for bi, rack := range c.brokerRack {
@@ -174,7 +193,7 @@ func (s *Search) allowed(st *state, m move, sc *scored) bool {
 		return true
 	}
 	c := s.cluster
-	if s.excluded[sc.to] || c.size[m.part] > s.dirLimit[sc.toDir]-st.dirs.values[sc.toDir] {
+	if s.closed[sc.to] || c.size[m.part] > s.dirLimit[sc.toDir]-st.dirs.values[sc.toDir] {
 		return false
 	}
 	if c.hasRacks && c.brokerRack[sc.from] != c.brokerRack[sc.to] {
@@ -290,7 +309,7 @@ func (s *Search) bestRelocation(st *state, slot int32, lowerRacks bool) (move, s
 	var bestSc scored
 	found := false
 	for b := range int32(len(c.brokers)) {
-		if s.excluded[b] || (b != from && hasBroker(brokers, b)) {
+		if s.closed[b] || (b != from && hasBroker(brokers, b)) {
 			continue
 		}
 		if c.hasRacks {

@@ -69,6 +69,10 @@ type Options struct {
 	// ExcludeBrokers are brokers the plan drains: every replica of a movable partition on
 	// them leaves, and none arrives. Each must be a broker of the cluster.
 	ExcludeBrokers []int32
+	// TargetBrokers, when not empty, are the only brokers that may receive replicas (to fill
+	// new brokers and leave the others as they are, but for leaders). Each must be a broker
+	// of the cluster.
+	TargetBrokers []int32
 	// MaxDiskUsage is the share of a directory's volume (DirSpace.Total) no directory may
 	// end above; 0 means DefaultMaxDiskUsage. It is only checked on directories whose
 	// capacity Kafka reported.
@@ -174,6 +178,7 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	opts.Functions = append(Functions(nil), opts.Functions...)
 	opts.Topics = append([]string(nil), opts.Topics...)
 	opts.ExcludeBrokers = append([]int32(nil), opts.ExcludeBrokers...)
+	opts.TargetBrokers = append([]int32(nil), opts.TargetBrokers...)
 
 	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
 	if len(c.topicNames) > 0 {

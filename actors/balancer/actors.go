@@ -233,7 +233,7 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	opts := planner.Options{
 		Functions: a.req.Functions, Limit: a.req.Limit, Seed: a.req.Seed, Topics: topics,
 		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves,
-		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers,
+		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers, TargetBrokers: a.req.TargetBrokers,
 		MaxDiskUsage: a.req.MaxDiskUsage, MinGain: a.req.MinGain,
 	}
 	if opts.Limit == 0 {
