@@ -80,7 +80,7 @@ func TestRackAwareProperty(t *testing.T) {
 		text := functionSets[int(seed)%len(functionSets)]
 		strategy := []planner.Strategy{planner.HillClimb, planner.Shuffle}[seed%2]
 		fs := functions(t, text)
-		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 2000, Seed: seed, Strategy: strategy}).Run(context.Background(), 2)
+		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 2000 + int(seed%3)*10000, Seed: seed, Strategy: strategy}).Run(context.Background(), 2)
 		plan := r.Plan()
 		checkPlan(t, c, fs, plan)
 		after := apply(t, c, plan)
