@@ -11,12 +11,13 @@ import (
 	"sync/atomic"
 )
 
-// Strategy is how a batch turns its candidates into a plan.
+// Strategy is how a search turns its candidates into a plan.
 type Strategy string
 
 const (
-	// HillClimb (the default): each candidate is one move applied to the batch's best layout
-	// so far, kept if it lowers the cost. See doc.go.
+	// HillClimb (the default): each candidate is one move applied to the climb's best layout
+	// so far, kept if it lowers the objective (Climb, RunClimb; RunBatch runs one batch as a
+	// sequential chain). See doc.go.
 	HillClimb Strategy = "hill-climb"
 	// Shuffle is Astraea's seed-time search: each candidate is ShuffleSteps random steps from
 	// the original layout, and the batch keeps the cheapest. It is here to compare against.
@@ -27,9 +28,9 @@ const (
 // (copying the layout, building the result) outweighs the candidates.
 const MinBatchSize = 100
 
-// DefaultBatches is how many batches Run splits the limit into when Options.Batches is 0.
-// A batch is one hill-climbing chain, so fewer, longer batches reach lower costs; 4 keeps 2
-// to 4 cores busy. Run's result depends on the batches, never on the number of workers.
+// DefaultBatches is how many batches Run splits a Shuffle's limit into when Options.Batches
+// is 0. Run's result depends on the batches, never on the number of workers. (A hill climb
+// is one Climb, whatever the workers.)
 const DefaultBatches = 2
 
 // DefaultShuffleSteps is Astraea's RebalancePlanGenerator.random(30).
@@ -60,7 +61,8 @@ type Options struct {
 	Strategy Strategy
 	// ShuffleSteps is the number of random steps per Shuffle candidate; 0 means 30.
 	ShuffleSteps int
-	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
+	// Batches is the number of batches Run splits a Shuffle's Limit into; 0 means
+	// DefaultBatches.
 	Batches int
 	// StallAfter ends a climb (RunClimb) once this many candidates in a row have kept no
 	// move; 0 means never, the climb then evaluates its whole Limit.
