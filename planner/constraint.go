@@ -348,44 +348,67 @@ func (s *Search) bestRelocation(st *state, slot int32, lowerRacks bool) (move, s
 func (s *Search) unmet(slotDir []int32) []string {
 	c := s.cluster
 	var out []string
-	var excluded, racks []string
+	var excluded, racks, full examples
 	brokers := make([]int32, 0, 8)
 	for _, p := range s.movable {
 		start, end := c.slotStart[p], c.slotStart[p+1]
 		brokers = brokers[:0]
-		name := fmt.Sprintf("%s-%d", c.partitions[p].Topic, c.partitions[p].Partition)
 		for _, d := range slotDir[start:end] {
 			b := c.dirBroker[d]
 			brokers = append(brokers, b)
 			if s.excluded[b] {
-				excluded = append(excluded, fmt.Sprintf("%s on broker %d", name, c.brokers[b].ID))
+				excluded.add(func() string {
+					return fmt.Sprintf("%s-%d on broker %d", c.partitions[p].Topic, c.partitions[p].Partition, c.brokers[b].ID)
+				})
 			}
 		}
 		if c.hasRacks && s.rackViolation(brokers, -1, 0) > 0 {
-			racks = append(racks, name)
+			racks.add(func() string { return fmt.Sprintf("%s-%d", c.partitions[p].Topic, c.partitions[p].Partition) })
 		}
 	}
-	if len(excluded) > 0 {
-		out = append(out, fmt.Sprintf("%d replicas stay on excluded brokers: %s", len(excluded), abbreviate(excluded)))
+	if excluded.n > 0 {
+		out = append(out, fmt.Sprintf("%d replicas stay on excluded brokers: %s", excluded.n, excluded))
 	}
-	if len(racks) > 0 {
-		out = append(out, fmt.Sprintf("%d partitions are not spread over min(RF, %d) racks: %s", len(racks), s.racks, abbreviate(racks)))
+	if racks.n > 0 {
+		out = append(out, fmt.Sprintf("%d partitions are not spread over min(RF, %d) racks: %s", racks.n, s.racks, racks))
 	}
 	dirBytes := make([]int64, len(c.dirPath))
 	for slot, d := range slotDir {
 		dirBytes[d] += c.size[c.slotPart[slot]]
 	}
-	var full []string
 	for d, limit := range s.dirLimit {
 		if dirBytes[d] > limit {
-			usage := float64(s.dirOther[d]+dirBytes[d]) / float64(c.dirSpace[d].Total)
-			full = append(full, fmt.Sprintf("broker %d %s at %.1f%%", c.brokers[c.dirBroker[d]].ID, c.dirPath[d], 100*usage))
+			full.add(func() string {
+				usage := float64(s.dirOther[d]+dirBytes[d]) / float64(c.dirSpace[d].Total)
+				return fmt.Sprintf("broker %d %s at %.1f%%", c.brokers[c.dirBroker[d]].ID, c.dirPath[d], 100*usage)
+			})
 		}
 	}
-	if len(full) > 0 {
-		out = append(out, fmt.Sprintf("%d log directories end above maxDiskUsage %g: %s", len(full), s.opts.MaxDiskUsage, abbreviate(full)))
+	if full.n > 0 {
+		out = append(out, fmt.Sprintf("%d log directories end above maxDiskUsage %g: %s", full.n, s.opts.MaxDiskUsage, full))
 	}
 	return out
+}
+
+// examples counts items and names the first few, so a message stays readable (and cheap
+// to build) on a big cluster.
+type examples struct {
+	n     int
+	names []string
+}
+
+func (e *examples) add(name func() string) {
+	if e.n < 5 {
+		e.names = append(e.names, name())
+	}
+	e.n++
+}
+
+func (e examples) String() string {
+	if e.n <= len(e.names) {
+		return strings.Join(e.names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(e.names, ", "), e.n-len(e.names))
 }
 
 // abbreviate lists at most 5 items, so a message stays readable on a big cluster.
