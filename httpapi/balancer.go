@@ -20,7 +20,6 @@ import (
 
 // Defaults and bounds of GET /balancer (shared/spec/balancer.md §2.2, issue 5).
 const (
-	defaultBalancerLimit   = 10000
 	defaultBalancerTimeout = 3 * time.Second
 	// maxBalancerTimeout keeps a synchronous GET from holding a connection for long; a plan
 	// that needs more belongs to an asynchronous API.
@@ -31,8 +30,11 @@ const (
 // balancerParams are the query parameters GET /balancer knows.
 var balancerParams = map[string]bool{
 	"limit": true, "topics": true, "timeout": true, "function": true, "seed": true,
-	"maxMoveBytes": true, "maxMoves": true,
+	"maxMoveBytes": true, "maxMoves": true, "excludeBrokers": true, "targetBrokers": true, "maxDiskUsage": true, "minGain": true,
 }
+
+// balancerParamList names them in the unknown-parameter error.
+const balancerParamList = "limit, topics, timeout, function, seed, maxMoveBytes, maxMoves, excludeBrokers, targetBrokers, maxDiskUsage, minGain"
 
 // balancerRoutes serves the Kafka balancer. b is nil when no Kafka is configured: every
 // request then answers 503. Errors use Astraea's shape, {"code": <status>, "message": "..."},
@@ -67,7 +69,8 @@ func balancerRoutes(r *router.Router, b *balancer.Balancer) {
 // parseBalancerQuery turns the query into a request. Values are copied out of fasthttp's
 // buffers (string conversions), so the request outlives ctx.
 func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
-	req := balancer.Request{Limit: defaultBalancerLimit, Timeout: defaultBalancerTimeout}
+	// No limit: the search scales its effort with the cluster (planner.AutoEffort).
+	req := balancer.Request{Timeout: defaultBalancerTimeout}
 	var unknown []string
 	for k := range args.All() {
 		if !balancerParams[string(k)] {
@@ -75,7 +78,7 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return req, fmt.Errorf("unknown query parameter %q (known: limit, topics, timeout, function, seed, maxMoveBytes, maxMoves)", unknown[0])
+		return req, fmt.Errorf("unknown query parameter %q (known: %s)", unknown[0], balancerParamList)
 	}
 	var err error
 	if v := args.Peek("limit"); v != nil {
@@ -113,19 +116,59 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 			return req, fmt.Errorf("invalid seed %q: must be an unsigned integer", v)
 		}
 	}
+	// 0 bytes or 0 moves is a plan that copies nothing: preferred leaders only.
 	if v := args.Peek("maxMoveBytes"); v != nil {
 		req.MaxMoveBytes, err = parseBytes(string(v))
-		if err != nil || req.MaxMoveBytes <= 0 {
-			return req, fmt.Errorf("invalid maxMoveBytes %q: must be a size > 0 such as 1048576, 500MB or 2GiB (omit it for no bound)", v)
+		if err != nil || req.MaxMoveBytes < 0 {
+			return req, fmt.Errorf("invalid maxMoveBytes %q: must be a size ≥ 0 such as 0, 1048576, 500MB or 2GiB (omit it for no bound)", v)
 		}
+		req.LeadershipOnly = req.LeadershipOnly || req.MaxMoveBytes == 0
 	}
 	if v := args.Peek("maxMoves"); v != nil {
 		req.MaxMoves, err = strconv.Atoi(string(v))
-		if err != nil || req.MaxMoves <= 0 {
-			return req, fmt.Errorf("invalid maxMoves %q: must be an integer > 0 (omit it for no bound)", v)
+		if err != nil || req.MaxMoves < 0 {
+			return req, fmt.Errorf("invalid maxMoves %q: must be an integer ≥ 0 (omit it for no bound)", v)
+		}
+		req.LeadershipOnly = req.LeadershipOnly || req.MaxMoves == 0
+	}
+	if req.ExcludeBrokers, err = parseBrokerIDs(args, "excludeBrokers"); err != nil {
+		return req, err
+	}
+	if req.TargetBrokers, err = parseBrokerIDs(args, "targetBrokers"); err != nil {
+		return req, err
+	}
+	req.MaxDiskUsage = planner.DefaultMaxDiskUsage
+	if v := args.Peek("maxDiskUsage"); v != nil {
+		req.MaxDiskUsage, err = strconv.ParseFloat(string(v), 64)
+		if err != nil || !(req.MaxDiskUsage > 0 && req.MaxDiskUsage <= 1) {
+			return req, fmt.Errorf("invalid maxDiskUsage %q: must be a share of the volume > 0 and ≤ 1, such as 0.8", v)
+		}
+	}
+	req.MinGain = planner.DefaultMinGain
+	if v := args.Peek("minGain"); v != nil {
+		req.MinGain, err = strconv.ParseFloat(string(v), 64)
+		if err != nil || !(req.MinGain >= 0) || math.IsInf(req.MinGain, 1) {
+			return req, fmt.Errorf("invalid minGain %q: must be a number ≥ 0 (0 balances to the byte)", v)
 		}
 	}
 	return req, nil
+}
+
+// parseBrokerIDs reads a comma list of broker ids; nil when the parameter is absent.
+func parseBrokerIDs(args *fasthttp.Args, name string) ([]int32, error) {
+	if !args.Has(name) {
+		return nil, nil
+	}
+	v := string(args.Peek(name))
+	var ids []int32
+	for id := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid %s %q: must be a comma list of broker ids such as 1,2", name, v)
+		}
+		ids = append(ids, int32(n))
+	}
+	return ids, nil
 }
 
 // astraeaDuration is Astraea's DurationField syntax; a bare number means seconds.

@@ -3,13 +3,27 @@ package planner
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 )
 
-// Broker is a Kafka broker and its log directories.
+// Broker is a Kafka broker, its rack and its log directories.
 type Broker struct {
 	ID   int32    `json:"id"`
 	Dirs []string `json:"dirs"`
+	// Rack is the broker's broker.rack; empty when it has none, and then the broker is a
+	// rack of its own for rack awareness.
+	Rack string `json:"rack,omitempty"`
+	// Space is the capacity of the volume of each directory, by path, as Kafka reports it
+	// (DescribeLogDirs, Kafka 3.3+). A directory absent here has an unknown capacity, and
+	// the disk usage constraint is not checked on it.
+	Space map[string]DirSpace `json:"space,omitempty"`
+}
+
+// DirSpace is the size of a log directory's volume and what is still free on it.
+type DirSpace struct {
+	Total  int64 `json:"total"`
+	Usable int64 `json:"usable"`
 }
 
 // Replica is a replica as it is now: where it lives and how many bytes it holds.
@@ -44,12 +58,18 @@ type Cluster struct {
 	brokers    []Broker
 	brokerByID map[int32]int32
 
-	dirPath   []string // directory index -> path
-	dirBroker []int32  // directory index -> broker index
-	dirStart  []int32  // broker index -> first directory index; dirStart[len(brokers)] = len(dirPath)
+	dirPath   []string   // directory index -> path
+	dirBroker []int32    // directory index -> broker index
+	dirStart  []int32    // broker index -> first directory index; dirStart[len(brokers)] = len(dirPath)
+	dirSpace  []DirSpace // directory index -> capacity; Total 0 when unknown
+
+	brokerRack []int32 // broker index -> rack index; a broker without a rack has a rack of its own
+	hasRacks   bool    // some broker has a rack: otherwise every broker is its own rack
 
 	partitions []Partition
 	topics     map[string][]int32 // topic -> partition indexes
+	topicNames []string           // topic index -> name, sorted
+	partTopic  []int32            // partition index -> topic index
 	size       []int64            // partition index -> planning size in bytes
 	slotStart  []int32            // partition index -> first slot; slotStart[len(partitions)] = slots
 	slotBroker []int32            // slot -> broker index
@@ -72,10 +92,12 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 	for i, b := range brokers {
 		dirs := slices.Clone(b.Dirs)
 		slices.Sort(dirs)
-		c.brokers[i] = Broker{ID: b.ID, Dirs: dirs}
+		c.brokers[i] = Broker{ID: b.ID, Dirs: dirs, Rack: b.Rack, Space: maps.Clone(b.Space)}
 	}
 	slices.SortFunc(c.brokers, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
 	dirIndex := map[int32]map[string]int32{}
+	rackIndex := map[string]int32{}
+	var racks int32
 	for bi, b := range c.brokers {
 		if _, dup := c.brokerByID[b.ID]; dup {
 			return nil, fmt.Errorf("broker %d is listed twice", b.ID)
@@ -84,6 +106,16 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 			return nil, fmt.Errorf("broker %d has no log directory", b.ID)
 		}
 		c.brokerByID[b.ID] = int32(bi)
+		rack, ok := rackIndex[b.Rack]
+		if !ok || b.Rack == "" {
+			rack = racks
+			racks++
+			if b.Rack != "" {
+				rackIndex[b.Rack] = rack
+				c.hasRacks = true
+			}
+		}
+		c.brokerRack = append(c.brokerRack, rack)
 		c.dirStart = append(c.dirStart, int32(len(c.dirPath)))
 		dirIndex[b.ID] = map[string]int32{}
 		for _, d := range b.Dirs {
@@ -96,6 +128,16 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 			dirIndex[b.ID][d] = int32(len(c.dirPath))
 			c.dirPath = append(c.dirPath, d)
 			c.dirBroker = append(c.dirBroker, int32(bi))
+			space := b.Space[d]
+			if space.Total <= 0 || space.Usable < 0 || space.Usable > space.Total {
+				space = DirSpace{} // Kafka's -1, or nonsense: unknown, never guessed
+			}
+			c.dirSpace = append(c.dirSpace, space)
+		}
+		for d := range b.Space {
+			if _, ok := dirIndex[b.ID][d]; !ok {
+				return nil, fmt.Errorf("broker %d: space given for unknown log directory %q", b.ID, d)
+			}
 		}
 	}
 	c.dirStart = append(c.dirStart, int32(len(c.dirPath)))
@@ -137,6 +179,13 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 		}
 	}
 	c.slotStart = append(c.slotStart, int32(len(c.slotBroker)))
+	c.partTopic = make([]int32, len(c.partitions))
+	for pi, p := range c.partitions {
+		if pi == 0 || p.Topic != c.partitions[pi-1].Topic {
+			c.topicNames = append(c.topicNames, p.Topic)
+		}
+		c.partTopic[pi] = int32(len(c.topicNames) - 1)
+	}
 	return c, nil
 }
 
@@ -148,7 +197,7 @@ func comparePartitions(a, b Partition) int {
 func (c *Cluster) Brokers() []Broker {
 	out := make([]Broker, len(c.brokers))
 	for i, b := range c.brokers {
-		out[i] = Broker{ID: b.ID, Dirs: slices.Clone(b.Dirs)}
+		out[i] = Broker{ID: b.ID, Dirs: slices.Clone(b.Dirs), Rack: b.Rack, Space: maps.Clone(b.Space)}
 	}
 	return out
 }
@@ -193,37 +242,41 @@ func (c *Cluster) Loads() []BrokerLoad {
 	l := c.loads(c.slotBroker, c.slotDir)
 	out := make([]BrokerLoad, len(c.brokers))
 	for bi, b := range c.brokers {
-		out[bi] = BrokerLoad{BrokerID: b.ID, Bytes: l.brokerBytes[bi], Leaders: l.brokerLeaders[bi]}
+		out[bi] = BrokerLoad{BrokerID: b.ID, Bytes: l.brokerBytes[bi], Leaders: l.brokerLeaders[bi], Replicas: l.brokerReplicas[bi]}
 		for di := c.dirStart[bi]; di < c.dirStart[bi+1]; di++ {
 			out[bi].Dirs = append(out[bi].Dirs, DirLoad{Directory: c.dirPath[di], Bytes: l.dirBytes[di]})
 		}
-	}
-	for _, bi := range c.slotBroker {
-		out[bi].Replicas++
 	}
 	return out
 }
 
 // loads holds the aggregates the cost functions are computed from.
 type loads struct {
-	brokerBytes   []int64
-	brokerLeaders []int64
-	dirBytes      []int64
+	brokerBytes    []int64
+	brokerLeaders  []int64
+	dirBytes       []int64
+	brokerReplicas []int64
+	topicReplicas  []int64 // topic index × brokers + broker index -> replicas
 }
 
 // loads computes the aggregates of a layout from scratch, in O(replicas).
 func (c *Cluster) loads(slotBroker, slotDir []int32) loads {
 	l := loads{
-		brokerBytes:   make([]int64, len(c.brokers)),
-		brokerLeaders: make([]int64, len(c.brokers)),
-		dirBytes:      make([]int64, len(c.dirPath)),
+		brokerBytes:    make([]int64, len(c.brokers)),
+		brokerLeaders:  make([]int64, len(c.brokers)),
+		dirBytes:       make([]int64, len(c.dirPath)),
+		brokerReplicas: make([]int64, len(c.brokers)),
+		topicReplicas:  make([]int64, len(c.topicNames)*len(c.brokers)),
 	}
+	n := int32(len(c.brokers))
 	for pi := range c.partitions {
 		first, end := c.slotStart[pi], c.slotStart[pi+1]
 		l.brokerLeaders[slotBroker[first]]++
 		for s := first; s < end; s++ {
 			l.brokerBytes[slotBroker[s]] += c.size[pi]
 			l.dirBytes[slotDir[s]] += c.size[pi]
+			l.brokerReplicas[slotBroker[s]]++
+			l.topicReplicas[c.partTopic[pi]*n+slotBroker[s]]++
 		}
 	}
 	return l

@@ -3,23 +3,34 @@ package planner
 import (
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
-// move is one candidate change of one partition: either the preferred leader swaps places
-// with a follower, or one replica goes to another log directory (of another broker, or of
-// the same broker).
+// move is one candidate change: the preferred leader of a partition swaps places with a
+// follower; or one replica goes to another log directory (of another broker, or of the same
+// broker); or two replicas of different partitions on two brokers exchange places.
 type move struct {
 	part int32
 	slot int32 // the replica to relocate, or the follower that becomes the preferred leader
 	dir  int32 // where the replica goes (relocation only); the directory implies the broker
 	swap bool  // leader swap rather than relocation
+
+	// exchange: slot goes where other is, and other where slot is (each into the other's
+	// directory, read when scored). The brokers' bytes change by the difference of sizes
+	// only: the fine-tuning that single relocations, each too big, cannot do.
+	exchange bool
+	other    int32
 }
 
 // scored is what a move would make of the state: new cost, new aggregates, new budgets.
 type scored struct {
 	cost                float64
 	bytesSq, leadersSq  float64
-	dirsSq              float64
+	dirsSq, replicasSq  float64
+	topicSq, topicCV    float64 // the moved replica's topic: its Σ(x−ref)² and CV after
+	topicSum            float64
+	topicSq2, topicCV2  float64 // an exchange's second topic
+	amount, leaderNet   int64   // an exchange's net bytes and leaders from broker from to to
 	moves, leaderMoves  int
 	movedBytes          int64
 	from, to            int32 // brokers losing and gaining (bytes or a leader)
@@ -37,9 +48,13 @@ type state struct {
 
 	slotBroker []int32
 	slotDir    []int32
-	bytes      spread // bytes per broker
-	leaders    spread // preferred leaders per broker
-	dirs       spread // bytes per directory
+	bytes      spread    // bytes per broker
+	leaders    spread    // preferred leaders per broker
+	dirs       spread    // bytes per directory
+	replicas   spread    // replicas per broker
+	topics     []spread  // per topic, replicas per broker (TopicSpreadCost only)
+	topicCV    []float64 // per topic, the CV of its spread
+	topicSum   float64   // Σ topicCV
 	cost       float64
 
 	// The budgets, relative to the original layout.
@@ -52,7 +67,7 @@ type state struct {
 	brokerSlots [][]int32
 	slotPos     []int32
 
-	rng rand.PCG
+	rng random
 
 	_ [128]byte
 }
@@ -62,26 +77,50 @@ type state struct {
 func (s *Search) newState(batch int) *state {
 	c := s.cluster
 	st := &state{
-		slotBroker: append([]int32(nil), c.slotBroker...),
-		slotDir:    append([]int32(nil), c.slotDir...),
-		bytes:      s.base.bytes.clone(),
-		leaders:    s.base.leaders.clone(),
-		dirs:       s.base.dirs.clone(),
-		cost:       s.cost,
+		slotBroker:  append([]int32(nil), s.start.slotBroker...),
+		slotDir:     append([]int32(nil), s.start.slotDir...),
+		bytes:       s.base.bytes.clone(),
+		leaders:     s.base.leaders.clone(),
+		dirs:        s.base.dirs.clone(),
+		replicas:    s.base.replicas.clone(),
+		topicCV:     slices.Clone(s.base.topicCV),
+		topicSum:    s.base.topicSum,
+		cost:        s.start.cost,
+		moves:       s.start.moves,
+		movedBytes:  s.start.movedBytes,
+		leaderMoves: s.start.leaderMoves,
 	}
-	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
-	// A broker holds at most one replica of a partition, so len(movable) bounds each list
-	// and appends never reallocate in the hot loop.
-	n := len(s.movable)
-	backing := make([]int32, n*len(c.brokers))
+	for _, sp := range s.base.topics {
+		st.topics = append(st.topics, sp.clone())
+	}
+	st.rng.seed(s.opts.Seed, uint64(batch))
+	// Each list gets room for twice its replicas plus an even share, from one backing
+	// array: appends seldom reallocate in the hot loop (and may: a list then moves out),
+	// and the memory is O(replicas), not brokers × partitions (13 MB on plantest.Large).
+	count := make([]int, len(c.brokers))
+	movableSlots := 0
+	for _, p := range s.movable {
+		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
+			count[st.slotBroker[slot]]++
+			movableSlots++
+		}
+	}
+	share := movableSlots/len(c.brokers) + 16
+	total := 0
+	for b := range count {
+		count[b] = min(len(s.movable), 2*count[b]+share)
+		total += count[b]
+	}
+	backing := make([]int32, total)
 	st.brokerSlots = make([][]int32, len(c.brokers))
 	for b := range st.brokerSlots {
-		st.brokerSlots[b] = backing[b*n : b*n : (b+1)*n]
+		st.brokerSlots[b] = backing[:0:count[b]]
+		backing = backing[count[b]:]
 	}
 	st.slotPos = make([]int32, len(c.slotBroker))
 	for _, p := range s.movable {
 		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
-			b := c.slotBroker[slot]
+			b := st.slotBroker[slot]
 			st.slotPos[slot] = int32(len(st.brokerSlots[b]))
 			st.brokerSlots[b] = append(st.brokerSlots[b], slot)
 		}
@@ -94,9 +133,17 @@ func (s *Search) reset(st *state) {
 	copy(st.bytes.values, s.base.bytes.values)
 	copy(st.leaders.values, s.base.leaders.values)
 	copy(st.dirs.values, s.base.dirs.values)
+	copy(st.replicas.values, s.base.replicas.values)
 	st.bytes.sumSq, st.leaders.sumSq, st.dirs.sumSq = s.base.bytes.sumSq, s.base.leaders.sumSq, s.base.dirs.sumSq
-	st.cost = s.cost
-	st.moves, st.movedBytes, st.leaderMoves = 0, 0, 0
+	st.replicas.sumSq = s.base.replicas.sumSq
+	for t, sp := range s.base.topics {
+		copy(st.topics[t].values, sp.values)
+		st.topics[t].sumSq = sp.sumSq
+	}
+	copy(st.topicCV, s.base.topicCV)
+	st.topicSum = s.base.topicSum
+	st.cost = s.start.cost
+	st.moves, st.movedBytes, st.leaderMoves = s.start.moves, s.start.movedBytes, s.start.leaderMoves
 }
 
 func splitMix(x uint64) uint64 {
@@ -106,20 +153,34 @@ func splitMix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// random is a PCG stream for proposals. Each batch, and each chunk of a climb's round, has
+// its own, so what it draws does not depend on who runs it or when.
+type random struct{ pcg rand.PCG }
+
+// seed starts the stream for a seed and a stream number.
+func (r *random) seed(seed, stream uint64) {
+	r.pcg.Seed(splitMix(seed), splitMix(seed^splitMix(stream+1)))
+}
+
 // intn returns a number in [0, n), n > 0, by multiply-shift: no division, no allocation.
-func (st *state) intn(n int) int {
-	hi, _ := bits.Mul64(st.rng.Uint64(), uint64(n))
+func (r *random) intn(n int) int {
+	hi, _ := bits.Mul64(r.pcg.Uint64(), uint64(n))
 	return int(hi)
 }
 
 // score evaluates a move in O(replication factor): it reads the state and changes nothing.
 func (s *Search) score(st *state, m move) scored {
+	if m.exchange {
+		return s.scoreExchange(st, m)
+	}
 	c := s.cluster
 	start := c.slotStart[m.part]
 	sc := scored{
 		bytesSq:     st.bytes.sumSq,
 		leadersSq:   st.leaders.sumSq,
 		dirsSq:      st.dirs.sumSq,
+		replicasSq:  st.replicas.sumSq,
+		topicSum:    st.topicSum,
 		moves:       st.moves,
 		leaderMoves: st.leaderMoves,
 		movedBytes:  st.movedBytes,
@@ -138,6 +199,13 @@ func (s *Search) score(st *state, m move) scored {
 		if sc.from != sc.to {
 			sc.bytes = true
 			sc.bytesSq = st.bytes.transferSq(sc.from, sc.to, size)
+			sc.replicasSq = st.replicas.transferSq(sc.from, sc.to, 1)
+			if st.topics != nil {
+				t := c.partTopic[m.part]
+				sc.topicSq = st.topics[t].transferSq(sc.from, sc.to, 1)
+				sc.topicCV = st.topics[t].cv(sc.topicSq)
+				sc.topicSum = st.topicSum - st.topicCV[t] + sc.topicCV
+			}
 			if m.slot == start {
 				sc.leaderChange = true
 				sc.leadersSq = st.leaders.transferSq(sc.from, sc.to, 1)
@@ -149,17 +217,7 @@ func (s *Search) score(st *state, m move) scored {
 		sc.moves += moved
 		sc.movedBytes += int64(moved) * size
 	}
-	// float64(...) keeps the products from being fused (see spread.cv).
-	w := &s.weights
-	if w[ReplicaLeaderCost] > 0 {
-		sc.cost += float64(w[ReplicaLeaderCost] * st.leaders.cv(sc.leadersSq))
-	}
-	if w[ReplicaSizeCost] > 0 {
-		sc.cost += float64(w[ReplicaSizeCost] * st.bytes.cv(sc.bytesSq))
-	}
-	if w[DirectorySizeCost] > 0 {
-		sc.cost += float64(w[DirectorySizeCost] * st.dirs.cv(sc.dirsSq))
-	}
+	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
 	return sc
 }
 
@@ -174,6 +232,10 @@ func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool
 
 // commit applies a scored move to the layout and the aggregates in O(1).
 func (s *Search) commit(st *state, m move, sc *scored) {
+	if m.exchange {
+		s.commitExchange(st, m, sc)
+		return
+	}
 	c := s.cluster
 	if m.swap {
 		start := c.slotStart[m.part]
@@ -184,6 +246,13 @@ func (s *Search) commit(st *state, m move, sc *scored) {
 		st.dirs.transfer(sc.fromDir, sc.toDir, size, sc.dirsSq)
 		if sc.bytes {
 			st.bytes.transfer(sc.from, sc.to, size, sc.bytesSq)
+			st.replicas.transfer(sc.from, sc.to, 1, sc.replicasSq)
+			if st.topics != nil {
+				t := s.cluster.partTopic[m.part]
+				st.topics[t].transfer(sc.from, sc.to, 1, sc.topicSq)
+				st.topicCV[t] = sc.topicCV
+				st.topicSum = sc.topicSum
+			}
 		}
 	}
 	if sc.leaderChange {

@@ -45,6 +45,9 @@ var functionSets = []string{
 	"DirectorySizeCost",
 	"ReplicaSizeCost:2,ReplicaLeaderCost:1",
 	"ReplicaSizeCost,ReplicaLeaderCost:0.5,DirectorySizeCost:3",
+	"ReplicaCountCost",
+	"TopicSpreadCost",
+	"ReplicaSizeCost,ReplicaLeaderCost,ReplicaCountCost,TopicSpreadCost:2",
 }
 
 func functions(t testing.TB, text string) planner.Functions {
@@ -105,7 +108,7 @@ func checkPlan(t *testing.T, c *planner.Cluster, fs planner.Functions, r planner
 	if got := applied.Cost(fs); math.Abs(got-r.NewCost) > 1e-9 {
 		t.Fatalf("new cost %v, recomputed on the changed layout %v", r.NewCost, got)
 	}
-	if len(r.Changes) > 0 && r.NewCost >= r.Cost {
+	if len(r.Changes) > 0 && r.NewCost >= r.Cost && len(r.Constraints.Repaired) == 0 {
 		t.Fatalf("changes that do not lower the cost: %v -> %v", r.Cost, r.NewCost)
 	}
 	if len(r.Migrations) != 2 || r.Migrations[0].Function != "size" || r.Migrations[0].Unit != "byte" || r.Migrations[1].Function != "leader" {
@@ -258,14 +261,29 @@ func TestDeterminism(t *testing.T) {
 		if got := mustSearch(t, again, opts).Run(context.Background(), 2); !sameResult(got, first) {
 			t.Fatalf("%s: the same layout listed in another order gave another result", strategy)
 		}
-		// The actor layer's way: batches run anywhere, in any order, merged by Best.
-		batches := s.Batches(3)
-		var results []planner.Result
-		for i := len(batches) - 1; i >= 0; i-- {
-			results = append(results, s.RunBatch(context.Background(), batches[i]))
+		// The actor layer's way: a climb's chunks scored in any order, handed to Commit in
+		// any order; a shuffle's batches run anywhere, in any order, merged by Best.
+		var got planner.Result
+		if strategy == planner.HillClimb {
+			climb := s.NewClimb()
+			for chunks := climb.Next(); chunks != nil; chunks = climb.Next() {
+				var results []planner.ChunkResult
+				for i := len(chunks) - 1; i >= 0; i-- {
+					results = append(results, climb.Score(chunks[i]))
+				}
+				climb.Commit(results)
+			}
+			got = climb.Result()
+		} else {
+			batches := s.Batches(3)
+			var results []planner.Result
+			for i := len(batches) - 1; i >= 0; i-- {
+				results = append(results, s.RunBatch(context.Background(), batches[i]))
+			}
+			got = planner.Best(results...)
 		}
-		if got := planner.Best(results...); !sameResult(got, first) {
-			t.Fatalf("%s: batches merged in reverse order gave another result", strategy)
+		if !sameResult(got, first) {
+			t.Fatalf("%s: chunks or batches in reverse order gave another result", strategy)
 		}
 		opts.Seed = 100
 		if got := mustSearch(t, c, opts).Run(context.Background(), 2); reflect.DeepEqual(got.Plan().Changes, first.Plan().Changes) {
@@ -396,4 +414,25 @@ func TestReplicaSizeMoveCost(t *testing.T) {
 func sameResult(a, b planner.Result) bool {
 	return a.Cost == b.Cost && a.NewCost == b.NewCost && a.Evaluated == b.Evaluated && a.Batch == b.Batch &&
 		a.Interrupted == b.Interrupted && reflect.DeepEqual(a.Plan(), b.Plan())
+}
+
+// TestCountFunctions: the replica-count and topic-spread costs are balanced like the
+// others: a plan brings each far down on a skewed cluster, and the functions' recomputed
+// values agree with the plan's newCost (checkResult).
+func TestCountFunctions(t *testing.T) {
+	c := mustCluster(t, smallConfig(11))
+	for _, tc := range []struct {
+		text string
+		want float64 // the share of the cost the plan must remove
+	}{
+		{"ReplicaCountCost", 0.9},
+		{"TopicSpreadCost", 0.5},
+	} {
+		fs := functions(t, tc.text)
+		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 20_000, Seed: 1}).Run(context.Background(), 2)
+		checkResult(t, c, fs, r)
+		if r.NewCost > (1-tc.want)*r.Cost {
+			t.Errorf("%s: %v -> %v, want at least %.0f%% less", tc.text, r.Cost, r.NewCost, 100*tc.want)
+		}
+	}
 }

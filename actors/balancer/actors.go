@@ -31,17 +31,15 @@ type (
 		snap *kafkaload.Snapshot
 		err  error
 	}
-	// runBatch asks a planner to run one batch of a prepared search until ctx ends.
-	runBatch struct {
-		ctx    context.Context
-		search *planner.Search
-		batch  planner.Batch
+	// scoreChunks asks a planner to score its share of a climb's round.
+	scoreChunks struct {
+		climb  *planner.Climb
+		chunks []planner.Chunk
 	}
-	// batchDone is a planner's answer: the batch's best layout, or a recovered panic.
-	batchDone struct {
-		batch  planner.Batch
-		result planner.Result
-		err    error
+	// chunksDone is a planner's answer: what each chunk found, or a recovered panic.
+	chunksDone struct {
+		results []planner.ChunkResult
+		err     error
 	}
 	// expired tells a search that its planners are late.
 	expired struct{}
@@ -105,17 +103,18 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	}
 }
 
-// plannerActor runs batches, one at a time: a batch is CPU-bound work that ends by itself
-// (its count, or its context). It answers every batch, even one that panicked, so a search
-// never waits for an answer that will not come.
+// plannerActor scores its share of a round's chunks, one share at a time: CPU-bound work
+// of ChunkSize candidates per chunk (tens of microseconds each) that only reads the climb.
+// It answers every share, even one that panicked, so a search never waits for an answer that
+// will not come.
 type plannerActor struct{ cfg *config }
 
 func (p *plannerActor) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*runBatch)
+	m, ok := ctx.Message().(*scoreChunks)
 	if !ok {
 		return
 	}
-	done := &batchDone{batch: m.batch}
+	done := &chunksDone{results: make([]planner.ChunkResult, 0, len(m.chunks))}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -123,7 +122,9 @@ func (p *plannerActor) Receive(ctx actor.Context) {
 				done.err = errorf(ErrInternal, "planner failed: %v", r)
 			}
 		}()
-		done.result = m.search.RunBatch(m.ctx, m.batch)
+		for _, ch := range m.chunks {
+			done.results = append(done.results, m.climb.Score(ch))
+		}
 	}()
 	ctx.Respond(done)
 }
@@ -140,11 +141,12 @@ type searchActor struct {
 	started  time.Time
 	loadedAt time.Time
 
-	cancel  context.CancelFunc // ends the read of Kafka, then the batches
-	search  *planner.Search
-	results []planner.Result
-	pending int
-	guard   *time.Timer
+	cancel   context.CancelFunc // ends the read of Kafka
+	deadline context.Context    // the search's timeout, from the read on
+	climb    *planner.Climb
+	results  []planner.ChunkResult // of the round in flight
+	pending  int
+	guard    *time.Timer
 }
 
 func (a *searchActor) Receive(ctx actor.Context) {
@@ -161,7 +163,7 @@ func (a *searchActor) Receive(ctx actor.Context) {
 		a.start(ctx, m)
 	case *loaded:
 		a.plan(ctx, m)
-	case *batchDone:
+	case *chunksDone:
 		a.collect(ctx, m)
 	case *expired:
 		a.answer(ctx, nil, errorf(ErrTimeout, "planners did not answer within %s of the search's timeout", a.cfg.grace))
@@ -231,55 +233,82 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 			}
 		}
 	}
-	s, err := planner.NewSearch(c, planner.Options{
+	opts := planner.Options{
 		Functions: a.req.Functions, Limit: a.req.Limit, Seed: a.req.Seed, Topics: topics,
-		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves, Batches: a.cfg.batches,
-	})
+		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves,
+		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers, TargetBrokers: a.req.TargetBrokers,
+		MaxDiskUsage: a.req.MaxDiskUsage, MinGain: a.req.MinGain,
+	}
+	if opts.Limit == 0 {
+		opts.Limit, opts.StallAfter = planner.AutoEffort(c, topics)
+	}
+	s, err := planner.NewSearch(c, opts)
 	if err != nil {
 		a.answer(ctx, nil, withKind(ErrInvalid, err))
 		return
 	}
-	searchCtx, cancel := context.WithTimeout(a.cfg.base, a.req.Timeout)
-	a.cancel, a.search = cancel, s
-	batches := s.Batches(a.cfg.batches)
-	a.results, a.pending = make([]planner.Result, len(batches)), len(batches)
-	for i, b := range batches {
-		ctx.Request(a.planners[i%len(a.planners)], &runBatch{ctx: searchCtx, search: s, batch: b})
-	}
-	// Planners stop a batch within a few candidates of the deadline; only a planner busy
-	// with another search's long batch, or a bug, can be later than this.
+	deadline, cancel := context.WithTimeout(a.cfg.base, a.req.Timeout)
+	a.cancel, a.deadline, a.climb = cancel, deadline, s.NewClimb()
+	// Planners answer a chunk within microseconds; only a bug, or planners busy with many
+	// other searches, can keep a round past this.
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	a.guard = time.AfterFunc(a.req.Timeout+a.cfg.grace, func() { root.Send(self, &expired{}) })
+	a.nextRound(ctx)
 }
 
-// collect keeps each batch's best; when all are in, the global best is the plan. Results are
-// merged by batch index, not arrival order, so the plan depends on the seed only.
-func (a *searchActor) collect(ctx actor.Context, m *batchDone) {
-	if a.answered || a.results == nil {
+// nextRound hands the chunks of the climb's next round to the planners, in one message per
+// planner (chunk i to planner (seq + i) mod n: a message per chunk cost as much as the
+// scoring), or answers when the climb is over or the timeout has passed.
+func (a *searchActor) nextRound(ctx actor.Context) {
+	if a.cfg.base.Err() != nil {
+		a.answer(ctx, nil, ErrStopped) // cut short by Stop
+		return
+	}
+	if a.deadline.Err() != nil {
+		a.climb.Interrupt()
+	}
+	chunks := a.climb.Next()
+	if chunks == nil {
+		a.cancel()
+		a.guard.Stop()
+		best := a.climb.Result()
+		a.answer(ctx, a.report(best.Plan(), best.Evaluated, best.Interrupted), nil)
+		return
+	}
+	n := min(len(a.planners), len(chunks))
+	shares := make([][]planner.Chunk, n)
+	for i, ch := range chunks {
+		shares[i%n] = append(shares[i%n], ch)
+	}
+	a.results, a.pending = a.results[:0], n
+	for i, share := range shares {
+		ctx.Request(a.planners[i], &scoreChunks{climb: a.climb, chunks: share})
+	}
+}
+
+// collect gathers a round's chunks; when all are in, the climb commits the round (in chunk
+// order, whatever the order of arrival) and the next round starts.
+func (a *searchActor) collect(ctx actor.Context, m *chunksDone) {
+	if a.answered || a.climb == nil {
 		return
 	}
 	if m.err != nil {
 		a.answer(ctx, nil, m.err)
 		return
 	}
-	if a.cfg.base.Err() != nil {
-		a.answer(ctx, nil, ErrStopped) // the batches were cut short by Stop
-		return
-	}
-	a.results[m.batch.Index] = m.result
+	a.results = append(a.results, m.results...)
 	if a.pending--; a.pending > 0 {
 		return
 	}
-	a.cancel()
-	a.guard.Stop()
-	best := planner.Best(a.results...)
-	a.answer(ctx, a.report(best.Plan(), best.Evaluated, best.Interrupted), nil)
+	a.climb.Commit(a.results)
+	a.nextRound(ctx)
 }
 
 func (a *searchActor) report(p planner.Plan, evaluated int, interrupted bool) *Report {
 	return &Report{
 		Cost: p.Cost, NewCost: p.NewCost, Limit: evaluated, Function: FunctionName(a.req.Functions),
 		Changes: p.Changes, Migrations: p.Migrations, Interrupted: interrupted,
+		MovedBytes: p.MovedBytes, MovedPartitions: p.MovedPartitions, Constraints: p.Constraints,
 	}
 }
 

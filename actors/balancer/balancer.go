@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -45,11 +46,6 @@ type Options struct {
 	// Planners is the size of the planner pool; default GOMAXPROCS. Scoring is CPU-bound,
 	// so more planners than cores buy nothing.
 	Planners int
-	// Batches is how many batches a search splits its limit into; default
-	// planner.DefaultBatches. It is fixed, not the pool size, so that a plan depends on the
-	// seed and never on the machine: a batch is one hill-climbing chain, and fewer, longer
-	// chains reach lower costs.
-	Batches int
 	// MaxSearches bounds the searches running at once (ErrBusy beyond); default 4.
 	MaxSearches int
 	// LoadTimeout bounds reading the cluster; default kafkaload.DefaultTimeout.
@@ -70,7 +66,8 @@ type Options struct {
 type Request struct {
 	// Functions is the cluster cost to minimise; required.
 	Functions planner.Functions
-	// Limit is the number of candidates to evaluate; > 0.
+	// Limit is the number of candidates to evaluate; 0 lets the search scale its effort
+	// with the cluster (planner.AutoEffort): it ends when it stalls.
 	Limit int
 	// Timeout ends the search early, after reading the cluster; > 0.
 	Timeout time.Duration
@@ -81,6 +78,18 @@ type Request struct {
 	// MaxMoveBytes and MaxMoves are budgets every candidate must respect; 0 means none.
 	MaxMoveBytes int64
 	MaxMoves     int
+	// LeadershipOnly plans only changes of preferred leader: nothing is copied.
+	LeadershipOnly bool
+	// ExcludeBrokers are drained: every replica of the topics in scope leaves them.
+	ExcludeBrokers []int32
+	// TargetBrokers, when not empty, are the only brokers that receive replicas.
+	TargetBrokers []int32
+	// MaxDiskUsage is the share of a directory's volume no directory may end above; 0
+	// means planner.DefaultMaxDiskUsage.
+	MaxDiskUsage float64
+	// MinGain makes the plan movement-aware (planner.Options.MinGain); 0 balances to the
+	// byte.
+	MinGain float64
 }
 
 // Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5).
@@ -99,6 +108,12 @@ type Report struct {
 	Changes []planner.Change `json:"changes"`
 	// Migrations are the move costs "size" (bytes) and "leader" per broker.
 	Migrations []planner.MigrationCost `json:"migrations"`
+	// MovedBytes and MovedPartitions are what the plan copies: bytes, and partitions that
+	// get a replica in a new place.
+	MovedBytes      int64 `json:"movedBytes"`
+	MovedPartitions int   `json:"movedPartitions"`
+	// Constraints says what the plan repaired, what it could not, and what was not checked.
+	Constraints planner.Constraints `json:"constraints"`
 
 	// Interrupted is set when the timeout ended the search before its limit.
 	Interrupted bool `json:"-"`
@@ -119,7 +134,6 @@ type config struct {
 	log         zerolog.Logger
 	source      Source
 	planners    int
-	batches     int
 	maxSearches int
 	loadTimeout time.Duration
 	grace       time.Duration
@@ -146,14 +160,11 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	cfg := &config{
-		log: o.Logger, source: o.Source, planners: o.Planners, batches: o.Batches,
+		log: o.Logger, source: o.Source, planners: o.Planners,
 		maxSearches: o.MaxSearches, loadTimeout: o.LoadTimeout, grace: o.Grace, base: base,
 	}
 	if cfg.planners <= 0 {
 		cfg.planners = runtime.GOMAXPROCS(0)
-	}
-	if cfg.batches <= 0 {
-		cfg.batches = planner.DefaultBatches
 	}
 	if cfg.maxSearches <= 0 {
 		cfg.maxSearches = 4
@@ -237,12 +248,16 @@ func (b *Balancer) Stop() error {
 
 func (r *Request) validate() error {
 	switch {
-	case r.Limit <= 0:
-		return errorf(ErrInvalid, "invalid search limit %d: must be > 0", r.Limit)
+	case r.Limit < 0:
+		return errorf(ErrInvalid, "invalid search limit %d: must be > 0 (or 0 for automatic)", r.Limit)
 	case r.Timeout <= 0:
 		return errorf(ErrInvalid, "invalid timeout %s: must be > 0", r.Timeout)
 	case r.MaxMoveBytes < 0 || r.MaxMoves < 0:
 		return errorf(ErrInvalid, "move budgets must be ≥ 0")
+	case !(r.MaxDiskUsage >= 0 && r.MaxDiskUsage <= 1):
+		return errorf(ErrInvalid, "invalid maxDiskUsage %v: must be > 0 and ≤ 1", r.MaxDiskUsage)
+	case !(r.MinGain >= 0) || math.IsInf(r.MinGain, 1):
+		return errorf(ErrInvalid, "invalid minGain %v: must be a finite number ≥ 0", r.MinGain)
 	}
 	if err := r.Functions.Validate(); err != nil {
 		return withKind(ErrInvalid, err)
