@@ -30,6 +30,8 @@ func TestPutMetadata(t *testing.T) {
 	f(`{"version":"mem-broker-0.2"}`, 400, "INVALID_METADATA")
 	f(`{"version":`, 400, "INVALID_METADATA")
 	f("", 400, "INVALID_REQUEST")
+	f(strings.Replace(doc, `"global_epoch":`, `"global_epoch":99999,"global_epoch":`, 1), 400, "INVALID_METADATA") // duplicate key
+	f(strings.Replace(doc, `"all_proxies":`, `"All_Proxies":`, 1), 400, "INVALID_METADATA")                        // wrong case
 	f(strings.Replace(doc, `[[0,8191]]`, `[[0,8000]]`, 1), 400, "INVALID_METADATA")
 	epochField := regexp.MustCompile(`"global_epoch":\d+`)
 	f(epochField.ReplaceAllString(doc, `"global_epoch":18446744073709551615`), 400, "EPOCH_OUT_OF_RANGE")
