@@ -108,8 +108,10 @@ func New(o Options) *Server {
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
-		CloseOnShutdown:               true,
-		Logger:                        fasthttpLogger{o.Logger},
+		// fasthttp's own errors would quote the raw request; error bodies never do.
+		SecureErrorLogMessage: true,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{o.Logger},
 	}
 	return s
 }
@@ -118,23 +120,23 @@ func New(o Options) *Server {
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(crlfListener{ln}) }
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
 func (s *Server) Shutdown() error { return s.srv.Shutdown() }
 
-// transportError answers what fasthttp rejects before any handler runs.
+// transportError answers what fasthttp rejects before any handler runs. The message is
+// fixed per kind: fasthttp's errors quote request bytes and socket addresses, which an
+// error body never echoes (they go to the log).
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	var code string
+	re := &requestError{"INVALID_REQUEST", "malformed HTTP request"}
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		code = "PAYLOAD_TOO_LARGE"
+		re = &requestError{"PAYLOAD_TOO_LARGE", fmt.Sprintf("request bodies are at most %d bytes", s.srv.MaxRequestBodySize)}
 	case isTimeout(err):
-		code = "REQUEST_TIMEOUT"
-	default:
-		code = "INVALID_REQUEST"
+		re = &requestError{"REQUEST_TIMEOUT", "request not received in time"}
 	}
-	writeError(ctx, &requestError{code, err.Error()})
+	writeError(ctx, re)
 	s.log.Warn().Err(err).Int("status", ctx.Response.StatusCode()).Msg("request rejected by the transport")
 }
 
@@ -164,6 +166,9 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			s.recovered(ctx, next)
 		}
 		s.inFlight.Add(-1)
+		if c, ok := ctx.Conn().(*crlfConn); ok {
+			c.nextRequest()
+		}
 		// After the handler: a recovered panic resets the response.
 		ctx.Response.Header.SetCanonical(headerRequestID, id)
 
