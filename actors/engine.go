@@ -35,11 +35,14 @@ type Options struct {
 	// own actors) never collide. Default "fulcrum".
 	Name string
 
-	FailureTTL     time.Duration // default 60s
-	FailureQuorum  int           // default 1
-	MigrationLimit int           // 0 = unlimited
-	OrderedProxy   bool
-	AskTimeout     time.Duration // default 5s
+	FailureTTL    time.Duration // default 60s
+	FailureQuorum int           // default 1, at most meta.MaxReporters
+	// FailurePruneInterval is how often expired failure reports are dropped from the store;
+	// default the failure TTL, negative never.
+	FailurePruneInterval time.Duration
+	MigrationLimit       int // 0 = unlimited
+	OrderedProxy         bool
+	AskTimeout           time.Duration // default 5s
 
 	// EpochPollInterval, EpochPollFailures and EpochPollMax bound how a scale-out waits for
 	// its proxies to report the cluster's epoch (UMCTL GETEPOCH): defaults 1s, 30 failed
@@ -67,6 +70,7 @@ type engineConfig struct {
 	failureTTL     time.Duration
 	failureQuorum  int
 	migrationLimit int
+	pruneInterval  time.Duration // ≤ 0: expired failure reports are not pruned
 	now            func() time.Time
 	metrics        *Metrics
 	epochWait      epochWait
@@ -98,6 +102,13 @@ func Start(o Options) (*Engine, error) {
 	}
 	if cfg.failureQuorum <= 0 {
 		cfg.failureQuorum = 1
+	}
+	if cfg.failureQuorum > meta.MaxReporters {
+		return nil, fmt.Errorf("failure quorum %d: at most %d", cfg.failureQuorum, meta.MaxReporters)
+	}
+	cfg.pruneInterval = o.FailurePruneInterval
+	if cfg.pruneInterval == 0 {
+		cfg.pruneInterval = cfg.failureTTL
 	}
 	if cfg.now == nil {
 		cfg.now = time.Now

@@ -39,6 +39,7 @@ type ProxyPoolActor struct {
 	writeStart    time.Time
 
 	replicator *actor.PID
+	pruneTimer *time.Timer // the next pruneFailures tick
 
 	children map[string]*actor.PID
 	stopping map[string]bool       // deleted clusters whose actor has not terminated yet
@@ -96,6 +97,12 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 			}
 			a.replicator = pid
 		}
+		a.schedulePrune(ctx)
+	case *actor.Stopping:
+		a.stopPrune()
+	case *pruneFailures:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.pruneFailures() })
+		a.schedulePrune(ctx)
 	case *actor.Terminated:
 		a.childTerminated(ctx, m.Who)
 	case *writeDone:

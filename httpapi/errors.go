@@ -44,6 +44,7 @@ var errorTable = map[string]errorSpec{
 	"PROXY_NOT_SYNC":              {500, "proxies did not reach the cluster's epoch"},
 	"NODE_NUMBER_CHANGING":        {409, "another scaling operation is running on the cluster"},
 	"PERSISTENCE_IO_ERROR":        {500, "the change could not be written to disk"},
+	"TOO_MANY_REPORTERS":          {409, "the proxy already has the most live failure reports kept (64)"},
 	"EPOCH_OUT_OF_RANGE":          {400, "epochs are at most 2^63, so that they can still grow"},
 	"EPOCH_EXHAUSTED":             {409, "the global epoch cannot grow any more"},
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -115,8 +116,8 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if c.failureTTL < time.Second {
 		return nil, errors.New("--failure-ttl must be at least 1s")
 	}
-	if c.failureQuorum < 1 || c.migrationLimit < 0 {
-		return nil, errors.New("--failure-quorum must be ≥ 1 and --migration-limit ≥ 0")
+	if c.failureQuorum < 1 || c.failureQuorum > meta.MaxReporters || c.migrationLimit < 0 {
+		return nil, fmt.Errorf("--failure-quorum must be 1 to %d and --migration-limit ≥ 0", meta.MaxReporters)
 	}
 	if c.memoryLimit < 0 {
 		return nil, errors.New("--memory-limit must not be negative")
