@@ -90,7 +90,8 @@ type Engine struct {
 	cfg       *engineConfig
 	timeout   time.Duration
 	stopped   atomic.Bool
-	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
+	restoring atomic.Bool // a whole-state restore runs: one at a time
+	pids      sync.Map    // cluster name → *actor.PID, addresses only: no state
 }
 
 // Start loads the state from the store and spawns the actors.

@@ -10,4 +10,7 @@ var (
 	ErrTimeout = &meta.Error{Code: "TIMEOUT"}
 	// ErrStopped answers requests made after Stop.
 	ErrStopped = &meta.Error{Code: "UNAVAILABLE"}
+	// ErrOverloaded answers a whole-state restore while another one runs: each holds the
+	// parsed document, several times the size of its body, in memory.
+	ErrOverloaded = &meta.Error{Code: "OVERLOADED"}
 )

@@ -56,7 +56,7 @@ var errorTable = map[string]errorSpec{
 	"INTERNAL_ERROR":     {500, "internal error"},
 	"TIMEOUT":            {503, "the engine did not answer in time"},
 	"UNAVAILABLE":        {503, "the service is shutting down"},
-	"OVERLOADED":         {503, "too many requests in flight"},
+	"OVERLOADED":         {503, "too many requests or request body bytes in flight, or another restore running"},
 }
 
 // requestError is a malformed request, with a message saying what is wrong.

@@ -33,9 +33,13 @@ type Options struct {
 	// Gatherer serves /metrics; Registerer receives the HTTP metrics. Either may be nil.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
-	// MaxBodyBytes bounds request bodies (413 beyond); default 128 MiB, undermoon's limit, so
-	// that a PUT /metadata of a large deployment fits (about 0.9 MB per 1,000 clusters).
+	// MaxBodyBytes bounds request bodies (413 beyond); default 64 MiB, room for a PUT /metadata
+	// of about 70,000 clusters (0.9 MB per 1,000). undermoon allows 128 MiB. It is capped at
+	// BodyBytesInFlight.
 	MaxBodyBytes int
+	// BodyBytesInFlight bounds the request body bytes read or handled at once; a request
+	// whose body does not fit is refused (503 OVERLOADED) before it is read. Default 64 MiB.
+	BodyBytesInFlight int
 	// MaxInFlight bounds concurrent requests (503 beyond); default 4096.
 	MaxInFlight int
 	// Version is answered by GET /api/v2/version.
@@ -52,6 +56,8 @@ type Server struct {
 	version  string
 	maxIn    int64
 	inFlight atomic.Int64
+	maxBody  int64
+	budget   bodyBudget
 	idPrefix string
 	idSeq    atomic.Uint64
 	metrics  *httpMetrics
@@ -65,8 +71,13 @@ func New(o Options) *Server {
 		s.maxIn = 4096
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 128 << 20
+		o.MaxBodyBytes = 64 << 20
 	}
+	if o.BodyBytesInFlight <= 0 {
+		o.BodyBytesInFlight = 64 << 20
+	}
+	s.budget.limit = int64(o.BodyBytesInFlight)
+	s.maxBody = min(int64(o.MaxBodyBytes), s.budget.limit)
 	// Successful GETs are frequent (every coordinator polls every second): log a sample.
 	s.sampled = o.Logger.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	var rnd [4]byte
@@ -99,12 +110,15 @@ func New(o Options) *Server {
 	balancerRoutes(r, o.Balancer)
 
 	s.srv = &fasthttp.Server{
-		Handler:                       s.middleware(r.Handler),
-		Name:                          "fulcrum",
-		ReadTimeout:                   30 * time.Second,
-		WriteTimeout:                  30 * time.Second,
-		IdleTimeout:                   120 * time.Second,
-		MaxRequestBodySize:            o.MaxBodyBytes,
+		Handler:            s.middleware(r.Handler),
+		Name:               "fulcrum",
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		MaxRequestBodySize: int(s.maxBody),
+		// Bodies are read by the middleware once they fit the budget (admission.go).
+		StreamRequestBody:             true,
+		ExpectHandler:                 s.expectContinue,
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
@@ -145,8 +159,8 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// middleware wraps every route: request id, in-flight limit, panic recovery, metrics and
-// the access log. It runs on every request, so it does not allocate: the request id is
+// middleware wraps every route: request id, in-flight limits (requests, body bytes), panic
+// recovery, metrics and the access log. It runs on every request, so it does not allocate: the request id is
 // kept in a stack buffer and the log event is only built when the sampler keeps it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
@@ -162,8 +176,13 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
+		} else if cost, err := s.readBody(ctx); err != nil {
+			writeError(ctx, err)
+			// The body may be partly unread: the connection cannot carry another request.
+			ctx.SetConnectionClose()
 		} else {
 			s.recovered(ctx, next)
+			s.budget.give(cost)
 		}
 		s.inFlight.Add(-1)
 		if c, ok := ctx.Conn().(*crlfConn); ok {
