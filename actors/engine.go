@@ -3,6 +3,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,9 @@ type Options struct {
 	MigrationLimit       int // 0 = unlimited
 	OrderedProxy         bool
 	AskTimeout           time.Duration // default 5s
+	// StoreTimeout bounds how long the asker of a change that was accepted before its ask
+	// timed out still waits for the commit's outcome (then OUTCOME_UNKNOWN); default 10s.
+	StoreTimeout time.Duration
 
 	// EpochPollInterval, EpochPollFailures and EpochPollMax bound how a scale-out waits for
 	// its proxies to report the cluster's epoch (UMCTL GETEPOCH): defaults 1s, 30 failed
@@ -75,6 +79,7 @@ type engineConfig struct {
 	metrics        *Metrics
 	epochWait      epochWait
 
+	storeTimeout       time.Duration
 	syncInterval       time.Duration // ≤ 0: no replication
 	replicationTimeout time.Duration
 }
@@ -114,6 +119,7 @@ func Start(o Options) (*Engine, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
+	cfg.storeTimeout = cmp.Or(o.StoreTimeout, 10*time.Second)
 	cfg.syncInterval, cfg.replicationTimeout = o.SyncMetaInterval, o.ReplicationTimeout
 	if cfg.syncInterval == 0 {
 		cfg.syncInterval = 10 * time.Second
@@ -250,7 +256,13 @@ func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Dura
 		return Result{Err: ErrStopped}, nil
 	}
 	start := time.Now()
-	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	var v any
+	var err error
+	if m, ok := msg.(ticketed); ok {
+		v, err = e.askChangeWithin(pid, m, timeout)
+	} else {
+		v, err = e.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	}
 	e.cfg.metrics.ask(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err

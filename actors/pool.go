@@ -18,6 +18,7 @@ type pending struct {
 	d       *delta
 	replyTo *actor.PID
 	reply   Result
+	ticket  *ticket // the asker's, finished with the reply
 }
 
 // ProxyPoolActor owns the proxies, hosts, failed proxies, failure reports and the global
@@ -182,6 +183,9 @@ func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
 // run executes one transaction and queues its reply behind every accepted change, so no
 // reply (not even an error or a no-op) can claim a state that is not yet on disk.
 func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, error)) {
+	if !accepted(ctx, ctx.Message()) {
+		return // the asker gave up before: never applied
+	}
 	tx := a.newTx(a.tent)
 	res, err := fn(tx)
 	if err == nil && tx.epochErr != nil {
@@ -190,7 +194,7 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 	if err != nil {
 		res, tx.d = Result{Err: err}, delta{}
 	}
-	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res}
+	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res, ticket: ticketOf(ctx.Message())}
 	defer func() { a.metrics.pendingChanges.Set(float64(len(a.queued) + len(a.writing))) }()
 	if p.d.empty() && len(a.queued) == 0 && a.writing == nil {
 		a.reply(ctx, p)
@@ -204,6 +208,9 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 }
 
 func (a *ProxyPoolActor) reply(ctx actor.Context, p *pending) {
+	if p.ticket != nil {
+		p.ticket.finish(p.reply)
+	}
 	if p.replyTo != nil {
 		ctx.Send(p.replyTo, p.reply)
 	}

@@ -54,7 +54,8 @@ var errorTable = map[string]errorSpec{
 	"PAYLOAD_TOO_LARGE":  {413, "request body too large"},
 	"REQUEST_TIMEOUT":    {408, "request not received in time"},
 	"INTERNAL_ERROR":     {500, "internal error"},
-	"TIMEOUT":            {503, "the engine did not answer in time"},
+	"TIMEOUT":            {503, "the engine did not answer in time; a change was not applied"},
+	"OUTCOME_UNKNOWN":    {504, "the change was accepted but its commit did not report in time; it may be applied"},
 	"UNAVAILABLE":        {503, "the service is shutting down"},
 	"OVERLOADED":         {503, "too many requests or request body bytes in flight, or another restore running"},
 }
