@@ -345,7 +345,8 @@ func (e *Engine) Failures() Result { return e.askPool("failures", &listFailures{
 
 func (e *Engine) Epoch() Result { return e.askPool("epoch", &getEpoch{}) }
 
-func (e *Engine) CheckResources() Result { return e.askPool("check_resources", &checkResources{}) }
+// CheckResources is POST /resources/failures/check, computed on the caller's goroutine.
+func (e *Engine) CheckResources() Result { return e.checkResources() }
 
 // Metadata is the whole state in undermoon's mem-broker-0.2 format, read from the store.
 func (e *Engine) Metadata() Result {

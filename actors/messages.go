@@ -55,8 +55,7 @@ type (
 		asked
 		MaxSeen uint64
 	}
-	getConfig      struct{}
-	checkResources struct{}
+	getConfig struct{}
 
 	listClusterNames struct{ Offset, Limit int }
 	listProxies      struct{ Offset, Limit int }

@@ -56,6 +56,7 @@ type ProxyPoolActor struct {
 	// cluster actor cost a second one, ~5 % of a read's CPU). A view stays current while its
 	// cluster's record is the same object: commits replace records, never change them.
 	clusterViews map[proxyKey]renderedView
+	snap         *poolState // durable's immutable copy, handed out until the next change (snapshot.go)
 }
 
 type proxyKey struct {
@@ -133,9 +134,8 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		ctx.Respond(jsonResult(map[string][]string{"addresses": a.failedByQuorum()}))
 	case *getProxyMeta:
 		a.proxyMeta(ctx, m)
-	case *checkResources:
-		hosts := meta.HostsCannotFail(a.durable.proxies, a.newTx(a.durable).freeProxies(), a.durable.clusters)
-		ctx.Respond(jsonResult(map[string][]string{"hosts_cannot_fail": hosts}))
+	case *getSnapshot:
+		ctx.Respond(a.snapshot())
 
 	// Mutations, as transactions on the tentative state.
 	case *addProxy:
@@ -268,6 +268,7 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 	if changed {
 		// Any change moves the global epoch that free proxies' views carry.
 		clear(a.freeViews)
+		a.snap = nil
 	}
 	if a.replicator != nil && changed {
 		ctx.Send(a.replicator, &replicaState{Replicas: a.durable.replicas})
