@@ -90,7 +90,7 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			ctx.RequestWithCustomSender(a.pool, &commitCluster{asked: m.asked, Name: a.rec.Name, Build: m.Build}, ctx.Sender())
 		case a.holder != nil:
 			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(ctx, m):
+		case accepted(m):
 			a.holder, a.ticket = ctx.Sender(), m.ticket()
 			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build})
 		}
@@ -100,7 +100,7 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
 		case a.holder != nil:
 			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(ctx, m):
+		case accepted(m):
 			a.holder, a.auto, a.ticket = ctx.Sender(), m, m.ticket()
 			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: autoResize(m.Nodes)})
 		}

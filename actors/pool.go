@@ -183,7 +183,7 @@ func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
 // run executes one transaction and queues its reply behind every accepted change, so no
 // reply (not even an error or a no-op) can claim a state that is not yet on disk.
 func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, error)) {
-	if !accepted(ctx, ctx.Message()) {
+	if !accepted(ctx.Message()) {
 		return // the asker gave up before: never applied
 	}
 	tx := a.newTx(a.tent)

@@ -62,16 +62,11 @@ func ticketOf(msg any) *ticket {
 	return nil
 }
 
-// accepted tells an actor whether it may start the change msg asks for; when it may not,
-// the asker has already answered TIMEOUT, and the reply sent here goes nowhere.
-func accepted(ctx actor.Context, msg any) bool {
-	if t := ticketOf(msg); t != nil && !t.accept() {
-		if ctx.Sender() != nil {
-			ctx.Respond(Result{Err: ErrTimeout})
-		}
-		return false
-	}
-	return true
+// accepted tells an actor whether it may start the change msg asks for. When it may not,
+// the asker has already answered TIMEOUT and stopped listening: nothing is sent back.
+func accepted(msg any) bool {
+	t := ticketOf(msg)
+	return t == nil || t.accept()
 }
 
 // askChangeWithin asks for a change under a ticket: a timeout before the change is accepted
