@@ -36,14 +36,15 @@ type Options struct {
 	// own actors) never collide. Default "fulcrum".
 	Name string
 
-	FailureTTL    time.Duration // default 60s
-	FailureQuorum int           // default 1, at most meta.MaxReporters
+	FailureTTL     time.Duration // default 60s
+	FailureQuorum  int           // default 1
+	MigrationLimit int           // 0 = unlimited
+	OrderedProxy   bool
+	AskTimeout     time.Duration // default 5s
+
 	// FailurePruneInterval is how often expired failure reports are dropped from the store;
-	// default the failure TTL, negative never.
+	// default the failure TTL, negative never. FailureQuorum is at most meta.MaxReporters.
 	FailurePruneInterval time.Duration
-	MigrationLimit       int // 0 = unlimited
-	OrderedProxy         bool
-	AskTimeout           time.Duration // default 5s
 	// StoreTimeout bounds how long the asker of a change that was accepted before its ask
 	// timed out still waits for the commit's outcome (then OUTCOME_UNKNOWN); default 10s.
 	StoreTimeout time.Duration
@@ -95,8 +96,9 @@ type Engine struct {
 	cfg       *engineConfig
 	timeout   time.Duration
 	stopped   atomic.Bool
+	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
+
 	restoring atomic.Bool // a whole-state restore runs: one at a time
-	pids      sync.Map    // cluster name → *actor.PID, addresses only: no state
 }
 
 // Start loads the state from the store and spawns the actors.
