@@ -93,7 +93,7 @@ func TestAcceptedChangeGetsItsOutcome(t *testing.T) {
 		go func() { done <- e.changeCluster("slow", "c", slow) }()
 		time.Sleep(300 * time.Millisecond) // the change is queued behind the blocking one
 		releasePool()
-		<-inside                           // accepted: its transaction runs
+		<-inside                            // accepted: its transaction runs
 		time.Sleep(1300 * time.Millisecond) // past the ask timeout, and the short store timeout
 		close(release)
 		var r Result
