@@ -87,6 +87,7 @@ type Engine struct {
 	timeout   time.Duration
 	stopped   atomic.Bool
 	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
+	replies   *replyBoxes
 }
 
 // Start loads the state from the store and spawns the actors.
@@ -152,6 +153,7 @@ func Start(o Options) (*Engine, error) {
 			actor.WithDeadLetterRequestLogging(false))
 		e.ownSystem = true
 	}
+	e.replies = newReplyBoxes(e.sys, o.Name)
 	props := actor.PropsFromProducer(func() actor.Actor { return newPoolActor(cfg, e.store, st) }, actor.WithDispatcher(inlineDispatcher))
 	e.pool, err = e.sys.Root.SpawnNamed(props, o.Name+"/pool")
 	if err != nil {
@@ -186,6 +188,7 @@ func (e *Engine) Stop() error {
 	if err := e.sys.Root.PoisonFuture(e.pool).Wait(); err != nil {
 		e.cfg.log.Warn().Err(err).Msg("pool actor did not stop in time")
 	}
+	e.replies.close()
 	if e.ownSystem {
 		e.sys.Shutdown()
 	}
@@ -238,7 +241,7 @@ func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Dura
 		return Result{Err: ErrStopped}, nil
 	}
 	start := time.Now()
-	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	v, err := e.replies.ask(pid, msg, timeout)
 	e.cfg.metrics.ask(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err
