@@ -224,7 +224,7 @@ func (e *Engine) clusterPID(name string) (pid *actor.PID, cached bool) {
 // inlineDispatcher runs a broker actor's mailbox on the goroutine that finds it idle — for
 // a read, the HTTP worker that asked — instead of starting a goroutine per activation. The
 // mailbox still runs one message at a time, in arrival order; what changes is who runs it:
-// the reply is ready before the asker waits on its future, so an ask costs no goroutine
+// the reply is ready before the asker waits for it, so an ask costs no goroutine
 // start and no park/unpark (measured in DESIGN.md "Dispatch"). Safe because broker actors never block (rules of the road in DESIGN.md):
 // fsyncs, RESP calls and replication pushes run on their own goroutines and report back by
 // message. The price: a goroutine that finds the mailbox idle drains what others enqueue
