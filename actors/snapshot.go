@@ -28,7 +28,7 @@ func (e *Engine) checkResources() Result {
 		return Result{Err: ErrStopped}
 	}
 	start := time.Now()
-	v, err := e.sys.Root.RequestFuture(e.pool, &getSnapshot{}, e.timeout).Result()
+	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
 	if err != nil {
 		return Result{Err: askError(err)}
 	}

@@ -74,7 +74,7 @@ func accepted(msg any) bool {
 func (e *Engine) askChangeWithin(pid *actor.PID, msg ticketed, timeout time.Duration) (any, error) {
 	t := newTicket()
 	msg.setTicket(t)
-	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	v, err := e.replies.ask(pid, msg, timeout)
 	if err == nil || !errors.Is(err, actor.ErrTimeout) || t.abandon() {
 		return v, err
 	}
