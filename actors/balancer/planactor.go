@@ -25,6 +25,10 @@ type planRecord struct {
 	Spec     PlanSpec            `json:"spec"`
 	Tasks    []task              `json:"tasks"`
 	Throttle *kafkaload.Throttle `json:"throttle,omitempty"`
+	// Saved holds the throttle configs as they were before the plan set its throttle, and
+	// is on disk before the throttle is set: the plan puts them back at the end. Nil while
+	// the plan has set nothing.
+	Saved *kafkaload.ThrottleConfigs `json:"savedThrottle,omitempty"`
 	// Outcome is the final phase a plan that is failing, cancelling or unthrottling ends in.
 	Outcome Phase `json:"outcome,omitempty"`
 }
@@ -89,14 +93,19 @@ type planActor struct {
 	lastAct      time.Time // last election or revert sent
 	stable       int       // polls in a row that saw the phase's condition hold
 	leadersRight int
+	settled      int       // a revert's progress: partitions not in flight plus those put back
+	lastRestore  time.Time // last reorder or election of a revert sent
 	lastProgress time.Time
 	lastErr      error
 	panics       int
 
 	ver, durable int // record versions: changed and on disk
-	writing      bool
-	lastSave     time.Time
-	final        bool
+	savedVer     int // the version that first holds Saved
+	// samples are recent readings of the bytes moved, for the ETA.
+	samples  []progressSample
+	writing  bool
+	lastSave time.Time
+	final    bool
 }
 
 type dirKey struct {
@@ -125,14 +134,19 @@ func (a *planActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		if a.rec != nil { // resumed after a restart
 			a.rec.Status.Restarts++
-			a.lastProgress = time.Now()
+			if a.rec.Throttle != nil && a.rec.Saved == nil && a.rec.Status.Phase != PhasePending && a.rec.Status.Phase != PhaseThrottling {
+				// A record written before the old configs were kept: its throttle is set,
+				// and removing it is all that can be done.
+				a.rec.Saved = &kafkaload.ThrottleConfigs{}
+			}
+			a.lastProgress = a.now()
 			a.cfg.log.Info().Str("token", a.rec.Status.Token).Str("phase", string(a.rec.Status.Phase)).Msg("resuming plan")
 			a.save(ctx)
 			a.poll(ctx)
 		}
 	case *executePlan:
 		a.spec, a.token, a.asker = m.spec, m.token, ctx.Sender()
-		a.run(ctx, func(c context.Context) (*kafkaload.State, error) {
+		a.run(ctx, "read", func(c context.Context) (*kafkaload.State, error) {
 			return a.cfg.kafka.State(c, specTopics(m.spec))
 		}, func(st *kafkaload.State, err error) { a.validate(ctx, m.token, st, err) })
 	case *opDone:
@@ -167,10 +181,13 @@ func (a *planActor) validate(ctx actor.Context, token string, st *kafkaload.Stat
 		var th *kafkaload.Throttle
 		tasks, th, err = buildTasks(a.spec, st)
 		if err == nil {
-			now := time.Now()
+			now := a.now()
 			a.rec = &planRecord{Spec: a.spec, Tasks: tasks, Throttle: th, Status: PlanStatus{
-				Token: token, Phase: PhasePending, PartitionsTotal: len(tasks), Throttle: a.spec.Throttle, StartTime: now,
+				Token: token, Phase: PhasePending, PartitionsTotal: len(tasks), StartTime: now,
 			}}
+			if th != nil {
+				a.rec.Status.Throttle = th.Rate
+			}
 			for i := range tasks {
 				a.rec.Status.BytesTotal += tasks[i].bytes()
 			}
@@ -195,16 +212,20 @@ func (a *planActor) refuse(ctx actor.Context, err error) {
 }
 
 // run starts op on a goroutine, bounded by the call timeout; then gets its result in the
-// actor.
-func (a *planActor) run(ctx actor.Context, op func(context.Context) (*kafkaload.State, error), then func(*kafkaload.State, error)) {
+// actor. A failure counts in the Kafka errors metric under what.
+func (a *planActor) run(ctx actor.Context, what string, op func(context.Context) (*kafkaload.State, error), then func(*kafkaload.State, error)) {
 	a.seq++
 	a.busy = true
 	seq, self, root, base, timeout := a.seq, ctx.Self(), ctx.ActorSystem().Root, a.ctx, a.cfg.exec.CallTimeout
+	failed := a.cfg.metrics.kafkaErrors.WithLabelValues(what)
 	a.then = then
 	go func() {
 		c, cancel := context.WithTimeout(base, timeout)
 		defer cancel()
 		st, err := op(c)
+		if err != nil && base.Err() == nil {
+			failed.Inc()
+		}
 		root.Send(self, &opDone{seq: seq, state: st, err: err})
 	}()
 }
@@ -222,7 +243,7 @@ func (a *planActor) opDone(ctx actor.Context, m *opDone) {
 // poll reads the plan's partitions and decides.
 func (a *planActor) poll(ctx actor.Context) {
 	topics, kafka := taskTopics(a.rec.Tasks), a.cfg.kafka
-	a.run(ctx, func(c context.Context) (*kafkaload.State, error) {
+	a.run(ctx, "read", func(c context.Context) (*kafkaload.State, error) {
 		return kafka.State(c, topics)
 	}, func(st *kafkaload.State, err error) {
 		if err != nil {
@@ -246,7 +267,7 @@ func (a *planActor) poll(ctx actor.Context) {
 func (a *planActor) act(ctx actor.Context, what string, op func(context.Context) error, then func()) {
 	a.cfg.log.Debug().Str("token", a.rec.Status.Token).Str("op", what).Msg("plan: act")
 	phase := a.rec.Status.Phase
-	a.run(ctx, func(c context.Context) (*kafkaload.State, error) { return nil, op(c) }, func(_ *kafkaload.State, err error) {
+	a.run(ctx, what, func(c context.Context) (*kafkaload.State, error) { return nil, op(c) }, func(_ *kafkaload.State, err error) {
 		if a.rec.Status.Phase != phase {
 			// Cancelled (or failed) meanwhile: the new phase decides from a fresh reading.
 			a.pollNow(ctx)
@@ -297,11 +318,7 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 		}
 		a.decide(ctx, st)
 	case PhaseThrottling:
-		th := *a.rec.Throttle
-		a.act(ctx, "set throttle", func(c context.Context) error { return a.cfg.kafka.SetThrottle(c, th) }, func() {
-			a.setPhase(ctx, PhaseReassigning)
-			a.pollNow(ctx)
-		})
+		a.throttle(ctx)
 	case PhaseReassigning:
 		a.reassign(ctx, st)
 	case PhaseMovingDirs:
@@ -315,7 +332,7 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 			}
 		}
 		a.stable++
-		a.lastProgress = time.Now()
+		a.lastProgress = a.now()
 		if a.stable < a.cfg.exec.Debounce {
 			a.wait(ctx)
 			return
@@ -327,14 +344,45 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 	case PhaseFailing, PhaseCancelling:
 		a.revert(ctx, st)
 	case PhaseUnthrottling:
-		topics := taskTopics(a.rec.Tasks)
-		a.act(ctx, "remove throttle", func(c context.Context) error { return a.cfg.kafka.ClearThrottle(c, topics) }, func() {
+		topics, was := taskTopics(a.rec.Tasks), a.rec.Saved
+		a.act(ctx, "restore throttle", func(c context.Context) error { return a.cfg.kafka.RestoreThrottle(c, was, topics) }, func() {
 			a.finish(ctx, a.rec.Outcome, nil)
 		})
 	default:
 		a.fail(ctx, fmt.Errorf("unknown phase %q", a.rec.Status.Phase))
 		a.pollNow(ctx)
 	}
+}
+
+// throttle reads the throttle configs the plan is about to change, records them, and sets
+// the plan's throttle once that record is on disk: whatever happens next, the plan can put
+// back exactly what the operator had.
+func (a *planActor) throttle(ctx actor.Context) {
+	kafka, th := a.cfg.kafka, *a.rec.Throttle
+	if a.rec.Saved == nil {
+		topics := taskTopics(a.rec.Tasks)
+		var was *kafkaload.ThrottleConfigs
+		a.act(ctx, "read throttle configs", func(c context.Context) error {
+			var err error
+			was, err = kafka.ReadThrottle(c, th.Brokers, topics)
+			return err
+		}, func() {
+			a.rec.Saved = was
+			a.save(ctx)
+			a.savedVer = a.ver
+			a.wait(ctx)
+		})
+		return
+	}
+	if a.durable < a.savedVer {
+		a.wait(ctx)
+		return
+	}
+	was := a.rec.Saved
+	a.act(ctx, "set throttle", func(c context.Context) error { return kafka.SetThrottle(c, th, was) }, func() {
+		a.setPhase(ctx, PhaseReassigning)
+		a.pollNow(ctx)
+	})
 }
 
 // reassign sends the reassignments that fit in the free slots and moves on once every
@@ -357,7 +405,7 @@ func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
 		}
 		remaining++
 		// In flight: Kafka says so, or it was just sent (metadata may not show it yet).
-		if p.Reassigning || time.Since(a.issued[t.tp()]) < grace {
+		if p.Reassigning || a.now().Sub(a.issued[t.tp()]) < grace {
 			for _, b := range t.slots() {
 				busy[b]++
 			}
@@ -384,7 +432,7 @@ func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
 		a.wait(ctx)
 		return
 	}
-	now := time.Now()
+	now := a.now()
 	targets := map[kafkaload.TP][]int32{}
 	declare := map[int32]map[kafkaload.TP]string{}
 	for _, t := range batch {
@@ -445,7 +493,7 @@ func (a *planActor) moveDirs(ctx actor.Context, st *kafkaload.State) {
 			}
 			remaining++
 			k := dirKey{t.tp(), b}
-			if !ok || l.FutureDir == want || time.Since(a.dirIssued[k]) < grace {
+			if !ok || l.FutureDir == want || a.now().Sub(a.dirIssued[k]) < grace {
 				busy[b]++
 				continue
 			}
@@ -463,7 +511,7 @@ func (a *planActor) moveDirs(ctx actor.Context, st *kafkaload.State) {
 		return
 	}
 	moves := map[int32]map[kafkaload.TP]string{}
-	now := time.Now()
+	now := a.now()
 	for _, m := range pending {
 		if busy[m.broker] >= a.limit() {
 			continue
@@ -509,7 +557,7 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	}
 	if right := len(a.rec.Tasks) - len(wrong); right > a.leadersRight {
 		a.leadersRight = right
-		a.lastProgress = time.Now()
+		a.lastProgress = a.now()
 	}
 	if len(wrong) == 0 {
 		a.stable++
@@ -522,11 +570,11 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 		return
 	}
 	a.stable = 0
-	if time.Since(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
+	if a.now().Sub(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
 		a.wait(ctx)
 		return
 	}
-	a.lastAct = time.Now()
+	a.lastAct = a.now()
 	kafka := a.cfg.kafka
 	a.act(ctx, "elect preferred leaders", func(c context.Context) error {
 		res, err := kafka.ElectPreferred(c, wrong)
@@ -537,17 +585,24 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	}, nil)
 }
 
-// revert cancels the plan's reassignments in flight (Kafka puts back the original
-// replicas) and its directory moves in flight (each log is moved back to where it is), so
-// that every partition ends either as it was or as the plan wants it. Partitions already
-// done stay done.
+// revert puts every partition back either as it was or as the plan wants it, replica
+// order and leader included. First it cancels the plan's reassignments in flight and its
+// directory moves in flight (each log is moved back to where it is). Kafka's cancellation
+// keeps the current order minus the added replicas, which may not be the original order
+// (from [1 2] to [2 3], the list in flight is [2 3 1] and the cancelled one [2 1]), so then
+// it restores the order with a reassignment that copies nothing, and the leader with a
+// preferred election. Partitions already done stay done, and get their planned leader.
 func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 	var ongoing []kafkaload.TP
 	back := map[int32]map[kafkaload.TP]string{}
+	reorder := map[kafkaload.TP][]int32{}
+	var elect []kafkaload.TP
+	settled := 0
 	for i := range a.rec.Tasks {
 		t := &a.rec.Tasks[i]
 		p := st.Partitions[t.tp()]
 		if p == nil {
+			settled++
 			continue
 		}
 		if p.Reassigning {
@@ -561,20 +616,73 @@ func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 				back[b][t.tp()] = l.Dir
 			}
 		}
+		if p.Reassigning {
+			continue
+		}
+		settled++
+		order, leader := t.revertTo(p)
+		switch {
+		case order == nil: // neither as it was nor as planned: someone else changed it
+			settled++
+		case !slices.Equal(p.Replicas, order):
+			reorder[t.tp()] = order
+			if leader >= 0 {
+				elect = append(elect, t.tp())
+			}
+		case leader >= 0 && p.Leader != leader:
+			elect = append(elect, t.tp())
+		default:
+			settled++
+		}
 	}
-	if len(ongoing) == 0 && len(back) == 0 {
+	if settled > a.settled {
+		a.settled = settled
+		a.lastProgress = a.now()
+	}
+	if len(ongoing) == 0 && len(back) == 0 && len(reorder) == 0 && len(elect) == 0 {
+		a.stable++
+		if a.stable < a.cfg.exec.Debounce {
+			a.wait(ctx)
+			return
+		}
 		a.cleanUp(ctx)
 		return
 	}
-	if time.Since(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
+	a.stable = 0
+	// Each kind of step is sent again only after a grace period: Kafka's metadata may not
+	// show the last one yet.
+	grace := 2*time.Second + a.cfg.exec.PollInterval
+	kafka := a.cfg.kafka
+	if len(ongoing) > 0 || len(back) > 0 {
+		if a.now().Sub(a.lastAct) < grace {
+			a.wait(ctx)
+			return
+		}
+		a.lastAct = a.now()
+		a.act(ctx, "cancel moves in flight", func(c context.Context) error {
+			if len(ongoing) > 0 {
+				res, err := kafka.CancelReassign(c, ongoing)
+				if err != nil {
+					return err
+				}
+				if err := partitionsErr(res, false); err != nil {
+					return err
+				}
+			}
+			return a.alterDirs(c, back)
+		}, nil)
+		return
+	}
+	if a.now().Sub(a.lastRestore) < grace {
 		a.wait(ctx)
 		return
 	}
-	a.lastAct = time.Now()
-	kafka := a.cfg.kafka
-	a.act(ctx, "cancel moves in flight", func(c context.Context) error {
-		if len(ongoing) > 0 {
-			res, err := kafka.CancelReassign(c, ongoing)
+	a.lastRestore = a.now()
+	// A reorder copies nothing, so the controller applies it at once and the election
+	// that follows sees the new order; if not, the next reading elects again.
+	a.act(ctx, "restore replica order and leaders", func(c context.Context) error {
+		if len(reorder) > 0 {
+			res, err := kafka.Reassign(c, reorder)
 			if err != nil {
 				return err
 			}
@@ -582,13 +690,21 @@ func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 				return err
 			}
 		}
-		return a.alterDirs(c, back)
+		if len(elect) == 0 {
+			return nil
+		}
+		res, err := kafka.ElectPreferred(c, elect)
+		if err != nil {
+			return err
+		}
+		return partitionsErr(res, false)
 	}, nil)
 }
 
-// cleanUp removes the throttle, if the plan set one, then ends the plan in its outcome.
+// cleanUp puts back the throttle configs, if the plan may have changed them, then ends the
+// plan in its outcome.
 func (a *planActor) cleanUp(ctx actor.Context) {
-	if a.rec.Throttle != nil {
+	if a.rec.Saved != nil {
 		a.setPhase(ctx, PhaseUnthrottling)
 		a.pollNow(ctx)
 		return
@@ -607,6 +723,7 @@ func (a *planActor) fail(ctx actor.Context, err error) {
 	}
 	a.addError(err)
 	a.rec.Outcome = PhaseFailed
+	a.lastAct, a.lastRestore = time.Time{}, time.Time{}
 	a.setPhase(ctx, PhaseFailing)
 }
 
@@ -626,7 +743,7 @@ func (a *planActor) finish(ctx actor.Context, phase Phase, err error) {
 	if phase == "" {
 		phase = PhaseFailed
 	}
-	now := time.Now()
+	now := a.now()
 	s := &a.rec.Status
 	s.Phase, s.Done, s.FinishTime = phase, true, &now
 	if phase == PhaseExecuted {
@@ -662,7 +779,7 @@ func (a *planActor) cancelRequested(ctx actor.Context) {
 	}
 	a.rec.Outcome = PhaseCancelled
 	a.setPhase(ctx, PhaseCancelling)
-	a.lastAct = time.Time{}
+	a.lastAct, a.lastRestore = time.Time{}, time.Time{}
 	if !a.busy {
 		a.pollNow(ctx)
 	}
@@ -672,14 +789,14 @@ func (a *planActor) cancelRequested(ctx actor.Context) {
 // fails (and reverts), a reverting one stops reverting, one removing its throttle gives
 // up. It reports whether it did so.
 func (a *planActor) checkStall(ctx actor.Context, st *kafkaload.State) bool {
-	idle := time.Since(a.lastProgress)
+	idle := a.now().Sub(a.lastProgress)
 	if idle < a.cfg.exec.StallTimeout {
 		return false
 	}
 	err := fmt.Errorf("no progress for %s in phase %s: %s", idle.Round(time.Second), a.rec.Status.Phase, a.waitingFor(st))
 	switch a.rec.Status.Phase {
 	case PhaseFailing, PhaseCancelling:
-		a.addError(fmt.Errorf("could not cancel the moves in flight: %w", err))
+		a.addError(fmt.Errorf("could not put every partition back: %w", err))
 		a.cleanUp(ctx)
 	case PhaseUnthrottling:
 		a.finish(ctx, a.rec.Outcome, fmt.Errorf("the throttle could not be removed: %w", err))
@@ -745,7 +862,7 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 		}
 		moved += t.moved(p)
 	}
-	now := time.Now()
+	now := a.now()
 	changed := done != s.PartitionsDone
 	if done > s.PartitionsDone {
 		a.lastProgress = now
@@ -753,13 +870,16 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 	s.PartitionsDone = done
 	grew := moved > s.BytesMoved
 	if grew {
+		a.cfg.metrics.bytesMoved.Add(float64(moved - s.BytesMoved))
 		s.BytesMoved = moved
 		a.lastProgress = now
 	}
-	s.ETASeconds = nil
-	if elapsed := now.Sub(s.StartTime).Seconds(); s.BytesMoved > 0 && elapsed > 0 {
-		eta := float64(s.BytesTotal-s.BytesMoved) / (float64(s.BytesMoved) / elapsed)
-		s.ETASeconds = &eta
+	switch s.Phase {
+	case PhaseFailing, PhaseCancelling, PhaseUnthrottling:
+		s.ETASeconds = nil // the bytes left will not be copied
+	default:
+		a.samples = addSample(a.samples, progressSample{at: now, moved: s.BytesMoved})
+		s.ETASeconds = estimateETA(a.samples, s.BytesTotal-s.BytesMoved, a.throttleLimit(st))
 	}
 	switch {
 	case changed || (grew && now.Sub(a.lastSave) >= saveEvery):
@@ -769,11 +889,31 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 	}
 }
 
+// throttleLimit is the most the throttle lets through, in bytes/s: its rate on each broker
+// still receiving data (a new replica or a directory move not placed yet); 0 without a
+// throttle.
+func (a *planActor) throttleLimit(st *kafkaload.State) float64 {
+	if a.rec.Throttle == nil || a.rec.Throttle.Rate <= 0 {
+		return 0
+	}
+	receiving := map[int32]bool{}
+	for i := range a.rec.Tasks {
+		t := &a.rec.Tasks[i]
+		if t.placed(st.Partitions[t.tp()]) {
+			continue
+		}
+		for _, b := range append(t.adding(), t.DirMoves...) {
+			receiving[b] = true
+		}
+	}
+	return float64(a.rec.Throttle.Rate) * float64(len(receiving))
+}
+
 func (a *planActor) setPhase(ctx actor.Context, p Phase) {
 	a.cfg.log.Debug().Str("token", a.rec.Status.Token).Str("from", string(a.rec.Status.Phase)).Str("to", string(p)).Msg("plan phase")
 	a.rec.Status.Phase = p
 	a.stable = 0
-	a.lastProgress = time.Now()
+	a.lastProgress = a.now()
 	a.save(ctx)
 }
 
@@ -801,7 +941,7 @@ func (a *planActor) update(ctx actor.Context) {
 // next one.
 func (a *planActor) save(ctx actor.Context) {
 	a.ver++
-	a.lastSave = time.Now()
+	a.lastSave = a.now()
 	a.update(ctx)
 	a.flush(ctx)
 }
@@ -918,3 +1058,5 @@ func specTopics(spec PlanSpec) []string {
 	}
 	return out
 }
+
+func (a *planActor) now() time.Time { return a.cfg.exec.Now() }
