@@ -28,6 +28,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		kafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fulcrum_balancer_kafka_errors_total", Help: "Failed Kafka calls of the balancer, by operation."}, []string{"op"}),
 	}
+	// Shown at 0 from the start, so a dashboard finds them before the first error.
+	m.kafkaErrors.WithLabelValues("load")
+	m.kafkaErrors.WithLabelValues("read")
 	if reg != nil {
 		reg.MustRegister(m.plans, m.bytesMoved, m.searchSeconds, m.kafkaErrors)
 	}
