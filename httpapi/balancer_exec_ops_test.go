@@ -255,12 +255,16 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	set([]kadm.AlterConfig{
 		{Op: kadm.SetConfig, Name: kafkaload.LeaderThrottledRate, Value: rate("1000000")},
 		{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledRate, Value: rate("2000000")},
-	}, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) { return e.adm.AlterBrokerConfigs(ctx, cs) })
+	}, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
+		return e.adm.AlterBrokerConfigs(ctx, cs)
+	})
 	set(operatorBroker, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return e.adm.AlterBrokerConfigs(ctx, cs, c)
 	})
 	set([]kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledReplicas, Value: rate("1:" + strconv.Itoa(int(a)))}},
-		func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) { return e.adm.AlterTopicConfigs(ctx, cs, topic) })
+		func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
+			return e.adm.AlterTopicConfigs(ctx, cs, topic)
+		})
 	operator := e.waitThrottleConfigs("set by the operator", func(m map[string]string) bool { return len(m) == 4 }, topic)
 	t.Logf("operator's throttle: %v", operator)
 
