@@ -747,6 +747,7 @@ func (a *planActor) finish(ctx actor.Context, phase Phase, err error) {
 	s := &a.rec.Status
 	s.Phase, s.Done, s.FinishTime = phase, true, &now
 	if phase == PhaseExecuted {
+		a.cfg.metrics.bytesMoved.Add(float64(max(s.BytesTotal-s.BytesMoved, 0)))
 		zero := 0.0
 		s.PartitionsDone, s.BytesMoved, s.ETASeconds = s.PartitionsTotal, s.BytesTotal, &zero
 	} else {
