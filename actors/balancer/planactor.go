@@ -375,6 +375,7 @@ func (a *planActor) throttle(ctx actor.Context) {
 		return
 	}
 	if a.durable < a.savedVer {
+		a.flush(ctx) // again, if the last write failed
 		a.wait(ctx)
 		return
 	}
