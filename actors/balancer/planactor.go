@@ -354,38 +354,6 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 	}
 }
 
-// throttle reads the throttle configs the plan is about to change, records them, and sets
-// the plan's throttle once that record is on disk: whatever happens next, the plan can put
-// back exactly what the operator had.
-func (a *planActor) throttle(ctx actor.Context) {
-	kafka, th := a.cfg.kafka, *a.rec.Throttle
-	if a.rec.Saved == nil {
-		topics := taskTopics(a.rec.Tasks)
-		var was *kafkaload.ThrottleConfigs
-		a.act(ctx, "read throttle configs", func(c context.Context) error {
-			var err error
-			was, err = kafka.ReadThrottle(c, th.Brokers, topics)
-			return err
-		}, func() {
-			a.rec.Saved = was
-			a.save(ctx)
-			a.savedVer = a.ver
-			a.wait(ctx)
-		})
-		return
-	}
-	if a.durable < a.savedVer {
-		a.flush(ctx) // again, if the last write failed
-		a.wait(ctx)
-		return
-	}
-	was := a.rec.Saved
-	a.act(ctx, "set throttle", func(c context.Context) error { return kafka.SetThrottle(c, th, was) }, func() {
-		a.setPhase(ctx, PhaseReassigning)
-		a.pollNow(ctx)
-	})
-}
-
 // reassign sends the reassignments that fit in the free slots and moves on once every
 // partition has its target replicas, in order and in sync.
 func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
@@ -586,122 +554,6 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	}, nil)
 }
 
-// revert puts every partition back either as it was or as the plan wants it, replica
-// order and leader included. First it cancels the plan's reassignments in flight and its
-// directory moves in flight (each log is moved back to where it is). Kafka's cancellation
-// keeps the current order minus the added replicas, which may not be the original order
-// (from [1 2] to [2 3], the list in flight is [2 3 1] and the cancelled one [2 1]), so then
-// it restores the order with a reassignment that copies nothing, and the leader with a
-// preferred election. Partitions already done stay done, and get their planned leader.
-func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
-	var ongoing []kafkaload.TP
-	back := map[int32]map[kafkaload.TP]string{}
-	reorder := map[kafkaload.TP][]int32{}
-	var elect []kafkaload.TP
-	settled := 0
-	for i := range a.rec.Tasks {
-		t := &a.rec.Tasks[i]
-		p := st.Partitions[t.tp()]
-		if p == nil {
-			settled++
-			continue
-		}
-		if p.Reassigning {
-			ongoing = append(ongoing, t.tp())
-		}
-		for b, l := range p.Logs {
-			if l.FutureDir != "" && l.Dir != "" {
-				if back[b] == nil {
-					back[b] = map[kafkaload.TP]string{}
-				}
-				back[b][t.tp()] = l.Dir
-			}
-		}
-		if p.Reassigning {
-			continue
-		}
-		settled++
-		order, leader := t.revertTo(p)
-		switch {
-		case order == nil: // neither as it was nor as planned: someone else changed it
-			settled++
-		case !slices.Equal(p.Replicas, order):
-			reorder[t.tp()] = order
-			if leader >= 0 {
-				elect = append(elect, t.tp())
-			}
-		case leader >= 0 && p.Leader != leader:
-			elect = append(elect, t.tp())
-		default:
-			settled++
-		}
-	}
-	if settled > a.settled {
-		a.settled = settled
-		a.lastProgress = a.now()
-	}
-	if len(ongoing) == 0 && len(back) == 0 && len(reorder) == 0 && len(elect) == 0 {
-		a.stable++
-		if a.stable < a.cfg.exec.Debounce {
-			a.wait(ctx)
-			return
-		}
-		a.cleanUp(ctx)
-		return
-	}
-	a.stable = 0
-	// Each kind of step is sent again only after a grace period: Kafka's metadata may not
-	// show the last one yet.
-	grace := 2*time.Second + a.cfg.exec.PollInterval
-	kafka := a.cfg.kafka
-	if len(ongoing) > 0 || len(back) > 0 {
-		if a.now().Sub(a.lastAct) < grace {
-			a.wait(ctx)
-			return
-		}
-		a.lastAct = a.now()
-		a.act(ctx, "cancel moves in flight", func(c context.Context) error {
-			if len(ongoing) > 0 {
-				res, err := kafka.CancelReassign(c, ongoing)
-				if err != nil {
-					return err
-				}
-				if err := partitionsErr(res, false); err != nil {
-					return err
-				}
-			}
-			return a.alterDirs(c, back)
-		}, nil)
-		return
-	}
-	if a.now().Sub(a.lastRestore) < grace {
-		a.wait(ctx)
-		return
-	}
-	a.lastRestore = a.now()
-	// A reorder copies nothing, so the controller applies it at once and the election
-	// that follows sees the new order; if not, the next reading elects again.
-	a.act(ctx, "restore replica order and leaders", func(c context.Context) error {
-		if len(reorder) > 0 {
-			res, err := kafka.Reassign(c, reorder)
-			if err != nil {
-				return err
-			}
-			if err := partitionsErr(res, false); err != nil {
-				return err
-			}
-		}
-		if len(elect) == 0 {
-			return nil
-		}
-		res, err := kafka.ElectPreferred(c, elect)
-		if err != nil {
-			return err
-		}
-		return partitionsErr(res, false)
-	}, nil)
-}
-
 // cleanUp puts back the throttle configs, if the plan may have changed them, then ends the
 // plan in its outcome.
 func (a *planActor) cleanUp(ctx actor.Context) {
@@ -889,26 +741,6 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 	case grew:
 		a.update(ctx)
 	}
-}
-
-// throttleLimit is the most the throttle lets through, in bytes/s: its rate on each broker
-// still receiving data (a new replica or a directory move not placed yet); 0 without a
-// throttle.
-func (a *planActor) throttleLimit(st *kafkaload.State) float64 {
-	if a.rec.Throttle == nil || a.rec.Throttle.Rate <= 0 {
-		return 0
-	}
-	receiving := map[int32]bool{}
-	for i := range a.rec.Tasks {
-		t := &a.rec.Tasks[i]
-		if t.placed(st.Partitions[t.tp()]) {
-			continue
-		}
-		for _, b := range append(t.adding(), t.DirMoves...) {
-			receiving[b] = true
-		}
-	}
-	return float64(a.rec.Throttle.Rate) * float64(len(receiving))
 }
 
 func (a *planActor) setPhase(ctx actor.Context, p Phase) {
