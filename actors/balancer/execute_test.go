@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
@@ -186,6 +187,7 @@ type fakeKafka struct {
 	saved              *kafkaload.ThrottleConfigs // what ReadThrottle answers
 	setWith, restored  *kafkaload.ThrottleConfigs
 	onSet              func()
+	refuse             map[kafkaload.TP]error // Reassign answers these
 }
 
 func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
@@ -217,7 +219,12 @@ func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]
 func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	out := map[kafkaload.TP]error{}
 	for tp, target := range targets {
+		if err := f.refuse[tp]; err != nil {
+			out[tp] = err
+			continue
+		}
 		p := f.st.Partitions[tp]
 		adding := minus(target, p.Replicas)
 		if f.block && len(adding) > 0 {
@@ -235,7 +242,7 @@ func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32
 			p.Leader = target[0]
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
@@ -459,19 +466,20 @@ func TestCancelRestoresOrderAndLeader(t *testing.T) {
 }
 
 // TestFailedPlanKeepsDonePartitions: a plan that fails after some partitions are placed
-// leaves those as planned, with the planned leader, and puts the others back.
+// leaves those as planned, with the planned leader (the plan failed before its elections),
+// and the others as they were.
 func TestFailedPlanKeepsDonePartitions(t *testing.T) {
 	store, err := persist.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	k := &fakeKafka{st: testState(), block: true, leaderFollowsOrder: true}
-	exec := ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: time.Second}
-	b := startExecWith(t, store, k, exec)
+	tp1 := kafkaload.TP{Topic: "t", Partition: 1}
+	k := &fakeKafka{st: testState(), refuse: map[kafkaload.TP]error{tp1: kerr.InvalidReplicaAssignment}}
+	b := startExec(t, store, k)
 	defer b.Stop()
-	// Partition 0 only changes its order (applied at once, copies nothing); partition 1
-	// never finishes, so the plan stalls and fails.
+	// Partition 0 only changes its order (applied at once, copies nothing); Kafka refuses
+	// partition 1's reassignment, so the plan fails.
 	token, err := b.Execute(PlanSpec{Changes: []PlanChange{
 		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
 		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 2}, {BrokerID: 3}}},
@@ -480,7 +488,7 @@ func TestFailedPlanKeepsDonePartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })
-	if s.Phase != PhaseFailed || !strings.Contains(s.Error, "no progress") {
+	if s.Phase != PhaseFailed || !strings.Contains(s.Error, "INVALID_REPLICA_ASSIGNMENT") {
 		t.Fatalf("plan: %+v", s)
 	}
 	k.mu.Lock()
