@@ -78,6 +78,10 @@ func (r *registry) Receive(ctx actor.Context) {
 			r.running, r.pid = "", nil
 			r.resumeNext(ctx)
 		}
+		if m.status.Done {
+			// Terminated (a system message) may have overtaken this last update.
+			r.prune(ctx)
+		}
 	case *planGone:
 		if r.running == m.token {
 			r.running, r.pid = "", nil
