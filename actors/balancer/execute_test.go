@@ -117,6 +117,14 @@ func TestBuildTasks(t *testing.T) {
 	// A change of replication factor, unless the plan allows it.
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}, nil)
+	// The replicas being added by a reassignment in flight do not count, whether the
+	// metadata shows them yet or not: this is a conflict, not a change of replication factor.
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding = true, []int32{3}
+	})
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding, st.Partitions[tp0].Replicas = true, []int32{3}, []int32{1, 2, 3}
+	})
 	if _, _, err := buildTasks(PlanSpec{AllowReplicationFactorChange: true, Changes: []PlanChange{{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}}}, testState()); err != nil {
 		t.Errorf("replication factor change allowed: %v", err)
 	}

@@ -169,8 +169,9 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 					tp, r.BrokerID, r.Directory, strings.Join(st.Dirs[r.BrokerID], ", ")))
 			}
 		}
-		// While a reassignment is in flight Kafka lists the replicas being added too.
-		if rf := len(p.Replicas) - len(p.Adding); len(c.After) != rf && !spec.AllowReplicationFactorChange {
+		// While a reassignment is in flight Kafka lists the replicas being added too (the
+		// metadata may not show them yet: it is not read with the reassignments).
+		if rf := len(minus(p.Replicas, p.Adding)); len(c.After) != rf && !spec.AllowReplicationFactorChange {
 			invalid = append(invalid, fmt.Sprintf("%s: after has %d replicas but the partition has %d: the plan would change its replication factor (set allowReplicationFactorChange to do so)",
 				tp, len(c.After), rf))
 		}
