@@ -112,10 +112,16 @@ func TestExecuteCancelRestoresOrderAndLeader(t *testing.T) {
 		}
 		changes = append(changes, balancer.PlanChange{Topic: topic, Partition: p, After: after(b, c)})
 	}
-	token := e.post(planOf(256<<10, changes...))
-	e.waitFor(token, 30*time.Second, "copying", func(s balancer.PlanStatus) bool {
-		return s.Phase == balancer.PhaseReassigning && s.BytesMoved > 0
+	const throttle = 256 << 10
+	token := e.post(planOf(throttle, changes...))
+	copying := e.waitFor(token, 30*time.Second, "copying with an ETA", func(s balancer.PlanStatus) bool {
+		return s.Phase == balancer.PhaseReassigning && s.BytesMoved > 0 && s.ETASeconds != nil
 	})
+	// Only broker c receives data: the ETA never assumes more than the throttle through it,
+	// however fast Kafka's unthrottled first fetches went.
+	if eta, left := *copying.ETASeconds, float64(copying.BytesTotal-copying.BytesMoved); eta < left/throttle {
+		t.Errorf("etaSeconds %.1f with %.0f bytes left at %d bytes/s: faster than the throttle", eta, left, throttle)
+	}
 	r := e.s.do("DELETE", "/balancer/"+token, "")
 	var st balancer.PlanStatus
 	if err := json.Unmarshal(r.body, &st); r.status != http.StatusOK || err != nil || st.Phase != balancer.PhaseCancelled || st.Error != "" {
