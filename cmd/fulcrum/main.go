@@ -74,6 +74,7 @@ type serveConfig struct {
 	failureTTL, syncMetaInterval    time.Duration
 	failureQuorum, migrationLimit   int
 	orderedProxy                    bool
+	balancer                        balancer.ExecOptions
 	replicaAddresses                string
 	logLevel, logFormat             string
 	memoryLimit                     int64 // MiB, 0: none
@@ -93,6 +94,11 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.BoolVar(&c.orderedProxy, "ordered-proxy", false, "ordered-proxy mode (Kubernetes StatefulSets)")
 	fs.StringVar(&c.replicaAddresses, "replica-addresses", "", "replica brokers, comma separated")
 	fs.DurationVar(&c.syncMetaInterval, "sync-meta-interval", 10*time.Second, "replication period (negative: off)")
+	fs.DurationVar(&c.balancer.StallTimeout, "balancer-stall-timeout", 2*time.Minute, "a plan that makes no progress for this long fails (and reverts)")
+	fs.DurationVar(&c.balancer.PollInterval, "balancer-poll-interval", 500*time.Millisecond, "how often an executing plan reads Kafka")
+	fs.IntVar(&c.balancer.MovesPerBroker, "balancer-concurrency", 5, "partition moves in flight into or out of one broker, unless a plan sets its own")
+	fs.DurationVar(&c.balancer.KeepFinished, "balancer-keep-finished", 7*24*time.Hour, "how long a finished plan stays listed and stored")
+	fs.IntVar(&c.balancer.MaxFinished, "balancer-max-finished", 100, "finished plans kept at most (the oldest are pruned first)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 160, "soft memory limit for the Go runtime in MiB (0: none; GOMEMLIMIT wins)")
@@ -115,6 +121,12 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if b := c.balancer; b.StallTimeout < time.Second || b.PollInterval < 10*time.Millisecond || b.PollInterval >= b.StallTimeout {
+		return nil, errors.New("--balancer-stall-timeout must be at least 1s, and --balancer-poll-interval at least 10ms and shorter than it")
+	}
+	if b := c.balancer; b.MovesPerBroker < 1 || b.KeepFinished < time.Second || b.MaxFinished < 1 {
+		return nil, errors.New("--balancer-concurrency and --balancer-max-finished must be ≥ 1, --balancer-keep-finished at least 1s")
 	}
 	if c.failureTTL < time.Second {
 		return nil, errors.New("--failure-ttl must be at least 1s")
@@ -198,7 +210,7 @@ func serve(args []string) error {
 		bal, err = balancer.Start(engine.System(), balancer.Options{
 			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
-			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(),
+			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
 		})
 		if err != nil {
 			stopBalancer()
