@@ -378,7 +378,7 @@ func TestExecuteFake(t *testing.T) {
 		t.Fatalf("status %+v, throttles %d", s, k.throttles)
 	}
 	p := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}]
-	if !slices.Equal(p.Replicas, []int32{3, 1}) || p.Leader != 3 || p.Logs[3].Dir != "/d3b" && p.Logs[1].Dir != "/d1b" {
+	if !slices.Equal(p.Replicas, []int32{3, 1}) || p.Leader != 3 || p.Logs[3].Dir != "/d3b" || p.Logs[1].Dir != "/d1b" {
 		t.Fatalf("partition 0: %+v", p)
 	}
 	if _, err := b.Plan("nope"); !errors.Is(err, ErrNotFound) {

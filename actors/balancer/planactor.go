@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -13,25 +12,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
-
-// planRecord is what the store keeps of a plan (persist.Plans, by token): enough to answer
-// for it and to resume it after a restart. The tasks and the throttle are fixed when the
-// plan is accepted; the status changes as it runs.
-type planRecord struct {
-	Status   PlanStatus          `json:"status"`
-	Spec     PlanSpec            `json:"spec"`
-	Tasks    []task              `json:"tasks"`
-	Throttle *kafkaload.Throttle `json:"throttle,omitempty"`
-	// Saved holds the throttle configs as they were before the plan set its throttle, and
-	// is on disk before the throttle is set: the plan puts them back at the end. Nil while
-	// the plan has set nothing.
-	Saved *kafkaload.ThrottleConfigs `json:"savedThrottle,omitempty"`
-	// Outcome is the final phase a plan that is failing, cancelling or unthrottling ends in.
-	Outcome Phase `json:"outcome,omitempty"`
-}
 
 // Messages of a plan actor to itself.
 type (
@@ -431,11 +413,7 @@ func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
 				return fmt.Errorf("declare directories on broker %d: %w", b, err)
 			}
 		}
-		res, err := kafka.Reassign(c, targets)
-		if err != nil {
-			return err
-		}
-		return partitionsErr(res, false)
+		return checked(kafka.Reassign(c, targets))
 	}, nil)
 }
 
@@ -503,11 +481,7 @@ func (a *planActor) moveDirs(ctx actor.Context, st *kafkaload.State) {
 
 func (a *planActor) alterDirs(c context.Context, moves map[int32]map[kafkaload.TP]string) error {
 	for _, b := range sortedBrokers(moves) {
-		res, err := a.cfg.kafka.AlterDirs(c, b, moves[b])
-		if err != nil {
-			return err
-		}
-		if err := partitionsErr(res, false); err != nil {
+		if err := checked(a.cfg.kafka.AlterDirs(c, b, moves[b])); err != nil {
 			return fmt.Errorf("broker %d: %w", b, err)
 		}
 	}
@@ -546,11 +520,7 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	a.lastAct = a.now()
 	kafka := a.cfg.kafka
 	a.act(ctx, "elect preferred leaders", func(c context.Context) error {
-		res, err := kafka.ElectPreferred(c, wrong)
-		if err != nil {
-			return err
-		}
-		return partitionsErr(res, false)
+		return checked(kafka.ElectPreferred(c, wrong))
 	}, nil)
 }
 
@@ -784,17 +754,10 @@ func (a *planActor) flush(ctx actor.Context) {
 	if a.writing || a.durable == a.ver {
 		return
 	}
-	body, err := json.Marshal(a.rec)
-	if err != nil { // a bug: every field marshals
-		panic(fmt.Sprintf("marshal plan record: %v", err))
-	}
+	body := a.rec.encode()
 	a.writing = true
 	ver, self, root, store, token := a.ver, ctx.Self(), ctx.ActorSystem().Root, a.cfg.store, a.rec.Status.Token
-	go func() {
-		var b persist.Batch
-		b.Put(persist.Plans, token, body)
-		root.Send(self, &written{ver: ver, err: store.Commit(&b)})
-	}()
+	go func() { root.Send(self, &written{ver: ver, err: writePlan(store, token, body)}) }()
 }
 
 func (a *planActor) written(ctx actor.Context, m *written) {
@@ -859,6 +822,15 @@ func (a *planActor) onPanic(ctx actor.Context, r any) {
 	}
 	a.fail(ctx, err)
 	a.pollNow(ctx)
+}
+
+// checked is the outcome of a call with per-partition results as one error: the call's
+// own, else the partitions' (partitionsErr).
+func checked(res map[kafkaload.TP]error, err error) error {
+	if err != nil {
+		return err
+	}
+	return partitionsErr(res, false)
 }
 
 // partitionsErr picks one error of a per-partition result, a lasting one first.

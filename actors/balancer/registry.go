@@ -1,15 +1,11 @@
 package balancer
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-
-	"github.com/seed248d40c9/fulcrum/persist"
 )
 
 // registry (<name>/balancer/plans, a child of the supervisor) knows every plan and its
@@ -172,16 +168,14 @@ func (r *registry) prune(ctx actor.Context) {
 		}
 	}
 	if len(gone) > 0 {
-		var b persist.Batch
 		for _, t := range gone {
 			r.remove(t)
-			b.Delete(persist.Plans, t)
 		}
 		r.cfg.log.Info().Int("plans", len(gone)).Msg("pruned finished plans")
 		if r.cfg.store != nil {
 			store, log := r.cfg.store, r.cfg.log
 			go func() {
-				if err := store.Commit(&b); err != nil {
+				if err := deletePlans(store, gone); err != nil {
 					log.Error().Err(err).Msg("deleting pruned plans from the store failed")
 				}
 			}()
@@ -214,24 +208,4 @@ func (r *registry) resumeNext(ctx actor.Context) {
 	}
 	r.running, r.pid = rec.Status.Token, pid
 	r.alive[pid.Id] = rec.Status.Token
-}
-
-// loadPlans reads every plan record, oldest first. A record that does not parse is
-// skipped (and logged by the caller): it cannot be resumed or shown.
-func loadPlans(store *persist.Store) ([]*planRecord, []error, error) {
-	var recs []*planRecord
-	var bad []error
-	err := store.View(func(rd persist.Reader) error {
-		return rd.ForEach(persist.Plans, func(k string, v []byte) error {
-			var rec planRecord
-			if err := json.Unmarshal(v, &rec); err != nil || rec.Status.Token != k {
-				bad = append(bad, fmt.Errorf("plan record %q: %v", k, err))
-				return nil
-			}
-			recs = append(recs, &rec)
-			return nil
-		})
-	})
-	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Status.StartTime.Before(recs[j].Status.StartTime) })
-	return recs, bad, err
 }

@@ -86,11 +86,7 @@ func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 		a.lastAct = a.now()
 		a.act(ctx, "cancel moves in flight", func(c context.Context) error {
 			if len(ongoing) > 0 {
-				res, err := kafka.CancelReassign(c, ongoing)
-				if err != nil {
-					return err
-				}
-				if err := partitionsErr(res, false); err != nil {
+				if err := checked(kafka.CancelReassign(c, ongoing)); err != nil {
 					return err
 				}
 			}
@@ -107,21 +103,13 @@ func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 	// that follows sees the new order; if not, the next reading elects again.
 	a.act(ctx, "restore replica order and leaders", func(c context.Context) error {
 		if len(reorder) > 0 {
-			res, err := kafka.Reassign(c, reorder)
-			if err != nil {
-				return err
-			}
-			if err := partitionsErr(res, false); err != nil {
+			if err := checked(kafka.Reassign(c, reorder)); err != nil {
 				return err
 			}
 		}
 		if len(elect) == 0 {
 			return nil
 		}
-		res, err := kafka.ElectPreferred(c, elect)
-		if err != nil {
-			return err
-		}
-		return partitionsErr(res, false)
+		return checked(kafka.ElectPreferred(c, elect))
 	}, nil)
 }
