@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/planner"
 )
 
 // Executing plans: POST /balancer, GET /balancer/plans, GET and DELETE /balancer/{token}
@@ -77,9 +78,10 @@ func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 
 const kafkaNotConfigured = "Kafka is not configured: start fulcrum with --kafka-bootstrap (or FULCRUM_KAFKA_BOOTSTRAP)"
 
-// The body of POST /balancer, with pointers to tell a missing field from a zero. Unknown
-// fields are ignored (as Astraea does), so a GET /balancer report, whose "before" entries
-// carry "size", can be posted as it is.
+// The body of POST /balancer, with pointers to tell a missing field from a zero. It reads
+// the changes of a GET /balancer report (planner.Change, which PlanSpec holds) and checks
+// what the types cannot say; the sizes of "before" are not read. Unknown fields are ignored
+// (as Astraea does), so a report (cost, migrations, …) can be posted as it is.
 type planBody struct {
 	Changes                      []changeBody    `json:"changes"`
 	Throttle                     json.RawMessage `json:"throttle"`
@@ -125,9 +127,12 @@ func parsePlanBody(body []byte) (balancer.PlanSpec, error) {
 			return spec, fmt.Errorf("changes[%d]: after is required", i)
 		}
 		ch := balancer.PlanChange{Topic: *c.Topic, Partition: *c.Partition}
-		var err error
-		if ch.Before, err = placements(c.Before, i, "before"); err != nil {
+		before, err := placements(c.Before, i, "before")
+		if err != nil {
 			return spec, err
+		}
+		for _, p := range before {
+			ch.Before = append(ch.Before, planner.Replica{BrokerID: p.BrokerID, Directory: p.Directory})
 		}
 		if ch.After, err = placements(c.After, i, "after"); err != nil {
 			return spec, err

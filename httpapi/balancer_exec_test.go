@@ -17,6 +17,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
+	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -373,7 +374,7 @@ func TestExecuteDirectoryOnlyAndLeaderOnly(t *testing.T) {
 
 	dirOnly := []balancer.PlanChange{{
 		Topic: topic, Partition: 0,
-		Before: []balancer.Placement{{BrokerID: 1, Directory: from}, {BrokerID: 2}},
+		Before: []planner.Replica{{BrokerID: 1, Directory: from}, {BrokerID: 2}},
 		After:  []balancer.Placement{{BrokerID: 1, Directory: to}, {BrokerID: 2}},
 	}}
 	token := e.post(planOf(20<<20, dirOnly...))

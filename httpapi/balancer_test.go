@@ -33,23 +33,34 @@ func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
 // main's order: server, balancer, engine.
 func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Duration, exec ...balancer.ExecOptions) *testServer {
 	t.Helper()
+	if adm == nil {
+		return startBalancerServerWith(t, nil)
+	}
+	o := balancer.Options{
+		Source: kafkaload.New(adm, loadTimeout), LoadTimeout: loadTimeout, Logger: zerolog.Nop(),
+		Executor: kafkaload.NewAdmin(adm, 0),
+	}
+	if len(exec) > 0 {
+		o.Exec = exec[0]
+	}
+	return startBalancerServerWith(t, &o)
+}
+
+// startBalancerServerWith runs an engine, a balancer with o (none when o is nil; the
+// engine's store is its store) and the HTTP server, and stops them in main's order.
+func startBalancerServerWith(t *testing.T, o *balancer.Options) *testServer {
+	t.Helper()
 	eng, err := actors.Start(actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var bal *balancer.Balancer
-	if adm != nil {
-		o := balancer.Options{
-			Source: kafkaload.New(adm, loadTimeout), LoadTimeout: loadTimeout, Logger: zerolog.Nop(),
-			Executor: kafkaload.NewAdmin(adm, 0), Store: eng.Store(),
-		}
+	if o != nil {
+		o.Store = eng.Store()
 		if os.Getenv("FULCRUM_TEST_LOG") != "" {
 			o.Logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 		}
-		if len(exec) > 0 {
-			o.Exec = exec[0]
-		}
-		bal, err = balancer.Start(eng.System(), o)
+		bal, err = balancer.Start(eng.System(), *o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,17 +26,19 @@ type DirSpace struct {
 	Usable int64 `json:"usable"`
 }
 
-// Replica is a replica as it is now: where it lives and how many bytes it holds.
+// Replica is a replica as it is now: where it lives and how many bytes it holds. The
+// directory is empty only in a change to execute that does not check it (POST /balancer).
 type Replica struct {
 	BrokerID  int32  `json:"brokerId"`
-	Directory string `json:"directory"`
+	Directory string `json:"directory,omitempty"`
 	Size      int64  `json:"size"`
 }
 
-// Placement is where a replica should live. A plan's "after" lists carry no size.
+// Placement is where a replica should live. A plan's "after" lists carry no size. The
+// directory is empty only in a change to execute that lets Kafka choose (POST /balancer).
 type Placement struct {
 	BrokerID  int32  `json:"brokerId"`
-	Directory string `json:"directory"`
+	Directory string `json:"directory,omitempty"`
 }
 
 // Partition is one topic partition. Replicas[0] is the preferred leader.

@@ -50,7 +50,9 @@ type Plan struct {
 }
 
 // Change is the new placement of one partition. The first replica of Before and of After
-// is the preferred leader; follower order carries no meaning.
+// is the preferred leader; follower order carries no meaning. It is also what the balancer
+// executes (POST /balancer takes the changes of a report as they are): there Before is
+// optional, a check of the current placement, and its sizes are not read.
 type Change struct {
 	Topic     string      `json:"topic"`
 	Partition int32       `json:"partition"`

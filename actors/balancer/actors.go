@@ -305,11 +305,7 @@ func (a *searchActor) collect(ctx actor.Context, m *chunksDone) {
 }
 
 func (a *searchActor) report(p planner.Plan, evaluated int, interrupted bool) *Report {
-	return &Report{
-		Cost: p.Cost, NewCost: p.NewCost, Limit: evaluated, Function: FunctionName(a.req.Functions),
-		Changes: p.Changes, Migrations: p.Migrations, Interrupted: interrupted,
-		MovedBytes: p.MovedBytes, MovedPartitions: p.MovedPartitions, Constraints: p.Constraints,
-	}
+	return &Report{Plan: p, Limit: evaluated, Function: FunctionName(a.req.Functions), Interrupted: interrupted}
 }
 
 // answer replies once and stops the actor.

@@ -95,28 +95,16 @@ type Request struct {
 	MinGain float64
 }
 
-// Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5).
+// Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5):
+// the planner's Plan, whose changes are what POST /balancer takes (PlanSpec), plus how the
+// search ran.
 type Report struct {
-	// Cost is the current layout's cost, every topic counted.
-	Cost float64 `json:"cost"`
-	// NewCost is the best layout's cost: strictly lower, or equal with no changes.
-	NewCost float64 `json:"newCost"`
+	planner.Plan
 	// Limit is the number of candidates evaluated: the requested limit unless the timeout
 	// ended the search first.
 	Limit int `json:"limit"`
 	// Function names the cost functions, with their weights when not 1.
 	Function string `json:"function"`
-	// Changes turn the current layout into the best one; the first replica of each list is
-	// the preferred leader.
-	Changes []planner.Change `json:"changes"`
-	// Migrations are the move costs "size" (bytes) and "leader" per broker.
-	Migrations []planner.MigrationCost `json:"migrations"`
-	// MovedBytes and MovedPartitions are what the plan copies: bytes, and partitions that
-	// get a replica in a new place.
-	MovedBytes      int64 `json:"movedBytes"`
-	MovedPartitions int   `json:"movedPartitions"`
-	// Constraints says what the plan repaired, what it could not, and what was not checked.
-	Constraints planner.Constraints `json:"constraints"`
 
 	// Interrupted is set when the timeout ended the search before its limit.
 	Interrupted bool `json:"-"`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -85,21 +86,15 @@ func (o *ExecOptions) defaults() {
 	}
 }
 
-// Placement is one replica in a plan: a broker and, optionally, one of its log directories.
-type Placement struct {
-	BrokerID  int32  `json:"brokerId"`
-	Directory string `json:"directory,omitempty"`
-}
-
-// PlanChange is the wanted placement of one partition. The first replica of After is the
-// preferred leader, and leads once the plan is done. Before, when given, must match the
-// current placement (only what it gives is compared), or the plan is refused.
-type PlanChange struct {
-	Topic     string      `json:"topic"`
-	Partition int32       `json:"partition"`
-	Before    []Placement `json:"before,omitempty"`
-	After     []Placement `json:"after"`
-}
+// Placement and PlanChange are the planner's types: a change of a GET /balancer report is
+// a change of POST /balancer, so a report can be posted as it is. The first replica of
+// After is the preferred leader, and leads once the plan is done. Before, when given, must
+// match the current placement (only what it gives is compared: a directory left empty is
+// not compared, and the replicas' sizes never are), or the plan is refused.
+type (
+	Placement  = planner.Placement
+	PlanChange = planner.Change
+)
 
 // PlanSpec is a plan to execute.
 type PlanSpec struct {
@@ -140,16 +135,21 @@ func (s *PlanSpec) Validate() error {
 			return errorf(ErrInvalid, "changes[%d] (%s): after must list at least one replica", i, tp)
 		}
 		seen[tp] = true
-		for name, list := range map[string][]Placement{"before": c.Before, "after": c.After} {
-			var brokers []int32
-			for _, p := range list {
-				if p.BrokerID < 0 {
-					return errorf(ErrInvalid, "changes[%d] (%s): %s has broker id %d", i, tp, name, p.BrokerID)
+		var before, after []int32
+		for _, r := range c.Before {
+			before = append(before, r.BrokerID)
+		}
+		for _, p := range c.After {
+			after = append(after, p.BrokerID)
+		}
+		for name, brokers := range map[string][]int32{"before": before, "after": after} {
+			for j, b := range brokers {
+				if b < 0 {
+					return errorf(ErrInvalid, "changes[%d] (%s): %s has broker id %d", i, tp, name, b)
 				}
-				if slices.Contains(brokers, p.BrokerID) {
-					return errorf(ErrInvalid, "changes[%d] (%s): %s lists broker %d twice", i, tp, name, p.BrokerID)
+				if slices.Contains(brokers[:j], b) {
+					return errorf(ErrInvalid, "changes[%d] (%s): %s lists broker %d twice", i, tp, name, b)
 				}
-				brokers = append(brokers, p.BrokerID)
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/seed248d40c9/fulcrum/persist"
+	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -70,7 +71,7 @@ func testState() *kafkaload.State {
 func TestBuildTasks(t *testing.T) {
 	st := testState()
 	spec := PlanSpec{Throttle: 1000, Changes: []PlanChange{
-		{Topic: "t", Partition: 0, Before: []Placement{{BrokerID: 1, Directory: "/d1a"}, {BrokerID: 2}},
+		{Topic: "t", Partition: 0, Before: []planner.Replica{{BrokerID: 1, Directory: "/d1a"}, {BrokerID: 2}},
 			After: []Placement{{BrokerID: 3, Directory: "/d3b"}, {BrokerID: 1, Directory: "/d1b"}}},
 		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
 	}}
@@ -105,15 +106,15 @@ func TestBuildTasks(t *testing.T) {
 	refuse(ErrInvalid, PlanChange{Topic: "t", Partition: 5, After: []Placement{{BrokerID: 1}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 4}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 1, Directory: "/d2a"}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}, {BrokerID: 1}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 1, Directory: "/d1b"}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
+	refuse(ErrConflict, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 2}, {BrokerID: 1}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
+	refuse(ErrConflict, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 1, Directory: "/d1b"}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
 	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Reassigning = true })
 	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
 		st.Partitions[tp0].Logs[1] = kafkaload.ReplicaLog{Dir: "/d1a", FutureDir: "/d1b"}
 	})
 	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Offline = []int32{2} })
 	// An invalid plan is a 400 even if it also conflicts.
-	refuse(ErrInvalid, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}}, After: []Placement{{BrokerID: 9}, {BrokerID: 1}}}, nil)
+	refuse(ErrInvalid, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 2}}, After: []Placement{{BrokerID: 9}, {BrokerID: 1}}}, nil)
 	// A change of replication factor, unless the plan allows it.
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}, nil)
