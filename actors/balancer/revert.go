@@ -1,11 +1,8 @@
 package balancer
 
 import (
-	"context"
 	"slices"
 	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -17,14 +14,14 @@ import (
 // (from [1 2] to [2 3], the list in flight is [2 3 1] and the cancelled one [2 1]), so then
 // it restores the order with a reassignment that copies nothing, and the leader with a
 // preferred election. Partitions already done stay done, and get their planned leader.
-func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
+func (r *reconciler) revert(st *kafkaload.State, now time.Time) action {
 	var ongoing []kafkaload.TP
 	back := map[int32]map[kafkaload.TP]string{}
 	reorder := map[kafkaload.TP][]int32{}
 	var elect []kafkaload.TP
 	settled := 0
-	for i := range a.rec.Tasks {
-		t := &a.rec.Tasks[i]
+	for i := range r.rec.Tasks {
+		t := &r.rec.Tasks[i]
 		p := st.Partitions[t.tp()]
 		if p == nil {
 			settled++
@@ -60,56 +57,32 @@ func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
 			settled++
 		}
 	}
-	if settled > a.settled {
-		a.settled = settled
-		a.lastProgress = a.now()
+	if settled > r.settled {
+		r.settled = settled
+		r.lastProgress = now
 	}
 	if len(ongoing) == 0 && len(back) == 0 && len(reorder) == 0 && len(elect) == 0 {
-		a.stable++
-		if a.stable < a.cfg.exec.Debounce {
-			a.wait(ctx)
-			return
+		r.stable++
+		if r.stable < r.opts.Debounce {
+			return r.wait()
 		}
-		a.cleanUp(ctx)
-		return
+		return r.cleanUp(now)
 	}
-	a.stable = 0
+	r.stable = 0
 	// Each kind of step is sent again only after a grace period: Kafka's metadata may not
 	// show the last one yet.
-	grace := 2*time.Second + a.cfg.exec.PollInterval
-	kafka := a.cfg.kafka
 	if len(ongoing) > 0 || len(back) > 0 {
-		if a.now().Sub(a.lastAct) < grace {
-			a.wait(ctx)
-			return
+		if now.Sub(r.lastAct) < r.grace() {
+			return r.wait()
 		}
-		a.lastAct = a.now()
-		a.act(ctx, "cancel moves in flight", func(c context.Context) error {
-			if len(ongoing) > 0 {
-				if err := checked(kafka.CancelReassign(c, ongoing)); err != nil {
-					return err
-				}
-			}
-			return a.alterDirs(c, back)
-		}, nil)
-		return
+		r.lastAct = now
+		return r.act(&kafkaOp{what: "cancel moves in flight", cancel: ongoing, dirs: back})
 	}
-	if a.now().Sub(a.lastRestore) < grace {
-		a.wait(ctx)
-		return
+	if now.Sub(r.lastRestore) < r.grace() {
+		return r.wait()
 	}
-	a.lastRestore = a.now()
+	r.lastRestore = now
 	// A reorder copies nothing, so the controller applies it at once and the election
 	// that follows sees the new order; if not, the next reading elects again.
-	a.act(ctx, "restore replica order and leaders", func(c context.Context) error {
-		if len(reorder) > 0 {
-			if err := checked(kafka.Reassign(c, reorder)); err != nil {
-				return err
-			}
-		}
-		if len(elect) == 0 {
-			return nil
-		}
-		return checked(kafka.ElectPreferred(c, elect))
-	}, nil)
+	return r.act(&kafkaOp{what: "restore replica order and leaders", reassign: reorder, elect: elect})
 }

@@ -1,10 +1,6 @@
 package balancer
 
 import (
-	"context"
-
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -14,45 +10,29 @@ import (
 // throttle reads the throttle configs the plan is about to change, records them, and sets
 // the plan's throttle once that record is on disk: whatever happens next, the plan can put
 // back exactly what the operator had.
-func (a *planActor) throttle(ctx actor.Context) {
-	kafka, th := a.cfg.kafka, *a.rec.Throttle
-	if a.rec.Saved == nil {
-		topics := taskTopics(a.rec.Tasks)
-		var was *kafkaload.ThrottleConfigs
-		a.act(ctx, "read throttle configs", func(c context.Context) error {
-			var err error
-			was, err = kafka.ReadThrottle(c, th.Brokers, topics)
-			return err
-		}, func() {
-			a.rec.Saved = was
-			a.save(ctx)
-			a.savedVer = a.ver
-			a.wait(ctx)
-		})
-		return
+func (r *reconciler) throttle() action {
+	th := *r.rec.Throttle
+	if r.rec.Saved == nil {
+		return r.act(&kafkaOp{what: "read throttle configs", throttle: readThrottle, th: th, topics: taskTopics(r.rec.Tasks)})
 	}
-	if a.durable < a.savedVer {
-		a.flush(ctx) // again, if the last write failed
-		a.wait(ctx)
-		return
+	if r.durable < r.savedVer {
+		a := r.wait()
+		a.flush = true // again, if the last write failed
+		return a
 	}
-	was := a.rec.Saved
-	a.act(ctx, "set throttle", func(c context.Context) error { return kafka.SetThrottle(c, th, was) }, func() {
-		a.setPhase(ctx, PhaseReassigning)
-		a.pollNow(ctx)
-	})
+	return r.act(&kafkaOp{what: "set throttle", throttle: setThrottle, th: th, was: r.rec.Saved})
 }
 
 // throttleLimit is the most the throttle lets through, in bytes/s: its rate on each broker
 // still receiving data (a new replica or a directory move not placed yet); 0 without a
 // throttle.
-func (a *planActor) throttleLimit(st *kafkaload.State) float64 {
-	if a.rec.Throttle == nil || a.rec.Throttle.Rate <= 0 {
+func (r *reconciler) throttleLimit(st *kafkaload.State) float64 {
+	if r.rec.Throttle == nil || r.rec.Throttle.Rate <= 0 {
 		return 0
 	}
 	receiving := map[int32]bool{}
-	for i := range a.rec.Tasks {
-		t := &a.rec.Tasks[i]
+	for i := range r.rec.Tasks {
+		t := &r.rec.Tasks[i]
 		if t.placed(st.Partitions[t.tp()]) {
 			continue
 		}
@@ -60,5 +40,5 @@ func (a *planActor) throttleLimit(st *kafkaload.State) float64 {
 			receiving[b] = true
 		}
 	}
-	return float64(a.rec.Throttle.Rate) * float64(len(receiving))
+	return float64(r.rec.Throttle.Rate) * float64(len(receiving))
 }
