@@ -197,11 +197,17 @@ type fakeKafka struct {
 	setWith, restored  *kafkaload.ThrottleConfigs
 	onSet              func()
 	refuse             map[kafkaload.TP]error // Reassign answers these
+	readErr            error                  // State answers it
+	cancelIgnored      bool                   // CancelReassign answers, but changes nothing
+	restoreErr         error                  // RestoreThrottle answers it
 }
 
 func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.readErr != nil {
+		return nil, f.readErr
+	}
 	c := *f.st
 	c.Partitions = map[kafkaload.TP]*kafkaload.PartitionInfo{}
 	for tp, p := range f.st.Partitions {
@@ -259,7 +265,7 @@ func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[k
 	defer f.mu.Unlock()
 	for _, tp := range tps {
 		p := f.st.Partitions[tp]
-		if !p.Reassigning {
+		if !p.Reassigning || f.cancelIgnored {
 			continue
 		}
 		p.Replicas = minus(p.Replicas, p.Adding)
@@ -304,6 +310,9 @@ func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *ka
 func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaload.ThrottleConfigs, _ []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.restoreErr != nil {
+		return f.restoreErr
+	}
 	f.throttles, f.restored = 0, was
 	return nil
 }
