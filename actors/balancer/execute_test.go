@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"maps"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -179,142 +177,6 @@ func TestRevertTo(t *testing.T) {
 			t.Errorf("%s: order %v leader %d, want %v %d", c.name, order, leader, c.wantOrder, c.wantLeader)
 		}
 	}
-}
-
-// fakeKafka applies every change at once; block keeps reassignments in flight (as KRaft
-// shows them: the target, then the replicas leaving) until the test lets them finish or
-// the plan cancels them. A cancellation leaves Kafka's order minus the added replicas, and
-// with leaderFollowsOrder the first replica then takes the lead (as Kafka's automatic
-// leader rebalance would): the plan has to put both back.
-type fakeKafka struct {
-	mu                 sync.Mutex
-	st                 *kafkaload.State
-	block              bool
-	leaderFollowsOrder bool
-	throttles          int // set minus cleared
-	sets, reads        int
-	saved              *kafkaload.ThrottleConfigs // what ReadThrottle answers
-	setWith, restored  *kafkaload.ThrottleConfigs
-	onSet              func()
-	refuse             map[kafkaload.TP]error // Reassign answers these
-	readErr            error                  // State answers it
-	cancelIgnored      bool                   // CancelReassign answers, but changes nothing
-	restoreErr         error                  // RestoreThrottle answers it
-}
-
-func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.readErr != nil {
-		return nil, f.readErr
-	}
-	c := *f.st
-	c.Partitions = map[kafkaload.TP]*kafkaload.PartitionInfo{}
-	for tp, p := range f.st.Partitions {
-		cp := *p
-		cp.Replicas, cp.ISR, cp.Logs = slices.Clone(p.Replicas), slices.Clone(p.ISR), maps.Clone(p.Logs)
-		c.Partitions[tp] = &cp
-	}
-	return &c, nil
-}
-
-func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for tp, d := range dirs {
-		p := f.st.Partitions[tp]
-		if l, ok := p.Logs[b]; ok {
-			l.Dir = d
-			p.Logs[b] = l
-		}
-	}
-	return nil, nil
-}
-
-func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[kafkaload.TP]error{}
-	for tp, target := range targets {
-		if err := f.refuse[tp]; err != nil {
-			out[tp] = err
-			continue
-		}
-		p := f.st.Partitions[tp]
-		adding := minus(target, p.Replicas)
-		if f.block && len(adding) > 0 {
-			p.Reassigning, p.Adding = true, adding
-			p.Replicas = append(slices.Clone(target), minus(p.Replicas, target)...)
-			continue
-		}
-		for _, b := range target {
-			if _, ok := p.Logs[b]; !ok {
-				p.Logs[b] = kafkaload.ReplicaLog{Dir: f.st.Dirs[b][0], Size: 100}
-			}
-		}
-		p.Replicas, p.ISR = slices.Clone(target), slices.Clone(target)
-		if !slices.Contains(target, p.Leader) {
-			p.Leader = target[0]
-		}
-	}
-	return out, nil
-}
-
-func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, tp := range tps {
-		p := f.st.Partitions[tp]
-		if !p.Reassigning || f.cancelIgnored {
-			continue
-		}
-		p.Replicas = minus(p.Replicas, p.Adding)
-		p.Reassigning, p.Adding = false, nil
-		if f.leaderFollowsOrder {
-			p.Leader = p.Replicas[0]
-		}
-	}
-	return nil, nil
-}
-
-func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, tp := range tps {
-		p := f.st.Partitions[tp]
-		p.Leader = p.Replicas[0]
-	}
-	return nil, nil
-}
-
-func (f *fakeKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaload.ThrottleConfigs, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
-	if f.saved == nil {
-		return &kafkaload.ThrottleConfigs{}, nil
-	}
-	return f.saved, nil
-}
-
-func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error {
-	if f.onSet != nil {
-		f.onSet()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.throttles, f.sets, f.setWith = 1, f.sets+1, was
-	return nil
-}
-
-func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaload.ThrottleConfigs, _ []string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.restoreErr != nil {
-		return f.restoreErr
-	}
-	f.throttles, f.restored = 0, was
-	return nil
 }
 
 func startExec(t *testing.T, store *persist.Store, k Executor) *Balancer {
@@ -537,52 +399,6 @@ func waitFake(t *testing.T, k *fakeKafka, cond func() bool) {
 			t.Fatal("fake Kafka never reached the expected state")
 		}
 		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestEstimateETA(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	at := func(sec float64, moved int64) progressSample {
-		return progressSample{at: t0.Add(time.Duration(sec * float64(time.Second))), moved: moved}
-	}
-	const MiB = 1 << 20
-	// A throttled copy: the first MiB unthrottled in a second, then 256 KiB/s.
-	throttled := []progressSample{at(0, 0), at(1, MiB), at(2, MiB+256<<10), at(3, MiB+512<<10)}
-	for _, c := range []struct {
-		name    string
-		samples []progressSample
-		left    int64
-		limit   float64
-		want    float64 // -1: unknown
-	}{
-		{"throttle caps the burst", throttled, 3 * MiB, 256 << 10, 12},
-		{"no throttle: achieved rate", throttled, 3 * MiB, 0, 3 * MiB / (float64(MiB+512<<10) / 3)},
-		{"slower than the throttle", []progressSample{at(0, 0), at(4, 256<<10)}, MiB, 1 << 20, 16},
-		{"two receivers", throttled, 3 * MiB, 2 * 256 << 10, 3 * MiB / (float64(MiB+512<<10) / 3)},
-		{"nothing left", throttled, 0, 256 << 10, 0},
-		{"one reading", throttled[:1], MiB, 0, -1},
-		{"under a second", []progressSample{at(0, 0), at(0.5, 100)}, MiB, 0, -1},
-		{"nothing moved", []progressSample{at(0, 100), at(5, 100)}, MiB, 0, -1},
-	} {
-		got := estimateETA(c.samples, c.left, c.limit)
-		switch {
-		case c.want < 0 && got != nil:
-			t.Errorf("%s: %v, want unknown", c.name, *got)
-		case c.want >= 0 && (got == nil || math.Abs(*got-c.want) > 1e-9):
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-func TestAddSampleKeepsWindow(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	var s []progressSample
-	for i := range 60 {
-		s = addSample(s, progressSample{at: t0.Add(time.Duration(i) * time.Second), moved: int64(i)})
-	}
-	// The oldest kept is the newest that is at least a window old.
-	if first, last := s[0], s[len(s)-1]; last.at.Sub(first.at) != etaWindow {
-		t.Fatalf("window %s over %d samples", last.at.Sub(first.at), len(s))
 	}
 }
 

@@ -1,0 +1,146 @@
+package balancer
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+)
+
+// fakeKafka applies every change at once; block keeps reassignments in flight (as KRaft
+// shows them: the target, then the replicas leaving) until the test lets them finish or
+// the plan cancels them. A cancellation leaves Kafka's order minus the added replicas, and
+// with leaderFollowsOrder the first replica then takes the lead (as Kafka's automatic
+// leader rebalance would): the plan has to put both back.
+type fakeKafka struct {
+	mu                 sync.Mutex
+	st                 *kafkaload.State
+	block              bool
+	leaderFollowsOrder bool
+	throttles          int // set minus cleared
+	sets, reads        int
+	saved              *kafkaload.ThrottleConfigs // what ReadThrottle answers
+	setWith, restored  *kafkaload.ThrottleConfigs
+	onSet              func()
+	refuse             map[kafkaload.TP]error // Reassign answers these
+	readErr            error                  // State answers it
+	cancelIgnored      bool                   // CancelReassign answers, but changes nothing
+	restoreErr         error                  // RestoreThrottle answers it
+}
+
+func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.readErr != nil {
+		return nil, f.readErr
+	}
+	c := *f.st
+	c.Partitions = map[kafkaload.TP]*kafkaload.PartitionInfo{}
+	for tp, p := range f.st.Partitions {
+		cp := *p
+		cp.Replicas, cp.ISR, cp.Logs = slices.Clone(p.Replicas), slices.Clone(p.ISR), maps.Clone(p.Logs)
+		c.Partitions[tp] = &cp
+	}
+	return &c, nil
+}
+
+func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tp, d := range dirs {
+		p := f.st.Partitions[tp]
+		if l, ok := p.Logs[b]; ok {
+			l.Dir = d
+			p.Logs[b] = l
+		}
+	}
+	return nil, nil
+}
+
+func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[kafkaload.TP]error{}
+	for tp, target := range targets {
+		if err := f.refuse[tp]; err != nil {
+			out[tp] = err
+			continue
+		}
+		p := f.st.Partitions[tp]
+		adding := minus(target, p.Replicas)
+		if f.block && len(adding) > 0 {
+			p.Reassigning, p.Adding = true, adding
+			p.Replicas = append(slices.Clone(target), minus(p.Replicas, target)...)
+			continue
+		}
+		for _, b := range target {
+			if _, ok := p.Logs[b]; !ok {
+				p.Logs[b] = kafkaload.ReplicaLog{Dir: f.st.Dirs[b][0], Size: 100}
+			}
+		}
+		p.Replicas, p.ISR = slices.Clone(target), slices.Clone(target)
+		if !slices.Contains(target, p.Leader) {
+			p.Leader = target[0]
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tp := range tps {
+		p := f.st.Partitions[tp]
+		if !p.Reassigning || f.cancelIgnored {
+			continue
+		}
+		p.Replicas = minus(p.Replicas, p.Adding)
+		p.Reassigning, p.Adding = false, nil
+		if f.leaderFollowsOrder {
+			p.Leader = p.Replicas[0]
+		}
+	}
+	return nil, nil
+}
+
+func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tp := range tps {
+		p := f.st.Partitions[tp]
+		p.Leader = p.Replicas[0]
+	}
+	return nil, nil
+}
+
+func (f *fakeKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaload.ThrottleConfigs, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.saved == nil {
+		return &kafkaload.ThrottleConfigs{}, nil
+	}
+	return f.saved, nil
+}
+
+func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error {
+	if f.onSet != nil {
+		f.onSet()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.throttles, f.sets, f.setWith = 1, f.sets+1, was
+	return nil
+}
+
+func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaload.ThrottleConfigs, _ []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.restoreErr != nil {
+		return f.restoreErr
+	}
+	f.throttles, f.restored = 0, was
+	return nil
+}
