@@ -28,6 +28,9 @@ type fakeKafka struct {
 	readErr            error                  // State answers it
 	cancelIgnored      bool                   // CancelReassign answers, but changes nothing
 	restoreErr         error                  // RestoreThrottle answers it
+	// ignoreMoves, ignoreDirs: Reassign, AlterDirs answer success and change nothing
+	// (something else keeps undoing them).
+	ignoreMoves, ignoreDirs bool
 }
 
 func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
@@ -49,6 +52,9 @@ func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
 func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.ignoreDirs {
+		return nil, nil
+	}
 	for tp, d := range dirs {
 		p := f.st.Partitions[tp]
 		if l, ok := p.Logs[b]; ok {
@@ -69,6 +75,9 @@ func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32
 			continue
 		}
 		p := f.st.Partitions[tp]
+		if f.ignoreMoves {
+			continue
+		}
 		adding := minus(target, p.Replicas)
 		if f.block && len(adding) > 0 {
 			p.Reassigning, p.Adding = true, adding

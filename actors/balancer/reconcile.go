@@ -184,9 +184,14 @@ func (r *reconciler) decide(st *kafkaload.State, now time.Time) action {
 		return r.decide(st, now)
 	case PhaseThrottling:
 		return r.throttle()
-	case PhaseReassigning:
-		return r.reassign(st, now)
-	case PhaseMovingDirs:
+	case PhaseReassigning, PhaseMovingDirs:
+		if tp, ok := r.gone(st); ok {
+			r.fail(fmt.Errorf("%s no longer exists", tp), now)
+			return pollNow
+		}
+		if r.rec.Status.Phase == PhaseReassigning {
+			return r.reassign(st, now)
+		}
 		return r.moveDirs(st, now)
 	case PhaseSyncing:
 		for i := range r.rec.Tasks {
@@ -217,6 +222,16 @@ func (r *reconciler) decide(st *kafkaload.State, now time.Time) action {
 // it yet.
 func (r *reconciler) grace() time.Duration { return 2*time.Second + r.opts.PollInterval }
 
+// gone is the first partition of the plan that no longer exists, if any.
+func (r *reconciler) gone(st *kafkaload.State) (kafkaload.TP, bool) {
+	for i := range r.rec.Tasks {
+		if tp := r.rec.Tasks[i].tp(); st.Partitions[tp] == nil {
+			return tp, true
+		}
+	}
+	return kafkaload.TP{}, false
+}
+
 // reassign sends the reassignments that fit in the free slots and moves on once every
 // partition has its target replicas, in order and in sync.
 func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
@@ -226,10 +241,6 @@ func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
 	for i := range r.rec.Tasks {
 		t := &r.rec.Tasks[i]
 		p := st.Partitions[t.tp()]
-		if p == nil {
-			r.fail(fmt.Errorf("%s no longer exists", t.tp()), now)
-			return pollNow
-		}
 		if t.reassigned(p) {
 			continue
 		}
@@ -285,10 +296,6 @@ func (r *reconciler) moveDirs(st *kafkaload.State, now time.Time) action {
 	for i := range r.rec.Tasks {
 		t := &r.rec.Tasks[i]
 		p := st.Partitions[t.tp()]
-		if p == nil {
-			r.fail(fmt.Errorf("%s no longer exists", t.tp()), now)
-			return pollNow
-		}
 		for _, b := range sortedBrokers(t.Dirs) {
 			want := t.Dirs[b]
 			l, ok := p.Logs[b]

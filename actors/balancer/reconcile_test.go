@@ -341,3 +341,48 @@ func TestReconcilePanics(t *testing.T) {
 		t.Fatalf("after four panics: %+v", s)
 	}
 }
+
+// TestReconcilePartitionGone: a partition deleted while the plan moves it fails the plan,
+// which puts the others back.
+func TestReconcilePartitionGone(t *testing.T) {
+	for _, at := range []Phase{PhaseReassigning, PhaseMovingDirs} {
+		t.Run(string(at), func(t *testing.T) {
+			k := &fakeKafka{st: testState(), block: at == PhaseReassigning}
+			u := newRunner(t, k, PlanSpec{Changes: samplePlan.Changes})
+			u.until(u.inPhase(at))
+			delete(k.st.Partitions, kafkaload.TP{Topic: "t", Partition: 1})
+			s := u.toEnd()
+			if s.Phase != PhaseFailed || !strings.Contains(s.Error, "t-1 no longer exists") {
+				t.Fatalf("status %+v", s)
+			}
+			if at == PhaseReassigning {
+				wantLayout(t, k, map[int32][]int32{0: {1, 2}})
+			}
+		})
+	}
+}
+
+// TestReconcileUndone: a move that something else keeps undoing is sent maxIssues times,
+// then fails the plan (before the stall timeout).
+func TestReconcileUndone(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		k      *fakeKafka
+		change PlanChange
+		err    string
+	}{
+		{"reassignment", &fakeKafka{ignoreMoves: true}, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}},
+			"t-0 did not reach replicas [3 1] after 5 reassignments (Kafka has [1 2])"},
+		{"directory move", &fakeKafka{ignoreDirs: true}, PlanChange{Topic: "t", After: []Placement{{BrokerID: 1, Directory: "/d1b"}, {BrokerID: 2}}},
+			"the replica of t-0 on broker 1 did not reach /d1b after 5 moves"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.k.st = testState()
+			u := newRunner(t, c.k, PlanSpec{Changes: []PlanChange{c.change}})
+			s := u.toEnd()
+			if s.Phase != PhaseFailed || !strings.HasPrefix(s.Error, c.err) || strings.Contains(s.Error, "no progress") {
+				t.Fatalf("status %+v, want error %q", s, c.err)
+			}
+		})
+	}
+}
