@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -102,10 +103,24 @@ func Up(ctx context.Context, dir, binary string, timeout time.Duration) (c *Clus
 		}
 	}
 	if err := WaitLeader(ctx, c.Endpoints(), timeout); err != nil {
+		logs := c.logTails()
 		c.Down()
-		return nil, false, fmt.Errorf("%w (member logs were in %s/m*.log)", err, dir)
+		return nil, false, fmt.Errorf("%w\n%s", err, logs)
 	}
 	return c, false, nil
+}
+
+// logTails returns the end of every member's logs, for an error: Down removes them.
+func (c *Cluster) logTails() string {
+	var b strings.Builder
+	for _, m := range c.Layout.Members {
+		for _, name := range []string{m.Name + ".out", m.Name + ".log"} {
+			buf, _ := os.ReadFile(filepath.Join(c.Dir, name))
+			lines := strings.Split(strings.TrimSpace(string(buf)), "\n")
+			fmt.Fprintf(&b, "--- %s (last lines)\n%s\n", name, strings.Join(lines[max(0, len(lines)-10):], "\n"))
+		}
+	}
+	return b.String()
 }
 
 // children are the member processes this process started, reaped as they exit so that a
