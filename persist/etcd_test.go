@@ -373,3 +373,36 @@ func etcdLeaderIndex(t *testing.T, cli *clientv3.Client, endpoints []string) int
 	t.Fatal("no etcd member is the leader")
 	return -1
 }
+
+// Resign hands the leadership over at once, and Leader names whoever holds it.
+func TestEtcdResignHandsOver(t *testing.T) {
+	prefix := etcdtest.Prefix("resign")
+	a := openEtcd(t, prefix, "10.0.0.1:7799", 0)
+	b := openEtcd(t, prefix, "10.0.0.2:7799", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if id, err := b.Leader(ctx); err != nil || id != "" {
+		t.Fatalf("Leader before any campaign: %q, %v", id, err)
+	}
+	campaign(t, a)
+	if id, err := b.Leader(ctx); err != nil || id != "10.0.0.1:7799" {
+		t.Fatalf("Leader: %q, %v", id, err)
+	}
+	won := make(chan error, 1)
+	go func() { won <- b.Campaign(ctx) }()
+	if err := a.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-won; err != nil {
+		t.Fatal(err)
+	}
+	if id, err := a.Leader(ctx); err != nil || id != "10.0.0.2:7799" {
+		t.Fatalf("Leader after resign: %q, %v", id, err)
+	}
+	if err := a.Commit(putBatch("c1", "a")); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("Commit after Resign: %v, want ErrNotLeader", err)
+	}
+	if err := b.Commit(putBatch("c1", "b")); err != nil {
+		t.Fatal(err)
+	}
+}
