@@ -406,3 +406,66 @@ func TestEtcdResignHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A leader cut off from etcd loses its lease while a follower takes over; when the network
+// heals, the old leader — which never learned it was deposed — has its batch refused, and
+// every change the new leader acknowledged stands.
+func TestEtcdPartitionedLeaderFenced(t *testing.T) {
+	prefix := etcdtest.Prefix("partition")
+	var proxies []*etcdtest.Proxy
+	var via []string
+	for _, ep := range etcdtest.Endpoints(t) {
+		p := etcdtest.NewProxy(t, strings.TrimPrefix(ep, "http://"))
+		proxies = append(proxies, p)
+		via = append(via, p.URL())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old, err := OpenEtcd(ctx, EtcdConfig{Endpoints: via, Prefix: prefix, ID: "old", LeaseTTL: 2 * time.Second, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	campaign(t, old)
+	if err := old.Commit(putBatch("c1", "old-1")); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, p := range proxies {
+		p.Cut()
+	}
+	if err := old.Commit(putBatch("c1", "old-cut")); err == nil {
+		t.Fatal("Commit through a cut network succeeded")
+	}
+	next := openEtcd(t, prefix, "next", 0)
+	campaign(t, next) // returns once old's lease has expired
+	if err := next.Commit(putBatch("c2", "next-1")); err != nil {
+		t.Fatal(err)
+	}
+	want := state(t, next)
+
+	for _, p := range proxies {
+		p.Heal()
+	}
+	if !old.Leading() {
+		t.Fatal("old leader already knows it is deposed: the fence is not what is tested")
+	}
+	// The client may need a few tries to reconnect; every try must be refused or fail.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := old.Commit(putBatch("c1", "old-2", "c3", "old-2"))
+		if errors.Is(err, ErrFenced) {
+			break
+		}
+		if err == nil {
+			t.Fatal("a partitioned, deposed leader's Commit succeeded")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old leader's Commit after heal: %v, want ErrFenced", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := state(t, next); got != want {
+		t.Fatalf("state after the old leader's writes:\n%s\nwant:\n%s", got, want)
+	}
+}
