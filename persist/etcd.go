@@ -48,16 +48,21 @@ type EtcdConfig struct {
 // EtcdStore is the state in etcd, shared by every instance with the same endpoints and
 // prefix. Any instance reads (View, Watch); only the elected leader writes (Commit).
 type EtcdStore struct {
-	cfg      EtcdConfig
-	cli      *clientv3.Client
-	session  *concurrency.Session
-	election *concurrency.Election
+	cfg EtcdConfig
+	cli *clientv3.Client
 
-	mu sync.Mutex
+	mu   sync.Mutex
+	sess *etcdSession // replaced by Campaign once its lease is lost
 	// leaderKey and leaderRev are the election key this instance created and its create
 	// revision, set when it won; every Commit is fenced on them.
 	leaderKey string
 	leaderRev int64
+}
+
+// etcdSession is a lease kept alive in the background and this instance's candidacy on it.
+type etcdSession struct {
+	session  *concurrency.Session
+	election *concurrency.Election
 }
 
 // OpenEtcd connects to etcd and opens this instance's session (a lease kept alive in the
@@ -84,25 +89,33 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: %w", err)
 	}
+	s := &EtcdStore{cfg: cfg, cli: cli}
+	if s.sess, err = s.newSession(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *EtcdStore) newSession(ctx context.Context) (*etcdSession, error) {
 	// The session's own Grant is unbounded; grant here with a timeout and hand it the lease.
-	gctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	lease, err := cli.Grant(gctx, int64(max(1, cfg.LeaseTTL.Round(time.Second)/time.Second)))
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	lease, err := s.cli.Grant(gctx, int64(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second)))
 	cancel()
 	if err != nil {
-		cli.Close()
 		return nil, fmt.Errorf("persist: etcd: lease: %w", err)
 	}
-	session, err := concurrency.NewSession(cli, concurrency.WithLease(lease.ID))
+	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID))
 	if err != nil {
-		cli.Close()
 		return nil, fmt.Errorf("persist: etcd: session: %w", err)
 	}
-	return &EtcdStore{
-		cfg:      cfg,
-		cli:      cli,
-		session:  session,
-		election: concurrency.NewElection(session, cfg.Prefix+etcdElectionDirName),
-	}, nil
+	return &etcdSession{session, concurrency.NewElection(session, s.cfg.Prefix+etcdElectionDirName)}, nil
+}
+
+func (s *EtcdStore) current() *etcdSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sess
 }
 
 // Close ends the session, which revokes its lease: a leader's leadership ends at once
@@ -110,22 +123,34 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 func (s *EtcdStore) Close() error {
 	s.mu.Lock()
 	s.leaderRev = 0
+	sess := s.sess
 	s.mu.Unlock()
-	return errors.Join(s.session.Close(), s.cli.Close())
+	return errors.Join(sess.session.Close(), s.cli.Close())
 }
 
-// Campaign blocks until this instance is the leader, ctx ends, or its session is lost.
+// Campaign blocks until this instance is the leader or ctx ends. If the session's lease
+// was lost (SessionDone), it first opens a new one: an instance that lost etcd campaigns
+// again once etcd is back.
 func (s *EtcdStore) Campaign(ctx context.Context) error {
+	cur := s.current()
 	select {
-	case <-s.session.Done():
-		return fmt.Errorf("persist: etcd: campaign: %w", ErrFenced)
+	case <-cur.session.Done():
+		fresh, err := s.newSession(ctx)
+		if err != nil {
+			return fmt.Errorf("persist: etcd: campaign: %w", err)
+		}
+		cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
+		s.mu.Lock()
+		s.sess, s.leaderRev = fresh, 0
+		s.mu.Unlock()
+		cur = fresh
 	default:
 	}
-	if err := s.election.Campaign(ctx, s.cfg.ID); err != nil {
+	if err := cur.election.Campaign(ctx, s.cfg.ID); err != nil {
 		return fmt.Errorf("persist: etcd: campaign: %w", err)
 	}
 	s.mu.Lock()
-	s.leaderKey, s.leaderRev = s.election.Key(), s.election.Rev()
+	s.leaderKey, s.leaderRev = cur.election.Key(), cur.election.Rev()
 	s.mu.Unlock()
 	return nil
 }
@@ -138,15 +163,16 @@ func (s *EtcdStore) Leading() bool {
 	return s.leaderRev != 0
 }
 
-// SessionDone is closed when this instance's lease can no longer be kept alive (etcd
-// unreachable past the TTL, or the lease revoked): its leadership is then over.
-func (s *EtcdStore) SessionDone() <-chan struct{} { return s.session.Done() }
+// SessionDone is closed when the current session's lease can no longer be kept alive (etcd
+// unreachable past the TTL, or the lease revoked): its leadership is then over. A Campaign
+// after that opens a new session, with a new SessionDone.
+func (s *EtcdStore) SessionDone() <-chan struct{} { return s.current().session.Done() }
 
 // Leader returns the current leader's ID ("" when there is none).
 func (s *EtcdStore) Leader(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	resp, err := s.election.Leader(ctx)
+	resp, err := s.current().election.Leader(ctx)
 	if errors.Is(err, concurrency.ErrElectionNoLeader) {
 		return "", nil
 	}
@@ -163,7 +189,7 @@ func (s *EtcdStore) Resign(ctx context.Context) error {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	return s.election.Resign(ctx)
+	return s.current().election.Resign(ctx)
 }
 
 func (s *EtcdStore) dataPrefix() string { return s.cfg.Prefix + etcdDataDir }

@@ -169,7 +169,7 @@ func revoke(t *testing.T, s *EtcdStore) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.cli.Revoke(ctx, s.session.Lease()); err != nil {
+	if _, err := s.cli.Revoke(ctx, s.current().session.Lease()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -177,11 +177,12 @@ func revoke(t *testing.T, s *EtcdStore) {
 // expire stops the keep-alives and waits (bounded) until etcd has dropped the lease.
 func expire(t *testing.T, s *EtcdStore) {
 	t.Helper()
-	s.session.Orphan()
+	sess := s.current().session
+	sess.Orphan()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		resp, err := s.cli.TimeToLive(ctx, s.session.Lease())
+		resp, err := s.cli.TimeToLive(ctx, sess.Lease())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -439,6 +440,11 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 	}
 	next := openEtcd(t, prefix, "next", 0)
 	campaign(t, next) // returns once old's lease has expired
+	select {
+	case <-old.SessionDone():
+	case <-ctx.Done():
+		t.Fatal("a leader cut off from etcd past its lease TTL does not see its session end")
+	}
 	if err := next.Commit(putBatch("c2", "next-1")); err != nil {
 		t.Fatal(err)
 	}
@@ -467,5 +473,14 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 	}
 	if got := state(t, next); got != want {
 		t.Fatalf("state after the old leader's writes:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Once the new leader steps down, the old instance campaigns on a new lease and writes.
+	if err := next.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	campaign(t, old)
+	if err := old.Commit(putBatch("c4", "old-3")); err != nil {
+		t.Fatalf("Commit after winning again: %v", err)
 	}
 }
