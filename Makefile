@@ -29,13 +29,28 @@ with-kafka = set -e; \
 	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
 	FULCRUM_TEST_KAFKA_DIR=$(CURDIR)/$(KAFKA_TEST_DIR); export FULCRUM_TEST_KAFKA_DIR;
 
+# The local etcd (cmd/etcdlocal: 3 members on loopback, one process each) for the etcd
+# backend's tests. with-etcd starts a fresh one in ETCD_TEST_DIR, exports its endpoints and
+# dir to the tests, and stops it and removes its data when the recipe ends; if it cannot
+# start, the recipe fails: the tests are never skipped. Its EXIT trap replaces with-kafka's,
+# so it stops that Kafka too: use it after with-kafka.
+ETCD_TEST_DIR ?= .etcd-test
+ETCDLOCAL     := bin/etcdlocal
+
+$(ETCDLOCAL): FORCE
+	$(GO) build -o $(ETCDLOCAL) ./cmd/etcdlocal
+
+with-etcd = set -e; trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR); $(ETCDLOCAL) down --dir $(ETCD_TEST_DIR)' EXIT; \
+	FULCRUM_TEST_ETCD_ENDPOINTS=$$($(ETCDLOCAL) up --dir $(ETCD_TEST_DIR)); export FULCRUM_TEST_ETCD_ENDPOINTS; \
+	FULCRUM_TEST_ETCD_DIR=$(CURDIR)/$(ETCD_TEST_DIR); export FULCRUM_TEST_ETCD_DIR;
+
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
 # balancer's integration tests against a real local Kafka.
-test: build $(KAFKALOCAL)
-	@$(with-kafka) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -count=1 -timeout 20m ./...
+test: build $(KAFKALOCAL) $(ETCDLOCAL)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -count=1 -timeout 20m ./...
 
-test-race: build $(KAFKALOCAL)
-	@$(with-kafka) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
+test-race: build $(KAFKALOCAL) $(ETCDLOCAL)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
 # cluster already running there is reused.

@@ -1,0 +1,405 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
+)
+
+// The etcd backend keeps the same records as the bbolt store, each under
+// <prefix>/data/<bucket>/<key>, and elects the one instance that may write under
+// <prefix>/leader. It is not wired into the engine yet (DESIGN.md, "HA on etcd").
+
+// Defaults of EtcdConfig.
+const (
+	DefaultEtcdPrefix   = "/fulcrum"
+	DefaultLeaseTTL     = 5 * time.Second
+	DefaultEtcdTimeout  = 5 * time.Second
+	etcdDataDir         = "/data/"
+	etcdElectionDirName = "/leader"
+)
+
+var (
+	// ErrNotLeader is returned by a Commit on an instance that has not won the election.
+	ErrNotLeader = errors.New("persist: not the etcd leader")
+	// ErrFenced is returned by a Commit refused by etcd because this instance's leadership
+	// ended (its lease expired or was revoked, perhaps while it was cut off): nothing of the
+	// batch was written, and the instance stays a follower until it campaigns again.
+	ErrFenced = errors.New("persist: leadership lost, write refused")
+)
+
+// EtcdConfig says where the state lives and how this instance takes part in the election.
+type EtcdConfig struct {
+	Endpoints []string
+	Prefix    string        // default DefaultEtcdPrefix
+	LeaseTTL  time.Duration // the leadership's lease, whole seconds; default DefaultLeaseTTL
+	Timeout   time.Duration // bound of every etcd request; default DefaultEtcdTimeout
+	ID        string        // this instance's value in the election (its API address)
+}
+
+// EtcdStore is the state in etcd, shared by every instance with the same endpoints and
+// prefix. Any instance reads (View, Watch); only the elected leader writes (Commit).
+type EtcdStore struct {
+	cfg EtcdConfig
+	cli *clientv3.Client
+
+	mu   sync.Mutex
+	sess *etcdSession // replaced by Campaign once its lease is lost
+	// leaderKey and leaderRev are the election key this instance created and its create
+	// revision, set when it won; every Commit is fenced on them.
+	leaderKey string
+	leaderRev int64
+}
+
+// etcdSession is a lease kept alive in the background and this instance's candidacy on it.
+type etcdSession struct {
+	session  *concurrency.Session
+	election *concurrency.Election
+}
+
+// OpenEtcd connects to etcd and opens this instance's session (a lease kept alive in the
+// background). The instance is a follower until Campaign returns.
+func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("persist: etcd: no endpoints")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultEtcdPrefix
+	}
+	cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultEtcdTimeout
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.Timeout,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("persist: etcd: %w", err)
+	}
+	s := &EtcdStore{cfg: cfg, cli: cli}
+	if s.sess, err = s.newSession(ctx); err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *EtcdStore) newSession(ctx context.Context) (*etcdSession, error) {
+	// The session's own Grant is unbounded; grant here with a timeout and hand it the lease.
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	lease, err := s.cli.Grant(gctx, int64(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second)))
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("persist: etcd: lease: %w", err)
+	}
+	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID))
+	if err != nil {
+		return nil, fmt.Errorf("persist: etcd: session: %w", err)
+	}
+	return &etcdSession{session, concurrency.NewElection(session, s.cfg.Prefix+etcdElectionDirName)}, nil
+}
+
+func (s *EtcdStore) current() *etcdSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sess
+}
+
+// Close ends the session, which revokes its lease: a leader's leadership ends at once
+// instead of after the TTL.
+func (s *EtcdStore) Close() error {
+	s.mu.Lock()
+	s.leaderRev = 0
+	sess := s.sess
+	s.mu.Unlock()
+	return errors.Join(sess.session.Close(), s.cli.Close())
+}
+
+// Campaign blocks until this instance is the leader or ctx ends. If the session's lease
+// was lost (SessionDone), it first opens a new one: an instance that lost etcd campaigns
+// again once etcd is back.
+func (s *EtcdStore) Campaign(ctx context.Context) error {
+	cur := s.current()
+	select {
+	case <-cur.session.Done():
+		fresh, err := s.newSession(ctx)
+		if err != nil {
+			return fmt.Errorf("persist: etcd: campaign: %w", err)
+		}
+		cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
+		s.mu.Lock()
+		s.sess, s.leaderRev = fresh, 0
+		s.mu.Unlock()
+		cur = fresh
+	default:
+	}
+	if err := cur.election.Campaign(ctx, s.cfg.ID); err != nil {
+		return fmt.Errorf("persist: etcd: campaign: %w", err)
+	}
+	s.mu.Lock()
+	s.leaderKey, s.leaderRev = cur.election.Key(), cur.election.Rev()
+	s.mu.Unlock()
+	return nil
+}
+
+// Leading reports whether this instance won the election and no Commit has been fenced
+// since. It can be true on a leader already deposed: only Commit's fence is authoritative.
+func (s *EtcdStore) Leading() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.leaderRev != 0
+}
+
+// SessionDone is closed when the current session's lease can no longer be kept alive (etcd
+// unreachable past the TTL, or the lease revoked): its leadership is then over. A Campaign
+// after that opens a new session, with a new SessionDone.
+func (s *EtcdStore) SessionDone() <-chan struct{} { return s.current().session.Done() }
+
+// Leader returns the current leader's ID ("" when there is none).
+func (s *EtcdStore) Leader(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	resp, err := s.current().election.Leader(ctx)
+	if errors.Is(err, concurrency.ErrElectionNoLeader) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("persist: etcd: leader: %w", err)
+	}
+	return string(resp.Kvs[0].Value), nil
+}
+
+// Resign gives the leadership up, so that another instance takes over at once.
+func (s *EtcdStore) Resign(ctx context.Context) error {
+	s.mu.Lock()
+	s.leaderRev = 0
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	return s.current().election.Resign(ctx)
+}
+
+func (s *EtcdStore) dataPrefix() string { return s.cfg.Prefix + etcdDataDir }
+
+func (s *EtcdStore) dataKey(b Bucket, key string) string {
+	return s.dataPrefix() + string(b) + "/" + key
+}
+
+// Commit applies the batch as one etcd transaction that only succeeds while this instance
+// still holds the election key it won (same create revision): a deposed or partitioned
+// leader's batch is refused whole (ErrFenced). It returns once the transaction is committed
+// by a quorum of etcd members, each of which fsynced it.
+//
+// An error other than ErrNotLeader and ErrFenced (a timeout, etcd unreachable) leaves the
+// outcome unknown: the batch may have been applied. The caller must not acknowledge it and
+// must reload the state before it writes again.
+func (s *EtcdStore) Commit(b *Batch) error {
+	s.mu.Lock()
+	key, rev := s.leaderKey, s.leaderRev
+	s.mu.Unlock()
+	if rev == 0 {
+		return ErrNotLeader
+	}
+	ops, err := s.txnOps(b)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
+		Then(ops...).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("persist: etcd commit: %w", err)
+	}
+	if !resp.Succeeded {
+		s.mu.Lock()
+		if s.leaderRev == rev {
+			s.leaderRev = 0
+		}
+		s.mu.Unlock()
+		return ErrFenced
+	}
+	return nil
+}
+
+// txnOps turns the batch into etcd operations. etcd refuses a transaction that names a key
+// twice, and a group commit often does (the global epoch), so only the last operation on
+// each key is kept: applied in order, the earlier ones would be overwritten anyway.
+func (s *EtcdStore) txnOps(b *Batch) ([]clientv3.Op, error) {
+	last := make(map[string]int, len(b.ops))
+	for i, o := range b.ops {
+		if !slices.Contains(buckets, o.bucket) {
+			return nil, fmt.Errorf("persist: unknown bucket %q", o.bucket)
+		}
+		last[s.dataKey(o.bucket, o.key)] = i
+	}
+	ops := make([]clientv3.Op, 0, len(last))
+	for i, o := range b.ops {
+		k := s.dataKey(o.bucket, o.key)
+		if last[k] != i {
+			continue
+		}
+		if o.value == nil {
+			ops = append(ops, clientv3.OpDelete(k))
+		} else {
+			ops = append(ops, clientv3.OpPut(k, string(o.value)))
+		}
+	}
+	return ops, nil
+}
+
+type etcdRecord struct {
+	key   string
+	value []byte
+}
+
+// Snapshot is the whole state at one etcd revision, read by View. It offers the same
+// reads as Reader.
+type Snapshot struct {
+	// Rev is the revision the state was read at: a follower watches from Rev+1.
+	Rev     int64
+	buckets map[Bucket][]etcdRecord // each in key order
+}
+
+// Get returns the value of key, or nil.
+func (r *Snapshot) Get(bucket Bucket, key string) []byte {
+	recs := r.buckets[bucket]
+	i, ok := slices.BinarySearchFunc(recs, key, func(e etcdRecord, k string) int { return strings.Compare(e.key, k) })
+	if !ok {
+		return nil
+	}
+	return recs[i].value
+}
+
+// ForEach calls fn for every record of the bucket in key order.
+func (r *Snapshot) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
+	for _, e := range r.buckets[bucket] {
+		if err := fn(e.key, e.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// View reads the whole state in one linearizable read and runs fn on it.
+func (s *EtcdStore) View(fn func(r *Snapshot) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, s.dataPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("persist: etcd load: %w", err)
+	}
+	snap := &Snapshot{Rev: resp.Header.Revision, buckets: make(map[Bucket][]etcdRecord)}
+	for _, kv := range resp.Kvs {
+		b, k, ok := s.splitKey(string(kv.Key))
+		if !ok {
+			continue
+		}
+		snap.buckets[b] = append(snap.buckets[b], etcdRecord{k, nonNil(kv.Value)})
+	}
+	// etcd returns keys in byte order of the full key, so each bucket is already sorted.
+	return fn(snap)
+}
+
+func (s *EtcdStore) splitKey(full string) (Bucket, string, bool) {
+	rest, ok := strings.CutPrefix(full, s.dataPrefix())
+	if !ok {
+		return "", "", false
+	}
+	b, k, ok := strings.Cut(rest, "/")
+	return Bucket(b), k, ok
+}
+
+// Change is one record's new value in a committed batch; Value nil means deleted.
+type Change struct {
+	Bucket Bucket
+	Key    string
+	Value  []byte
+}
+
+// Committed is one committed batch as a watch sees it: all its changes, at one revision.
+type Committed struct {
+	Rev     int64
+	Changes []Change
+	// Err ends the stream: the follower must reload (View) and watch again. It is
+	// ErrCompacted-like when the revision it asked for is gone, or a lost connection.
+	Err error
+}
+
+// Watch streams every batch committed after revision after (a Snapshot's Rev), in commit
+// order, until ctx ends or an error (sent as the last Committed); then the channel closes.
+// It requires an etcd leader, so a follower cut off with a minority of etcd members gets
+// an error instead of a silent stall.
+func (s *EtcdStore) Watch(ctx context.Context, after int64) <-chan Committed {
+	out := make(chan Committed, 16)
+	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.dataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
+	go func() {
+		defer close(out)
+		send := func(c Committed) bool {
+			select {
+			case out <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				send(Committed{Err: fmt.Errorf("persist: etcd watch: %w", err)})
+				return
+			}
+			// One response may hold several transactions; one transaction's events are
+			// never split across responses (no fragmenting asked).
+			var cur Committed
+			for _, ev := range resp.Events {
+				b, k, ok := s.splitKey(string(ev.Kv.Key))
+				if !ok {
+					continue
+				}
+				if ev.Kv.ModRevision != cur.Rev && cur.Rev != 0 {
+					if !send(cur) {
+						return
+					}
+					cur = Committed{}
+				}
+				cur.Rev = ev.Kv.ModRevision
+				c := Change{Bucket: b, Key: k}
+				if ev.Type == clientv3.EventTypePut {
+					c.Value = nonNil(ev.Kv.Value)
+				}
+				cur.Changes = append(cur.Changes, c)
+			}
+			if cur.Rev != 0 && !send(cur) {
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			send(Committed{Err: errors.New("persist: etcd watch: closed")})
+		}
+	}()
+	return out
+}
+
+// nonNil keeps an empty value (the Failed bucket's) apart from an absent one: etcd decodes
+// both as nil.
+func nonNil(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
+}
