@@ -54,6 +54,9 @@ type Options struct {
 	SyncMetaInterval time.Duration
 	// ReplicationTimeout bounds one push to one replica; default 5s.
 	ReplicationTimeout time.Duration
+	// ReplicationToken, when it returns a token, is sent as a bearer token with each push
+	// (replicas that require one); called per push, so a reloaded token file is used.
+	ReplicationToken func() string
 
 	// Registerer receives the engine's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -73,6 +76,7 @@ type engineConfig struct {
 
 	syncInterval       time.Duration // ≤ 0: no replication
 	replicationTimeout time.Duration
+	replicationToken   func() string // nil: none
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -102,7 +106,7 @@ func Start(o Options) (*Engine, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
-	cfg.syncInterval, cfg.replicationTimeout = o.SyncMetaInterval, o.ReplicationTimeout
+	cfg.syncInterval, cfg.replicationTimeout, cfg.replicationToken = o.SyncMetaInterval, o.ReplicationTimeout, o.ReplicationToken
 	if cfg.syncInterval == 0 {
 		cfg.syncInterval = 10 * time.Second
 	}

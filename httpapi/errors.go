@@ -54,6 +54,9 @@ var errorTable = map[string]errorSpec{
 	"TIMEOUT":            {503, "the engine did not answer in time"},
 	"UNAVAILABLE":        {503, "the service is shutting down"},
 	"OVERLOADED":         {503, "too many requests in flight"},
+
+	"UNAUTHORIZED":      {401, "a valid bearer token is required (--auth-token-file)"},
+	"REPLICA_READ_ONLY": {409, "a replica takes changes only from its master's push"},
 }
 
 // requestError is a malformed request, with a message saying what is wrong.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -42,6 +43,14 @@ type Options struct {
 	Version string
 	// Balancer serves GET /balancer; nil (no Kafka configured) answers 503.
 	Balancer *balancer.Balancer
+
+	// Security (auth.go): Tokens, when set, are required of every request but the open ones
+	// and the coordinator's calls from CoordinatorNetworks (default loopback). Pprof serves
+	// /debug/pprof. Replica refuses every broker change but the master's push (replica.go).
+	Tokens              *Tokens
+	CoordinatorNetworks []netip.Prefix
+	Pprof               bool
+	Replica             bool
 }
 
 // Server serves the broker API (and later the balancer API) on one port.
@@ -56,6 +65,12 @@ type Server struct {
 	idSeq    atomic.Uint64
 	metrics  *httpMetrics
 	srv      *fasthttp.Server
+
+	tokens          *Tokens
+	coordinatorNets []netip.Prefix
+	replica         bool
+	refusedWrites   prometheus.Counter
+	coord           *fasthttp.Server // the coordinator listener's (coordinator.go)
 }
 
 // New builds the server and its routes.
@@ -73,6 +88,11 @@ func New(o Options) *Server {
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:]) + "-"
 	s.metrics = newHTTPMetrics(o.Registerer)
+	s.tokens, s.coordinatorNets, s.replica = o.Tokens, o.CoordinatorNetworks, o.Replica
+	if s.coordinatorNets == nil {
+		s.coordinatorNets = LoopbackNetworks
+	}
+	s.refusedWrites = newRefusedWrites(o.Registerer)
 
 	r := router.New()
 	r.SaveMatchedRoutePath = true
@@ -92,14 +112,16 @@ func New(o Options) *Server {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
 	// Profiles of the live process, as VictoriaMetrics serves them: how RESULTS.md's numbers
-	// were explained. The service listens on loopback by default.
-	r.GET("/debug/pprof/{profile:*}", pprofhandler.PprofHandler)
+	// were explained. Off by default: stack dumps and CPU profiles are not for every client.
+	if o.Pprof {
+		r.GET("/debug/pprof/{profile:*}", pprofhandler.PprofHandler)
+	}
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
 	balancerRoutes(r, o.Balancer)
 
 	s.srv = &fasthttp.Server{
-		Handler:                       s.middleware(r.Handler),
+		Handler:                       s.middleware(s.guard(r.Handler)),
 		Name:                          "fulcrum",
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
@@ -111,6 +133,7 @@ func New(o Options) *Server {
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{o.Logger},
 	}
+	s.coord = s.coordinatorServer(r.Handler)
 	return s
 }
 
@@ -121,7 +144,12 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
-func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+func (s *Server) Shutdown() error {
+	if err := s.coord.Shutdown(); err != nil {
+		return err
+	}
+	return s.srv.Shutdown()
+}
 
 // transportError answers what fasthttp rejects before any handler runs.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {

@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -76,6 +76,12 @@ type serveConfig struct {
 	replicaAddresses                string
 	logLevel, logFormat             string
 	memoryLimit                     int64 // MiB, 0: none
+
+	// Security (security.go).
+	authTokenFile, coordinatorListen string
+	coordinatorNetworks              []netip.Prefix
+	tlsCert, tlsKey                  string
+	pprof, replica                   bool
 }
 
 // parseServe reads the flags; each flag falls back to FULCRUM_<NAME> from the environment.
@@ -94,6 +100,7 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 160, "soft memory limit for the Go runtime in MiB (0: none; GOMEMLIMIT wins)")
+	securityFlags(fs, c)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -124,6 +131,9 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.logFormat)
 	}
+	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -153,6 +163,10 @@ func serve(args []string) error {
 	if c.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(c.memoryLimit << 20)
 	}
+	sec, err := loadSecurity(c)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -160,6 +174,7 @@ func serve(args []string) error {
 		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
 		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
 		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
+		ReplicationToken: sec.replicationToken,
 	})
 	if err != nil {
 		return err
@@ -198,26 +213,41 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal})
-	ln, err := net.Listen("tcp", c.listen)
+	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
+		Tokens: sec.tokens, CoordinatorNetworks: c.coordinatorNetworks, Pprof: c.pprof, Replica: c.replica})
+	ln, coordLn, err := sec.listen(log)
 	if err != nil {
 		stopBalancer()
 		engine.Stop()
 		return err
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
-		Str("version", Version).Msg("fulcrum serving")
+		Str("version", Version).Bool("tls", c.tlsCert != "").Bool("auth", sec.tokens != nil).
+		Str("coordinator_networks", networksString(c.coordinatorNetworks)).Bool("replica", c.replica).Msg("fulcrum serving")
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	if coordLn != nil {
+		log.Info().Str("coordinator_listen", coordLn.Addr().String()).Msg("serving coordinator calls on plain HTTP")
+		go func() { served <- srv.ServeCoordinator(coordLn) }()
+	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-sig:
-		log.Info().Str("signal", s.String()).Msg("shutting down")
-	case err := <-served:
-		if err != nil {
-			log.Error().Err(err).Msg("listener failed")
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				sec.reload(log)
+				continue
+			}
+			log.Info().Str("signal", s.String()).Msg("shutting down")
+			break wait
+		case err := <-served:
+			if err != nil {
+				log.Error().Err(err).Msg("listener failed")
+			}
+			break wait
 		}
 	}
 	// Shutdown order: stop accepting and drain in-flight requests, stop the balancer and
