@@ -179,14 +179,22 @@ func (tx *poolTx) failover(addr string, f Format) (Result, error) {
 
 // setAllEpochs is PUT /epoch/<n>: the global epoch and every cluster's epoch become n.
 func (tx *poolTx) setAllEpochs(n uint64) (Result, error) {
+	if err := meta.CheckEpoch("epoch", n); err != nil {
+		return Result{}, err
+	}
 	if n <= tx.epoch() {
 		return Result{}, meta.ErrEpochSmallerThanCurrent
 	}
+	tx.moveAllEpochs(n)
+	return Result{}, nil
+}
+
+// moveAllEpochs sets the global epoch and every cluster's epoch to n, above the current one.
+func (tx *poolTx) moveAllEpochs(n uint64) {
 	tx.setEpoch(n)
 	for name, cur := range tx.clusters() {
 		c := *cur
 		c.Epoch = n
 		tx.setCluster(name, &c)
 	}
-	return Result{}, nil
 }

@@ -435,13 +435,7 @@ func (e *Engine) AutoScale(name string, n int64) Result {
 // Whole-state operations: restore, replication config, epoch recovery.
 
 // RestoreMetadata replaces the whole state with a mem-broker-0.2 document (PUT /metadata).
-func (e *Engine) RestoreMetadata(doc []byte) Result {
-	ms, err := meta.ParseStore(doc, false)
-	if err != nil {
-		return Result{Err: err}
-	}
-	return e.askPool("restore_metadata", &restoreMeta{Store: ms})
-}
+func (e *Engine) RestoreMetadata(doc []byte) Result { return e.restoreMetadata(doc) }
 
 // Config is GET /config: {"replica_addresses": [...]}.
 func (e *Engine) Config() Result { return e.askPool("get_config", &getConfig{}) }

@@ -177,6 +177,9 @@ func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
 func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, error)) {
 	tx := a.newTx(a.tent)
 	res, err := fn(tx)
+	if err == nil && tx.epochErr != nil {
+		err = tx.epochErr
+	}
 	if err != nil {
 		res, tx.d = Result{Err: err}, delta{}
 	}

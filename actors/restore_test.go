@@ -60,6 +60,10 @@ func TestRestoreRefusesBadDocuments(t *testing.T) {
 	f(strings.Replace(good, `"cluster":"c"`, `"cluster":null`, 1), meta.ErrInvalidMetadata)
 	ok(t, e.SetEpoch(100))
 	wantErr(t, e.RestoreMetadata(before), meta.ErrEpochSmallerThanCurrent)
+	// Version, then epoch, then invariants: a stale and broken push is stale.
+	broken := strings.Replace(good, "[[8192,16383]]", "[[8000,16383]]", 1)
+	wantErr(t, e.RestoreMetadata([]byte(broken)), meta.ErrEpochSmallerThanCurrent)
+	wantErr(t, e.RestoreMetadata([]byte(strings.Replace(broken, "mem-broker-0.2", "mem-broker-0.3", 1))), meta.ErrInvalidMetaVersion)
 	if epoch(t, e) != 100 || clusterView(t, e, "c").Epoch != 100 {
 		t.Fatal("an older document changed the state")
 	}

@@ -107,7 +107,7 @@ func parsePlanBody(body []byte) (balancer.PlanSpec, error) {
 		return spec, errors.New(`the body must be a JSON object: {"changes": [{"topic", "partition", "before"?, "after"}], "throttle"?}`)
 	}
 	var pb planBody
-	if err := json.Unmarshal(body, &pb); err != nil {
+	if err := strictUnmarshal(body, &pb); err != nil {
 		return spec, fmt.Errorf("invalid JSON body: %v", err)
 	}
 	if pb.Changes == nil {

@@ -44,6 +44,8 @@ var errorTable = map[string]errorSpec{
 	"PROXY_NOT_SYNC":              {500, "proxies did not reach the cluster's epoch"},
 	"NODE_NUMBER_CHANGING":        {409, "another scaling operation is running on the cluster"},
 	"PERSISTENCE_IO_ERROR":        {500, "the change could not be written to disk"},
+	"EPOCH_OUT_OF_RANGE":          {400, "epochs are at most 2^63, so that they can still grow"},
+	"EPOCH_EXHAUSTED":             {409, "the global epoch cannot grow any more"},
 
 	"INVALID_REQUEST":    {400, "malformed request"},
 	"NOT_FOUND":          {404, "no such endpoint"},
