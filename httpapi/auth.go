@@ -129,7 +129,9 @@ const (
 
 // classify says what a request needs. Reads and the three changes an undermoon coordinator
 // makes (it cannot send a token) are coordinator calls; every other change needs a token.
-// It looks at the path fasthttp normalized, which is the one the router matches.
+// It looks at the raw path, as the router does: classifying the decoded, normalized path
+// instead would let /clusters/meta/%2e%2e%2f%2e%2e%2ffailures%2fa%2fb pass for a failure
+// report while the router hands it to a cluster handler.
 func classify(method, path []byte) access {
 	get := bytes.Equal(method, []byte("GET")) || bytes.Equal(method, []byte("HEAD"))
 	if get && (bytes.Equal(path, []byte("/healthz")) || bytes.Equal(path, []byte("/openapi.json"))) {
@@ -170,7 +172,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) bool {
 	if s.tokens == nil {
 		return true
 	}
-	need := classify(ctx.Method(), ctx.Path())
+	need := classify(ctx.Method(), ctx.Request.URI().PathOriginal())
 	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	if len(h) > 0 {
 		// A token that is sent is checked even where none is needed: a wrong one is a

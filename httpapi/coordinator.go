@@ -52,7 +52,7 @@ func coordinatorCall(method, path []byte) bool {
 // coordinatorOnly answers 404 for everything but a coordinator's calls.
 func coordinatorOnly(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if !coordinatorCall(ctx.Method(), ctx.Path()) {
+		if !coordinatorCall(ctx.Method(), ctx.Request.URI().PathOriginal()) { // the router's path
 			writeError(ctx, &requestError{"NOT_FOUND", "the coordinator listener serves only the calls of an undermoon coordinator; no endpoint " + string(ctx.Path())})
 			return
 		}

@@ -30,7 +30,7 @@ func (s *Server) replicaAllows(ctx *fasthttp.RequestCtx) bool {
 	if !s.replica || ctx.IsGet() || ctx.IsHead() {
 		return true
 	}
-	rest, ok := brokerPath(ctx.Path())
+	rest, ok := brokerPath(ctx.Request.URI().PathOriginal())
 	if !ok {
 		return true // the balancer acts on Kafka, not on the replicated state
 	}

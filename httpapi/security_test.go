@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -370,5 +371,66 @@ func TestCoordinatorListener(t *testing.T) {
 	} {
 		// Not even with a token: the operator's calls go to the main listener.
 		wantError(t, c.as(testToken, call[0], call[1], ""), 404, "NOT_FOUND")
+	}
+}
+
+// rawRequest sends a request line as written (no client normalizes its path) and returns
+// the status and body.
+func rawRequest(t *testing.T, base, method, target string) (int, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAuthClassifiesTheRoutedPath: the guard decides on the path the router matches, so an
+// encoded path that decodes to a coordinator call but is routed to another handler still
+// needs a token; the handlers see decoded parameters.
+func TestAuthClassifiesTheRoutedPath(t *testing.T) {
+	s := startServer(t, withSecurity(t, nil, nil))
+	for _, c := range [][2]string{
+		{"DELETE", "/api/v2/proxies/meta/%2e%2e%2f%2e%2e%2ffailures%2fa%2fb"},
+		{"POST", "/api/v2/clusters/meta/%2e%2e%2f%2e%2e%2ffailures%2fa%2fb"},
+		{"PUT", "/api/v2/epoch/%2e%2e%2fclusters%2fmigrations"},
+		{"DELETE", "/api/v2/clusters/meta/..%2f..%2fproxies%2ffailover%2fx"},
+	} {
+		if status, body := rawRequest(t, s.base, c[0], c[1]); status != 401 {
+			t.Errorf("%s %s without a token: %d %s, want 401", c[0], c[1], status, body)
+		}
+	}
+	s.seedCluster(testToken)
+	if r := s.as(testToken, "POST", "/api/v2/clusters/meta/a%40b", `{"node_number":4}`); r.status != 200 {
+		t.Fatalf("create a%%40b: %d %s", r.status, r.body)
+	}
+	if got := s.cluster("a@b"); got == nil || got.Name != "a@b" {
+		t.Fatalf("cluster a@b after creating a%%40b: %+v", got)
+	}
+	if r := s.as(testToken, "DELETE", "/api/v3/clusters/meta/a%40b", ""); r.status != 200 {
+		t.Fatalf("delete a%%40b: %d %s", r.status, r.body)
+	}
+}
+
+// TestOpenAPIServed: GET /openapi.json serves the repository's document, to anyone, also
+// with authentication on.
+func TestOpenAPIServed(t *testing.T) {
+	s := startServer(t, withSecurity(t, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, nil))
+	want, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.as("", "GET", "/openapi.json", "")
+	if r.status != 200 || r.header.Get("Content-Type") != "application/json" || string(r.body) != string(want) {
+		t.Fatalf("GET /openapi.json: %d %q, %d bytes (want the %d of httpapi/openapi.json)", r.status, r.header.Get("Content-Type"), len(r.body), len(want))
 	}
 }

@@ -70,7 +70,8 @@ type Server struct {
 	coordinatorNets []netip.Prefix
 	replica         bool
 	refusedWrites   prometheus.Counter
-	coord           *fasthttp.Server // the coordinator listener's (coordinator.go)
+	coord           *fasthttp.Server    // the coordinator listener's (coordinator.go)
+	routes          map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
 // New builds the server and its routes.
@@ -99,11 +100,16 @@ func New(o Options) *Server {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if bytes.HasPrefix(ctx.Path(), []byte("/balancer/")) { // the balancer's own shape
+			writeBalancerError(ctx, fasthttp.StatusNotFound, "no plan or endpoint "+string(ctx.Path()))
+			return
+		}
 		writeError(ctx, &requestError{"NOT_FOUND", "no endpoint " + string(ctx.Path())})
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &requestError{"METHOD_NOT_ALLOWED", string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
 	}
+	r.GET("/openapi.json", serveOpenAPI)
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
@@ -119,6 +125,7 @@ func New(o Options) *Server {
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
 	balancerRoutes(r, o.Balancer)
+	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
 		Handler:                       s.middleware(s.guard(r.Handler)),
