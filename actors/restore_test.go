@@ -158,3 +158,15 @@ func TestExportImportMeta(t *testing.T) {
 		t.Fatalf("importing an older file: %v", err)
 	}
 }
+
+// TestOneRestoreAtATime: a restore while another runs is refused with OVERLOADED and
+// changes nothing.
+func TestOneRestoreAtATime(t *testing.T) {
+	e := startEngine(t, t.TempDir(), Options{})
+	addProxies(t, e, 2, 1)
+	doc := ok(t, e.Metadata())
+	e.restoring.Store(true) // as if a restore were running
+	wantErr(t, e.RestoreMetadata(doc), ErrOverloaded)
+	e.restoring.Store(false)
+	ok(t, e.RestoreMetadata(doc))
+}

@@ -216,13 +216,9 @@ func unauthorized(ctx *fasthttp.RequestCtx, msg string) {
 	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="fulcrum"`)
 }
 
-// guard checks every request before routing: authentication, then the replica's refusal
-// of direct writes. It sits inside the middleware, so refusals are logged and counted.
-func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		if !s.authorize(ctx) || !s.replicaAllows(ctx) {
-			return
-		}
-		next(ctx)
-	}
+// guard checks every request before its body is read and before routing: authentication,
+// then the replica's refusal of direct writes. The middleware calls it, so refusals are
+// logged and counted, and an unauthenticated client cannot make the server read a body.
+func (s *Server) guard(ctx *fasthttp.RequestCtx) bool {
+	return s.authorize(ctx) && s.replicaAllows(ctx)
 }

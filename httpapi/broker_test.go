@@ -981,3 +981,14 @@ func TestOrderedProxyMode(t *testing.T) {
 	add(s2, "p2:6000", 2)
 	wantError(t, s2.api("POST", "/clusters/meta/c", `{"node_number":4}`), http.StatusConflict, "PROXY_RESOURCE_OUT_OF_ORDER")
 }
+
+// TestFailureReportBoundsOverHTTP: junk reports are refused with 400 and change nothing.
+func TestFailureReportBoundsOverHTTP(t *testing.T) {
+	s := startServer(t)
+	wantError(t, s.api("POST", "/failures/10.0.0.1:6001/"+strings.Repeat("r", 300), ""), http.StatusBadRequest, "INVALID_REQUEST")
+	wantError(t, s.api("POST", "/failures/"+strings.Repeat("a", 300)+":1/coord", ""), http.StatusBadRequest, "INVALID_PROXY_ADDRESS")
+	wantError(t, s.api("POST", "/failures/nohost/coord", ""), http.StatusBadRequest, "INVALID_PROXY_ADDRESS")
+	if e := s.epoch(); e != 0 {
+		t.Fatalf("refused reports moved the epoch to %d", e)
+	}
+}

@@ -49,29 +49,30 @@ func coordinatorCall(method, path []byte) bool {
 	return false
 }
 
-// coordinatorOnly answers 404 for everything but a coordinator's calls.
-func coordinatorOnly(next fasthttp.RequestHandler) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		if !coordinatorCall(ctx.Method(), ctx.Request.URI().PathOriginal()) { // the router's path
-			writeError(ctx, &requestError{"NOT_FOUND", "the coordinator listener serves only the calls of an undermoon coordinator; no endpoint " + string(ctx.Path())})
-			return
-		}
-		next(ctx)
-	}
-}
-
-// coordinatorServer is the main listener's server with the coordinator filter in front.
+// coordinatorServer is the main listener's server behind a filter that answers 404 to
+// everything but a coordinator's calls, before the middleware reads a body.
 func (s *Server) coordinatorServer(routes fasthttp.RequestHandler) *fasthttp.Server {
 	m := s.srv
+	next := s.middleware(routes)
 	return &fasthttp.Server{
-		Handler: s.middleware(coordinatorOnly(s.guard(routes))),
-		Name:    m.Name, ReadTimeout: m.ReadTimeout, WriteTimeout: m.WriteTimeout, IdleTimeout: m.IdleTimeout,
-		MaxRequestBodySize: m.MaxRequestBodySize, ErrorHandler: m.ErrorHandler, CloseOnShutdown: m.CloseOnShutdown,
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if !coordinatorCall(ctx.Method(), ctx.Request.URI().PathOriginal()) { // the router's path
+				writeError(ctx, &requestError{"NOT_FOUND", "the coordinator listener serves only the calls of an undermoon coordinator"})
+				ctx.SetConnectionClose() // a body may be left unread
+				s.log.Warn().Bytes("method", ctx.Method()).Bytes("path", ctx.Path()).Msg("not a coordinator call: refused on the coordinator listener")
+				return
+			}
+			next(ctx)
+		},
+		Name: m.Name, ReadTimeout: m.ReadTimeout, WriteTimeout: m.WriteTimeout, IdleTimeout: m.IdleTimeout,
+		MaxRequestBodySize: m.MaxRequestBodySize, StreamRequestBody: m.StreamRequestBody, ExpectHandler: m.ExpectHandler,
+		ErrorHandler: m.ErrorHandler, SecureErrorLogMessage: m.SecureErrorLogMessage, CloseOnShutdown: m.CloseOnShutdown,
 		Logger: m.Logger,
 	}
 }
 
-// ServeCoordinator serves the coordinator's calls on ln (plain HTTP) until Shutdown.
+// ServeCoordinator serves the coordinator's calls on ln (plain HTTP) until Shutdown, with
+// the main listener's bare-LF guard.
 func (s *Server) ServeCoordinator(ln net.Listener) error {
-	return s.coord.Serve(ln)
+	return s.coord.Serve(crlfListener{ln})
 }

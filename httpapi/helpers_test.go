@@ -29,9 +29,9 @@ type testServer struct {
 }
 
 type serverConfig struct {
-	maxBody int
-	engine  actors.Options
-	http    func(*httpapi.Options) // optional: security options and the like
+	maxBody, bodyBudget int
+	engine              actors.Options
+	http                func(*httpapi.Options) // optional: security options and the like
 }
 
 // startServer starts engine and server and stops both (server first) when the test ends.
@@ -49,7 +49,7 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 		t.Fatalf("start engine: %v", err)
 	}
 	ho := httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Gatherer: reg, Registerer: reg,
-		MaxBodyBytes: cfg.maxBody, Version: "9.9.9-test"}
+		MaxBodyBytes: cfg.maxBody, BodyBytesInFlight: cfg.bodyBudget, Version: "9.9.9-test"}
 	if cfg.http != nil {
 		cfg.http(&ho)
 	}
@@ -84,6 +84,8 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 }
 
 func withMaxBody(n int) func(*serverConfig) { return func(c *serverConfig) { c.maxBody = n } }
+
+func withBodyBudget(n int) func(*serverConfig) { return func(c *serverConfig) { c.bodyBudget = n } }
 
 // withEngine adjusts the engine's options (DataDir, Logger and Registerer are the helper's).
 func withEngine(f func(*actors.Options)) func(*serverConfig) {

@@ -374,9 +374,9 @@ func TestCoordinatorListener(t *testing.T) {
 	}
 }
 
-// rawRequest sends a request line as written (no client normalizes its path) and returns
+// rawTarget sends a request line as written (no client normalizes its path) and returns
 // the status and body.
-func rawRequest(t *testing.T, base, method, target string) (int, string) {
+func rawTarget(t *testing.T, base, method, target string) (int, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
 	if err != nil {
@@ -405,7 +405,7 @@ func TestAuthClassifiesTheRoutedPath(t *testing.T) {
 		{"PUT", "/api/v2/epoch/%2e%2e%2fclusters%2fmigrations"},
 		{"DELETE", "/api/v2/clusters/meta/..%2f..%2fproxies%2ffailover%2fx"},
 	} {
-		if status, body := rawRequest(t, s.base, c[0], c[1]); status != 401 {
+		if status, body := rawTarget(t, s.base, c[0], c[1]); status != 401 {
 			t.Errorf("%s %s without a token: %d %s, want 401", c[0], c[1], status, body)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -76,6 +77,7 @@ type serveConfig struct {
 	replicaAddresses                string
 	logLevel, logFormat             string
 	memoryLimit                     int64 // MiB, 0: none
+	maxBodyBytes, bodyBytesInFlight int
 
 	// Security (security.go).
 	authTokenFile, coordinatorListen string
@@ -100,6 +102,8 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 160, "soft memory limit for the Go runtime in MiB (0: none; GOMEMLIMIT wins)")
+	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<20, "largest request body in bytes (413 beyond; at most --body-bytes-in-flight)")
+	fs.IntVar(&c.bodyBytesInFlight, "body-bytes-in-flight", 64<<20, "request body bytes read or handled at once (503 OVERLOADED beyond, before reading)")
 	securityFlags(fs, c)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -122,11 +126,14 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if c.failureTTL < time.Second {
 		return nil, errors.New("--failure-ttl must be at least 1s")
 	}
-	if c.failureQuorum < 1 || c.migrationLimit < 0 {
-		return nil, errors.New("--failure-quorum must be ≥ 1 and --migration-limit ≥ 0")
+	if c.failureQuorum < 1 || c.failureQuorum > meta.MaxReporters || c.migrationLimit < 0 {
+		return nil, fmt.Errorf("--failure-quorum must be 1 to %d and --migration-limit ≥ 0", meta.MaxReporters)
 	}
 	if c.memoryLimit < 0 {
 		return nil, errors.New("--memory-limit must not be negative")
+	}
+	if c.maxBodyBytes <= 0 || c.bodyBytesInFlight <= 0 {
+		return nil, errors.New("--max-body-bytes and --body-bytes-in-flight must be positive")
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.logFormat)
@@ -214,6 +221,7 @@ func serve(args []string) error {
 		}
 	}
 	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
+		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight,
 		Tokens: sec.tokens, CoordinatorNetworks: c.coordinatorNetworks, Pprof: c.pprof, Replica: c.replica})
 	ln, coordLn, err := sec.listen(log)
 	if err != nil {
