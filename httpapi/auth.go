@@ -218,7 +218,8 @@ func unauthorized(ctx *fasthttp.RequestCtx, msg string) {
 
 // guard checks every request before its body is read and before routing: authentication,
 // then the replica's refusal of direct writes. The middleware calls it, so refusals are
-// logged and counted, and an unauthenticated client cannot make the server read a body.
+// logged and counted, and an unauthenticated client cannot make the server read (or budget)
+// more of a body than fasthttp's prefetch of 8 KiB.
 func (s *Server) guard(ctx *fasthttp.RequestCtx) bool {
 	return s.authorize(ctx) && s.replicaAllows(ctx)
 }

@@ -434,3 +434,25 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Fatalf("GET /openapi.json: %d %q, %d bytes (want the %d of httpapi/openapi.json)", r.status, r.header.Get("Content-Type"), len(r.body), len(want))
 	}
 }
+
+// TestAuthBeforeBody: a change without a token is refused from its headers: of the body
+// it announces only fasthttp's prefetch (8 KiB) is read, the rest is never waited for.
+func TestAuthBeforeBody(t *testing.T) {
+	s := startServer(t, withSecurity(t, nil, nil))
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(s.base, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// 60 MiB announced, 8 KiB sent.
+	fmt.Fprintf(conn, "PUT /api/v2/metadata HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", 60<<20, strings.Repeat(" ", 8<<10))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 401 || !resp.Close {
+		t.Fatalf("status %d, close %v; want 401 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
