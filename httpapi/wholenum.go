@@ -62,7 +62,7 @@ func skipString(data []byte, i int) int {
 // exponent whose value is whole ("2.0" → "2", "-1.5e1" → "-15", "0.0" → "0"); ok is false
 // for a token that is already plain, not whole, or malformed (json.Unmarshal reports that).
 func wholeSpelling(tok []byte) ([]byte, bool) {
-	if bytes.IndexAny(tok, ".eE") < 0 {
+	if !bytes.ContainsAny(tok, ".eE") {
 		return nil, false
 	}
 	neg := tok[0] == '-'
