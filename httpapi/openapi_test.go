@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -113,4 +114,44 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestOpenAPIBalancerInputs: the balancer's query parameters and body fields are the ones
+// the handlers read (balancerParams, planBody), so that a new one cannot go undocumented:
+// schemathesis cannot tell, since it runs without Kafka and /balancer answers 503 first.
+func TestOpenAPIBalancerInputs(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name string `json:"name"`
+				In   string `json:"in"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var query []string
+	for _, p := range doc.Paths["/balancer"]["get"].Parameters {
+		if p.In == "query" {
+			query = append(query, p.Name)
+		}
+	}
+	sort.Strings(query)
+	if want := sortedKeys(balancerParams); !slices.Equal(query, want) {
+		t.Errorf("GET /balancer query parameters\n got %v\nwant %v (balancerParams)", query, want)
+	}
+	for schema, v := range map[string]any{"PlanBody": planBody{}, "PlanChange": changeBody{}, "PlanPlacement": placementBody{}} {
+		got := sortedKeys(doc.Components.Schemas[schema].Properties)
+		fields := map[string]reflect.Type{}
+		addFields(reflect.TypeOf(v), fields)
+		if want := sortedKeys(fields); !slices.Equal(got, want) {
+			t.Errorf("%s properties\n got %v\nwant %v (the fields POST /balancer reads)", schema, got, want)
+		}
+	}
 }
