@@ -238,6 +238,24 @@ func TestProcessSecurity(t *testing.T) {
 		return strings.Contains(p.log.String(), "token file not reloaded")
 	})
 	https.must("third-token", "PUT", "/api/v2/epoch/7000", "")
+
+	// Certificate rotation: new files, SIGHUP; new connections get the new certificate.
+	newCert, newKey, newPool := testCert(t)
+	for from, to := range map[string]string{newCert: certFile, newKey: keyFile} {
+		b, _ := os.ReadFile(from)
+		os.WriteFile(to, b, 0o600)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	rotated := endpoint{t, https.base, &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: newPool}}}}
+	waitFor(t, 5*time.Second, "the new certificate served", func() bool {
+		resp, err := rotated.client.Get(rotated.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	if err := p.kill(syscall.SIGTERM, 5*time.Second); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log)
 	}
