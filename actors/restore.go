@@ -155,10 +155,10 @@ func ImportMeta(dataDir string, doc []byte) error {
 	return store.Commit(&b)
 }
 
-// restoreMetadata runs one restore at a time (another is refused with OVERLOADED) and checks
-// a document in undermoon's order — version, epoch, invariants — on
-// the asker's goroutine (a big document takes long to check, and the pool serves everyone),
-// then hands it to the pool, which checks the epoch again against its latest state.
+// restoreMetadata runs one restore at a time (another is refused with OVERLOADED). It checks
+// the document in undermoon's order — version, epoch, invariants — on the asker's goroutine
+// (a big document takes long to check, and the pool serves everyone), then hands it to the
+// pool, which checks the epoch again against its latest state.
 func (e *Engine) restoreMetadata(doc []byte) Result {
 	if !e.restoring.CompareAndSwap(false, true) {
 		return Result{Err: fmt.Errorf("%w: another whole-state restore is running", ErrOverloaded)}

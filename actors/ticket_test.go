@@ -75,7 +75,7 @@ func TestAcceptedChangeGetsItsOutcome(t *testing.T) {
 		{"commit past the store's timeout", 50 * time.Millisecond, ErrOutcomeUnknown},
 	}
 	for _, tt := range tests {
-		e := startEngine(t, t.TempDir(), Options{AskTimeout: 500 * time.Millisecond, StoreTimeout: tt.storeTimeout})
+		e := startEngine(t, t.TempDir(), Options{AskTimeout: time.Second, StoreTimeout: tt.storeTimeout})
 		addProxies(t, e, 2, 1)
 		ok(t, e.CreateCluster("c", 4))
 		before := epoch(t, e)
@@ -91,10 +91,10 @@ func TestAcceptedChangeGetsItsOutcome(t *testing.T) {
 		}
 		done := make(chan Result, 1)
 		go func() { done <- e.changeCluster("slow", "c", slow) }()
-		time.Sleep(100 * time.Millisecond) // the change is queued behind the blocking one
+		time.Sleep(300 * time.Millisecond) // the change is queued behind the blocking one
 		releasePool()
-		<-inside                           // accepted: its transaction runs
-		time.Sleep(800 * time.Millisecond) // past the ask timeout, and the short store timeout
+		<-inside                            // accepted: its transaction runs
+		time.Sleep(1300 * time.Millisecond) // past the ask timeout, and the short store timeout
 		close(release)
 		var r Result
 		select {

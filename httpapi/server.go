@@ -139,22 +139,23 @@ func New(o Options) *Server {
 	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
-		Handler:            s.middleware(r.Handler),
-		Name:               "fulcrum",
-		ReadTimeout:        30 * time.Second,
-		WriteTimeout:       30 * time.Second,
-		IdleTimeout:        120 * time.Second,
-		MaxRequestBodySize: int(s.maxBody),
-		// Bodies are read by the middleware once they fit the budget (admission.go).
-		StreamRequestBody:             true,
-		ExpectHandler:                 s.expectContinue,
+		Handler:                       s.middleware(r.Handler),
+		Name:                          "fulcrum",
+		ReadTimeout:                   30 * time.Second,
+		WriteTimeout:                  30 * time.Second,
+		IdleTimeout:                   120 * time.Second,
+		MaxRequestBodySize:            int(s.maxBody),
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{o.Logger},
+
+		// Bodies are read by the middleware once they fit the budget (admission.go).
+		StreamRequestBody: true,
+		ExpectHandler:     s.expectContinue,
 		// fasthttp's own errors would quote the raw request; error bodies never do.
 		SecureErrorLogMessage: true,
-		CloseOnShutdown:       true,
-		Logger:                fasthttpLogger{o.Logger},
 	}
 	s.coord = s.coordinatorServer(r.Handler)
 	return s
@@ -195,8 +196,9 @@ func isTimeout(err error) bool {
 }
 
 // middleware wraps every route: request id, in-flight limits (requests, body bytes), panic
-// recovery, metrics and the access log. It runs on every request, so it does not allocate: the request id is
-// kept in a stack buffer and the log event is only built when the sampler keeps it.
+// recovery, metrics and the access log. It runs on every request, so it does not allocate
+// (but for a request's body): the request id is kept in a stack buffer and the log event is
+// only built when the sampler keeps it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
