@@ -93,6 +93,10 @@ func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 			writeError(ctx, err)
 			return
 		}
+		if changes == nil { // the body was null
+			writeError(ctx, badRequest(`the body must be a JSON object such as {"compression_strategy":"allow_all"}`))
+			return
+		}
 		reply(ctx, e.PatchClusterConfig(param(ctx, "name"), changes))
 	})
 	g.PUT("/clusters/balance/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.BalanceCluster(param(ctx, "name"))) })

@@ -65,7 +65,15 @@ for _ in range(300):
     try:
         urllib.request.urlopen("http://127.0.0.1:7799/healthz", timeout=1); break
     except Exception: time.sleep(0.05)
-else: raise SystemExit("fulcrum did not answer /healthz in 15 s")'
+else: raise SystemExit("fulcrum did not answer /healthz in 15 s")
+def call(method, path, body):
+    req = urllib.request.Request("http://127.0.0.1:7799/api/v2" + path, data=body.encode(), method=method,
+                                 headers={"Authorization": "Bearer schemathesis-token", "Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10)
+for h in range(1, 17):
+    call("POST", "/proxies/meta", "{\"proxy_address\":\"127.0.0.%d:1\",\"nodes\":[\"127.0.0.%d:2\",\"127.0.0.%d:3\"]}" % (h, h, h))
+call("POST", "/clusters/meta/st", "{\"node_number\":4}")
+call("POST", "/clusters/meta/st2", "{\"node_number\":8}")'
 "$2" --no-color --config-file "$3" run "$7" --url http://127.0.0.1:7799 \
   --checks all -n "$6" --seed 1 --generation-database none --request-timeout 20 \
   -H "Authorization: Bearer schemathesis-token"`
