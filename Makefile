@@ -14,6 +14,12 @@ KAFKA_DIR      ?= .kafka
 KAFKA_TEST_DIR ?= .kafka-test
 KAFKALOCAL     := bin/kafkalocal
 
+# schemathesis (PyPI, pinned) checks the API against httpapi/openapi.json in make test
+# (cmd/fulcrum TestSchemathesis); it is installed into a venv under bin/ on first use.
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS_VENV    := bin/schemathesis-$(SCHEMATHESIS_VERSION)
+SCHEMATHESIS         := $(SCHEMATHESIS_VENV)/bin/schemathesis
+
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
 
@@ -46,11 +52,11 @@ with-etcd = set -e; trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR); $(ETCDLOCA
 
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
 # balancer's integration tests against a real local Kafka.
-test: build $(KAFKALOCAL) $(ETCDLOCAL)
-	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -count=1 -timeout 20m ./...
+test: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -count=1 -timeout 20m ./...
 
-test-race: build $(KAFKALOCAL) $(ETCDLOCAL)
-	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
+test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
 # cluster already running there is reused.
@@ -60,6 +66,12 @@ kafka-up: $(KAFKALOCAL)
 # Stop it and remove its data.
 kafka-down: $(KAFKALOCAL)
 	$(KAFKALOCAL) down --dir $(KAFKA_DIR)
+
+# A new venv each time the pinned version is not there yet.
+$(SCHEMATHESIS):
+	rm -rf $(SCHEMATHESIS_VENV) && mkdir -p bin
+	python3 -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 
 # staticcheck is pinned and installed into bin/ from the Go module proxy on first use.
 STATICCHECK_VERSION ?= v0.8.2

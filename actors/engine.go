@@ -62,6 +62,9 @@ type Options struct {
 	SyncMetaInterval time.Duration
 	// ReplicationTimeout bounds one push to one replica; default 5s.
 	ReplicationTimeout time.Duration
+	// ReplicationToken, when it returns a token, is sent as a bearer token with each push
+	// (replicas that require one); called per push, so a reloaded token file is used.
+	ReplicationToken func() string
 
 	// Registerer receives the engine's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -83,6 +86,7 @@ type engineConfig struct {
 	storeTimeout       time.Duration
 	syncInterval       time.Duration // ≤ 0: no replication
 	replicationTimeout time.Duration
+	replicationToken   func() string // nil: none
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -123,7 +127,7 @@ func Start(o Options) (*Engine, error) {
 		cfg.now = time.Now
 	}
 	cfg.storeTimeout = cmp.Or(o.StoreTimeout, 10*time.Second)
-	cfg.syncInterval, cfg.replicationTimeout = o.SyncMetaInterval, o.ReplicationTimeout
+	cfg.syncInterval, cfg.replicationTimeout, cfg.replicationToken = o.SyncMetaInterval, o.ReplicationTimeout, o.ReplicationToken
 	if cfg.syncInterval == 0 {
 		cfg.syncInterval = 10 * time.Second
 	}

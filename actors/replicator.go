@@ -3,6 +3,7 @@ package actors
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -81,7 +82,11 @@ func (a *ReplicatorActor) Receive(ctx actor.Context) {
 		a.pushing = false
 		for replica, err := range m.Errs {
 			result := "ok"
-			if err != nil {
+			switch {
+			case errors.Is(err, errRefused):
+				result = "refused"
+				a.log.Error().Err(err).Str("replica", replica).Msg("replica refused the push; it diverges until someone acts")
+			case err != nil:
 				result = "error"
 				a.log.Warn().Err(err).Str("replica", replica).Msg("replication push failed; retrying on the next change or tick")
 			}
@@ -111,6 +116,10 @@ func (a *ReplicatorActor) push(ctx actor.Context) {
 	a.pushing, a.dirty = true, false
 	replicas := append([]string(nil), a.replicas...)
 	self, root, store, client, timeout := ctx.Self(), ctx.ActorSystem().Root, a.store, a.client, a.cfg.replicationTimeout
+	token := ""
+	if a.cfg.replicationToken != nil {
+		token = a.cfg.replicationToken()
+	}
 	go func() {
 		errs := map[string]error{}
 		body, err := metadataJSON(store)
@@ -124,7 +133,7 @@ func (a *ReplicatorActor) push(ctx actor.Context) {
 			wg.Add(1)
 			go func(r string) {
 				defer wg.Done()
-				perr := pushTo(client, r, body, timeout)
+				perr := pushTo(client, r, body, token, timeout)
 				mu.Lock()
 				errs[r] = perr
 				mu.Unlock()
@@ -135,7 +144,11 @@ func (a *ReplicatorActor) push(ctx actor.Context) {
 	}()
 }
 
-func pushTo(client *http.Client, replica string, body []byte, timeout time.Duration) error {
+// errRefused is a push the replica answered with a 4xx: it is up but will not take the
+// state (its epoch is ahead, it wants a token), so retrying will not help until someone acts.
+var errRefused = errors.New("push refused")
+
+func pushTo(client *http.Client, replica string, body []byte, token string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+replica+"/api/v2/metadata", bytes.NewReader(body))
@@ -143,12 +156,18 @@ func pushTo(client *http.Client, replica string, body []byte, timeout time.Durat
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return fmt.Errorf("%w: replica answered %d: %s", errRefused, resp.StatusCode, msg)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("replica answered %d: %s", resp.StatusCode, msg)
 	}
@@ -157,6 +176,6 @@ func pushTo(client *http.Client, replica string, body []byte, timeout time.Durat
 
 func replicationCounter() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "fulcrum_replication_pushes_total", Help: "Pushes of the whole state to replica brokers, by replica and result."},
+		Name: "fulcrum_replication_pushes_total", Help: "Pushes of the whole state to replica brokers, by replica and result: ok, refused (the replica answered 4xx) or error."},
 		[]string{"replica", "result"})
 }

@@ -45,7 +45,7 @@ func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 		}
 		writeBalancerJSON(ctx, fasthttp.StatusOK, map[string]any{"plans": plans})
 	})
-	r.GET("/balancer/{token}", func(ctx *fasthttp.RequestCtx) {
+	r.GET(tokenPath, func(ctx *fasthttp.RequestCtx) {
 		if b == nil {
 			writeBalancerError(ctx, fasthttp.StatusServiceUnavailable, kafkaNotConfigured)
 			return
@@ -57,7 +57,7 @@ func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 		}
 		writeBalancerJSON(ctx, fasthttp.StatusOK, s)
 	})
-	r.DELETE("/balancer/{token}", func(ctx *fasthttp.RequestCtx) {
+	r.DELETE(tokenPath, func(ctx *fasthttp.RequestCtx) {
 		if b == nil {
 			writeBalancerError(ctx, fasthttp.StatusServiceUnavailable, kafkaNotConfigured)
 			return
@@ -75,6 +75,10 @@ func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 		writeBalancerJSON(ctx, status, s)
 	})
 }
+
+// tokenPath matches the plans' tokens (UUIDs) only, so that /balancer/plans is not also a
+// token to DELETE (OPTIONS and 405 answers list the methods a path takes).
+const tokenPath = "/balancer/{token:[0-9a-fA-F-]+}"
 
 const kafkaNotConfigured = "Kafka is not configured: start fulcrum with --kafka-bootstrap (or FULCRUM_KAFKA_BOOTSTRAP)"
 

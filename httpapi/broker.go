@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
@@ -32,6 +35,7 @@ func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 			writeError(ctx, badRequest("a JSON body is required"))
 			return
 		}
+		body = wholeNumbers(body) // 2.0 is the integer 2 (wholenum.go)
 		if err := checkKeys(body, metaStoreType); err != nil {
 			writeError(ctx, fmt.Errorf("%w: %v", meta.ErrInvalidMetadata, err))
 			return
@@ -89,22 +93,33 @@ func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 			writeError(ctx, err)
 			return
 		}
+		if changes == nil { // the body was null
+			writeError(ctx, badRequest(`the body must be a JSON object such as {"compression_strategy":"allow_all"}`))
+			return
+		}
 		reply(ctx, e.PatchClusterConfig(param(ctx, "name"), changes))
 	})
 	g.PUT("/clusters/balance/{name}", func(ctx *fasthttp.RequestCtx) { reply(ctx, e.BalanceCluster(param(ctx, "name"))) })
 
 	nodeNumber := func(field string, do func(name string, n int64, f actors.Format) actors.Result) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
-			var body map[string]*int64
+			// Other keys are ignored, whatever their values, as in every other body.
+			var body map[string]json.RawMessage
 			if err := decode(ctx, &body); err != nil {
 				writeError(ctx, err)
 				return
 			}
-			if body[field] == nil {
+			raw, ok := body[field]
+			if !ok || string(raw) == "null" {
 				writeError(ctx, badRequest(field+" is required"))
 				return
 			}
-			reply(ctx, do(param(ctx, "name"), *body[field], format(ctx)))
+			var n int64
+			if err := json.Unmarshal(raw, &n); err != nil {
+				writeError(ctx, badRequest(field+" must be an integer"))
+				return
+			}
+			reply(ctx, do(param(ctx, "name"), n, format(ctx)))
 		}
 	}
 	g.PATCH("/clusters/nodes/{name}", nodeNumber("node_number", e.AddNodes))
@@ -192,8 +207,15 @@ func pathNodes(do func(name string, n int64) actors.Result) fasthttp.RequestHand
 }
 
 // param returns a path parameter; the router hands out copies, safe to keep.
+// The router matches the raw path, so a value is decoded here: /clusters/meta/a%40b names
+// the cluster "a@b". A value that is not valid percent-encoding is kept as it is.
 func param(ctx *fasthttp.RequestCtx, name string) string {
 	v, _ := ctx.UserValue(name).(string)
+	if strings.IndexByte(v, '%') >= 0 {
+		if d, err := url.PathUnescape(v); err == nil {
+			return d
+		}
+	}
 	return v
 }
 

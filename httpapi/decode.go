@@ -32,6 +32,7 @@ func decode(ctx *fasthttp.RequestCtx, v any) error {
 
 // strictUnmarshal is json.Unmarshal that refuses duplicate keys and keys in the wrong case.
 func strictUnmarshal(data []byte, v any) error {
+	data = wholeNumbers(data) // 2.0 is the integer 2 (wholenum.go)
 	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}

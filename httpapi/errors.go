@@ -58,6 +58,9 @@ var errorTable = map[string]errorSpec{
 	"OUTCOME_UNKNOWN":    {504, "the change was accepted but its commit did not report in time; it may be applied"},
 	"UNAVAILABLE":        {503, "the service is shutting down"},
 	"OVERLOADED":         {503, "too many requests or request body bytes in flight, or another restore running"},
+
+	"UNAUTHORIZED":      {401, "a valid bearer token is required (--auth-token-file)"},
+	"REPLICA_READ_ONLY": {409, "a replica takes changes only from its master's push"},
 }
 
 // requestError is a malformed request, with a message saying what is wrong.

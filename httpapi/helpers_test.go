@@ -25,11 +25,13 @@ type testServer struct {
 	client *http.Client
 	reg    *prometheus.Registry
 	eng    *actors.Engine
+	srv    *httpapi.Server
 }
 
 type serverConfig struct {
 	maxBody, bodyBudget int
 	engine              actors.Options
+	http                func(*httpapi.Options) // optional: security options and the like
 }
 
 // startServer starts engine and server and stops both (server first) when the test ends.
@@ -46,8 +48,12 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 	if err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
-	srv := httpapi.New(httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Gatherer: reg, Registerer: reg,
-		MaxBodyBytes: cfg.maxBody, BodyBytesInFlight: cfg.bodyBudget, Version: "9.9.9-test"})
+	ho := httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Gatherer: reg, Registerer: reg,
+		MaxBodyBytes: cfg.maxBody, BodyBytesInFlight: cfg.bodyBudget, Version: "9.9.9-test"}
+	if cfg.http != nil {
+		cfg.http(&ho)
+	}
+	srv := httpapi.New(ho)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		eng.Stop()
@@ -56,7 +62,7 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	tr := &http.Transport{DisableCompression: true}
-	ts := &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, reg: reg, eng: eng}
+	ts := &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, reg: reg, eng: eng, srv: srv}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		if err := srv.Shutdown(); err != nil {

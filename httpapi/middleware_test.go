@@ -235,7 +235,7 @@ func TestErrorStatuses(t *testing.T) {
 }
 
 func TestPprofIsServed(t *testing.T) {
-	srv := New(Options{Logger: zerolog.Nop()})
+	srv := New(Options{Logger: zerolog.Nop(), Pprof: true})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync/atomic"
@@ -46,6 +47,14 @@ type Options struct {
 	Version string
 	// Balancer serves GET /balancer; nil (no Kafka configured) answers 503.
 	Balancer *balancer.Balancer
+
+	// Security (auth.go): Tokens, when set, are required of every request but the open ones
+	// and the coordinator's calls from CoordinatorNetworks (default loopback). Pprof serves
+	// /debug/pprof. Replica refuses every broker change but the master's push (replica.go).
+	Tokens              *Tokens
+	CoordinatorNetworks []netip.Prefix
+	Pprof               bool
+	Replica             bool
 }
 
 // Server serves the broker API (and later the balancer API) on one port.
@@ -62,6 +71,13 @@ type Server struct {
 	idSeq    atomic.Uint64
 	metrics  *httpMetrics
 	srv      *fasthttp.Server
+
+	tokens          *Tokens
+	coordinatorNets []netip.Prefix
+	replica         bool
+	refusedWrites   prometheus.Counter
+	coord           *fasthttp.Server    // the coordinator listener's (coordinator.go)
+	routes          map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
 // New builds the server and its routes.
@@ -84,17 +100,27 @@ func New(o Options) *Server {
 	_, _ = rand.Read(rnd[:])
 	s.idPrefix = hex.EncodeToString(rnd[:]) + "-"
 	s.metrics = newHTTPMetrics(o.Registerer)
+	s.tokens, s.coordinatorNets, s.replica = o.Tokens, o.CoordinatorNetworks, o.Replica
+	if s.coordinatorNets == nil {
+		s.coordinatorNets = LoopbackNetworks
+	}
+	s.refusedWrites = newRefusedWrites(o.Registerer)
 
 	r := router.New()
 	r.SaveMatchedRoutePath = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if bytes.HasPrefix(ctx.Path(), []byte("/balancer/")) { // the balancer's own shape
+			writeBalancerError(ctx, fasthttp.StatusNotFound, "no plan or endpoint "+string(ctx.Path()))
+			return
+		}
 		writeError(ctx, &requestError{"NOT_FOUND", "no endpoint " + string(ctx.Path())})
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, &requestError{"METHOD_NOT_ALLOWED", string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
 	}
+	r.GET("/openapi.json", serveOpenAPI)
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
@@ -103,11 +129,14 @@ func New(o Options) *Server {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
 	// Profiles of the live process, as VictoriaMetrics serves them: how RESULTS.md's numbers
-	// were explained. The service listens on loopback by default.
-	r.GET("/debug/pprof/{profile:*}", pprofhandler.PprofHandler)
+	// were explained. Off by default: stack dumps and CPU profiles are not for every client.
+	if o.Pprof {
+		r.GET("/debug/pprof/{profile:*}", pprofhandler.PprofHandler)
+	}
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
 	balancerRoutes(r, o.Balancer)
+	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
 		Handler:                       s.middleware(r.Handler),
@@ -128,6 +157,7 @@ func New(o Options) *Server {
 		// fasthttp's own errors would quote the raw request; error bodies never do.
 		SecureErrorLogMessage: true,
 	}
+	s.coord = s.coordinatorServer(r.Handler)
 	return s
 }
 
@@ -138,7 +168,12 @@ func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(crlfListener{ln}) }
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
-func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+func (s *Server) Shutdown() error {
+	if err := s.coord.Shutdown(); err != nil {
+		return err
+	}
+	return s.srv.Shutdown()
+}
 
 // transportError answers what fasthttp rejects before any handler runs. The message is
 // fixed per kind: fasthttp's errors quote request bytes and socket addresses, which an
@@ -178,6 +213,9 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
+		} else if !s.guard(ctx) {
+			// Refused before its body is read (auth.go): the connection cannot carry another.
+			ctx.SetConnectionClose()
 		} else if cost, err := s.readBody(ctx); err != nil {
 			writeError(ctx, err)
 			// The body may be partly unread: the connection cannot carry another request.

@@ -37,7 +37,7 @@ func ProxyHost(addr string) (string, error) {
 	}
 	host, port, ok := strings.Cut(addr, ":")
 	if !ok || strings.Contains(port, ":") || host == "" || port == "" ||
-		strings.ContainsAny(addr, "/?#% \t\r\n") {
+		strings.ContainsAny(addr, "/?#%") || !printableASCII(addr) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidProxyAddress, addr)
 	}
 	return host, nil
@@ -52,10 +52,24 @@ const MaxReporters = 64
 // MaxReporterLen bounds a failure reporter's id (a coordinator's address or name).
 const MaxReporterLen = 256
 
-// CheckReporter refuses an empty or oversized reporter id.
+// CheckReporter refuses an empty or oversized reporter id, or one that is not printable
+// ASCII (a coordinator's id is its address or a name) or holds a % (it is a path segment:
+// one that is not a valid escape would be ambiguous).
 func CheckReporter(id string) error {
-	if id == "" || len(id) > MaxReporterLen {
-		return fmt.Errorf("%w: reporter id of %d bytes: 1 to %d", ErrInvalidRequest, len(id), MaxReporterLen)
+	if id == "" || len(id) > MaxReporterLen || !printableASCII(id) || strings.Contains(id, "%") {
+		return fmt.Errorf("%w: reporter id of %d bytes: 1 to %d printable ASCII characters but %%", ErrInvalidRequest, len(id), MaxReporterLen)
 	}
 	return nil
+}
+
+// printableASCII reports whether s is only ASCII from '!' to '~': addresses (a DNS name or
+// an IP and a port) and ids are, and so their length in bytes is their length in
+// characters, which the OpenAPI document can state.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -79,6 +79,12 @@ type serveConfig struct {
 	logLevel, logFormat             string
 	memoryLimit                     int64 // MiB, 0: none
 	maxBodyBytes, bodyBytesInFlight int
+
+	// Security (security.go).
+	authTokenFile, coordinatorListen string
+	coordinatorNetworks              []netip.Prefix
+	tlsCert, tlsKey                  string
+	pprof, replica                   bool
 }
 
 // parseServe reads the flags; each flag falls back to FULCRUM_<NAME> from the environment.
@@ -104,6 +110,7 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 160, "soft memory limit for the Go runtime in MiB (0: none; GOMEMLIMIT wins)")
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<20, "largest request body in bytes (413 beyond; at most --body-bytes-in-flight)")
 	fs.IntVar(&c.bodyBytesInFlight, "body-bytes-in-flight", 64<<20, "request body bytes read or handled at once (503 OVERLOADED beyond, before reading)")
+	securityFlags(fs, c)
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -143,6 +150,9 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.logFormat)
 	}
+	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -173,6 +183,10 @@ func serve(args []string) error {
 	if c.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(c.memoryLimit << 20)
 	}
+	sec, err := loadSecurity(c)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -180,6 +194,7 @@ func serve(args []string) error {
 		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
 		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
 		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
+		ReplicationToken: sec.replicationToken,
 	})
 	if err != nil {
 		return err
@@ -219,26 +234,41 @@ func serve(args []string) error {
 		}
 	}
 	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
-		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight})
-	ln, err := net.Listen("tcp", c.listen)
+		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight,
+		Tokens: sec.tokens, CoordinatorNetworks: c.coordinatorNetworks, Pprof: c.pprof, Replica: c.replica})
+	ln, coordLn, err := sec.listen(log)
 	if err != nil {
 		stopBalancer()
 		engine.Stop()
 		return err
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
-		Str("version", Version).Int("gomaxprocs", procs).Msg("fulcrum serving")
+		Str("version", Version).Int("gomaxprocs", procs).Bool("tls", c.tlsCert != "").Bool("auth", sec.tokens != nil).
+		Str("coordinator_networks", networksString(c.coordinatorNetworks)).Bool("replica", c.replica).Msg("fulcrum serving")
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	if coordLn != nil {
+		log.Info().Str("coordinator_listen", coordLn.Addr().String()).Msg("serving coordinator calls on plain HTTP")
+		go func() { served <- srv.ServeCoordinator(coordLn) }()
+	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case s := <-sig:
-		log.Info().Str("signal", s.String()).Msg("shutting down")
-	case err := <-served:
-		if err != nil {
-			log.Error().Err(err).Msg("listener failed")
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				sec.reload(log)
+				continue
+			}
+			log.Info().Str("signal", s.String()).Msg("shutting down")
+			break wait
+		case err := <-served:
+			if err != nil {
+				log.Error().Err(err).Msg("listener failed")
+			}
+			break wait
 		}
 	}
 	// Shutdown order: stop accepting and drain in-flight requests, stop the balancer and

@@ -64,7 +64,7 @@ func TestReplication(t *testing.T) {
 	replica.mustDo("PUT", "/epoch/1000", "")
 	primary.mustDo("POST", "/failures/10.9.0.1:6000/coord", "")
 	waitFor(t, 4*interval, "refused push counted", func() bool {
-		return strings.Contains(primary.metricsText(), fmt.Sprintf(`fulcrum_replication_pushes_total{replica=%q,result="error"}`, replicaAddr))
+		return strings.Contains(primary.metricsText(), fmt.Sprintf(`fulcrum_replication_pushes_total{replica=%q,result="refused"}`, replicaAddr))
 	})
 	if got := string(replica.mustDo("GET", "/epoch", "")); got != "1000" {
 		t.Fatalf("replica epoch after a refused push: %s", got)
