@@ -63,7 +63,10 @@ lint: $(STATICCHECK)
 # Go micro-benchmarks, then the HTTP load suite (bench/loadgen) against a fresh Fulcrum on a
 # temp data dir: it rewrites the loadgen block of bench/RESULTS.md and the latency plot.
 # BENCH_D sets each scenario's length; KAFKA_BOOTSTRAP, if set, enables the balancer scenario.
+# BENCH_PINNED_ROUNDS sets how many times the pinned durable-writes comparison (server on CPU 0,
+# load generator on CPU 1; one P, then Fulcrum's default) is repeated, interleaved.
 BENCH_D ?= 10s
+BENCH_PINNED_ROUNDS ?= 2
 bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
@@ -71,10 +74,10 @@ bench: build
 
 .PHONY: bench-load bench-scale
 
-# Only the HTTP load suite (a minute or two).
+# Only the HTTP load suite (two to three minutes, the pinned durable-writes runs included).
 bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
-	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
 
 # 10,000 clusters: RSS and cold start-up against the BRIEF targets (rewrites the
 # loadgen-scale block of bench/RESULTS.md).

@@ -87,6 +87,7 @@ type Engine struct {
 	timeout   time.Duration
 	stopped   atomic.Bool
 	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
+	replies   *replyBoxes
 }
 
 // Start loads the state from the store and spawns the actors.
@@ -152,6 +153,7 @@ func Start(o Options) (*Engine, error) {
 			actor.WithDeadLetterRequestLogging(false))
 		e.ownSystem = true
 	}
+	e.replies = newReplyBoxes(e.sys, o.Name)
 	props := actor.PropsFromProducer(func() actor.Actor { return newPoolActor(cfg, e.store, st) }, actor.WithDispatcher(inlineDispatcher))
 	e.pool, err = e.sys.Root.SpawnNamed(props, o.Name+"/pool")
 	if err != nil {
@@ -186,6 +188,7 @@ func (e *Engine) Stop() error {
 	if err := e.sys.Root.PoisonFuture(e.pool).Wait(); err != nil {
 		e.cfg.log.Warn().Err(err).Msg("pool actor did not stop in time")
 	}
+	e.replies.close()
 	if e.ownSystem {
 		e.sys.Shutdown()
 	}
@@ -221,7 +224,7 @@ func (e *Engine) clusterPID(name string) (pid *actor.PID, cached bool) {
 // inlineDispatcher runs a broker actor's mailbox on the goroutine that finds it idle — for
 // a read, the HTTP worker that asked — instead of starting a goroutine per activation. The
 // mailbox still runs one message at a time, in arrival order; what changes is who runs it:
-// the reply is ready before the asker waits on its future, so an ask costs no goroutine
+// the reply is ready before the asker waits for it, so an ask costs no goroutine
 // start and no park/unpark (measured in DESIGN.md "Dispatch"). Safe because broker actors never block (rules of the road in DESIGN.md):
 // fsyncs, RESP calls and replication pushes run on their own goroutines and report back by
 // message. The price: a goroutine that finds the mailbox idle drains what others enqueue
@@ -238,7 +241,7 @@ func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Dura
 		return Result{Err: ErrStopped}, nil
 	}
 	start := time.Now()
-	v, err := e.sys.Root.RequestFuture(pid, msg, timeout).Result()
+	v, err := e.replies.ask(pid, msg, timeout)
 	e.cfg.metrics.ask(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err

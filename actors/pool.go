@@ -199,18 +199,18 @@ func (a *ProxyPoolActor) reply(ctx actor.Context, p *pending) {
 	}
 }
 
-// startWrite hands everything queued to a writer goroutine as one store transaction.
+// startWrite hands everything queued to a writer goroutine as one store transaction. The
+// records are encoded there, not here: deltas and records are immutable once accepted, and
+// encoding is most of a batch's CPU, which the pool's mailbox should not wait for.
 func (a *ProxyPoolActor) startWrite(ctx actor.Context) {
 	a.writing, a.queued = a.queued, nil
-	var b persist.Batch
+	deltas := make([]*delta, 0, len(a.writing))
 	for _, p := range a.writing {
-		if err := p.d.writeTo(&b); err != nil {
-			a.log.Error().Err(err).Msg("encoding a change failed")
-			a.finishWrite(ctx, err)
-			return
+		if !p.d.empty() {
+			deltas = append(deltas, p.d)
 		}
 	}
-	if b.Len() == 0 {
+	if len(deltas) == 0 {
 		a.finishWrite(ctx, nil)
 		return
 	}
@@ -218,7 +218,7 @@ func (a *ProxyPoolActor) startWrite(ctx actor.Context) {
 	a.metrics.batchSize.Observe(float64(len(a.writing)))
 	self, root, store := ctx.Self(), ctx.ActorSystem().Root, a.store
 	go func() {
-		root.Send(self, &writeDone{Err: store.Commit(&b)})
+		root.Send(self, &writeDone{Err: commitDeltas(store, deltas)})
 	}()
 }
 

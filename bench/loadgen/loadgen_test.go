@@ -218,6 +218,40 @@ func TestMutationsMix(t *testing.T) {
 	}
 }
 
+// TestDurableScenario: every request of the durable scenario is a failure report of one of
+// the given proxies from a reporter no other request used (so a real write), and the reports
+// reach every proxy.
+func TestDurableScenario(t *testing.T) {
+	proxies := testState(1, 50).Proxies
+	sc := DurableScenario(proxies, "r2")
+	seen, hit := map[string]bool{}, map[string]bool{}
+	for id := range 4 {
+		w := sc.NewWorker(id)
+		for range 2000 {
+			r := w.Next()
+			rest, ok := strings.CutPrefix(r.Path, "/api/v2/failures/")
+			if r.Method != "POST" || !ok || r.Op != opReport {
+				t.Fatalf("not a failure report: %+v", r)
+			}
+			if seen[r.Path] {
+				t.Fatalf("repeated report %s: a no-op, not a write", r.Path)
+			}
+			seen[r.Path] = true
+			addr, _, _ := strings.Cut(rest, "/")
+			hit[addr] = true
+			w.Done(r, 200, nil)
+		}
+	}
+	for _, p := range proxies {
+		if !hit[p] {
+			t.Errorf("proxy %s never reported", p)
+		}
+	}
+	if len(hit) != len(proxies) {
+		t.Errorf("reports reached %d addresses, want the %d proxies", len(hit), len(proxies))
+	}
+}
+
 func TestParseMutationMix(t *testing.T) {
 	m, err := ParseMutationMix("report=1, config=0,create=4")
 	if err != nil || m != (MutationMix{1, 0, 4}) {

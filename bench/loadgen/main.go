@@ -82,7 +82,7 @@ type runFlags struct {
 
 func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.url, "url", "http://127.0.0.1:7799", "base URL of the broker (the API is under /api/v2)")
-	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, reports (failure reports only), reads+writes (an eighth of the clients report failures), balancer")
+	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, reports (failure reports only), durable (failure reports over every proxy, for a short --failure-ttl), reads+writes (an eighth of the clients report failures), balancer")
 	fs.StringVar(&r.mix, "mix", "report=5,config=3,create=2", "mutations mix: weights of failure reports, config patches, cluster create/delete")
 	fs.StringVar(&r.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
 	fs.StringVar(&r.jsonPath, "json", "", "also write the reports as JSON to this file")
@@ -130,6 +130,8 @@ func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuer
 			return sc, nil
 		}
 		return ReadsUnderWritesScenario(st, busy, conc/8, runID), nil
+	case "durable":
+		return DurableScenario(st.Proxies, runID), nil
 	case "coordinator":
 		return CoordinatorScenario(st), nil
 	case "reads":
@@ -137,7 +139,7 @@ func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuer
 	case "balancer":
 		return BalancerScenario(balancerQuery), nil
 	}
-	return nil, fmt.Errorf("unknown scenario %q (reads, coordinator, mutations, reports, reads+writes, balancer)", name)
+	return nil, fmt.Errorf("unknown scenario %q (reads, coordinator, mutations, reports, durable, reads+writes, balancer)", name)
 }
 
 // seededOnly drops clusters a previous mutations run left behind (names start with "lg"),

@@ -37,6 +37,12 @@ func freeAddr() (string, error) {
 // StartProc execs name args (with "{addr}" replaced by a free address), sends its output
 // to logPath, and waits until ready(url) says yes or timeout passes.
 func StartProc(name string, args []string, logPath string, ready func(url string) bool, timeout time.Duration) (*Proc, error) {
+	return StartProcOn(nil, nil, name, args, logPath, ready, timeout)
+}
+
+// StartProcOn is StartProc with extra environment variables (KEY=value) and the process
+// pinned to cpus (nil: not pinned).
+func StartProcOn(cpus []int, env []string, name string, args []string, logPath string, ready func(url string) bool, timeout time.Duration) (*Proc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -53,7 +59,10 @@ func StartProc(name string, args []string, logPath string, ready func(url string
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	start := time.Now()
 	p.Started = start
-	if err := p.cmd.Start(); err != nil {
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
+	if err := startOn(p.cmd, cpus); err != nil {
 		log.Close()
 		return nil, err
 	}

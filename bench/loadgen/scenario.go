@@ -303,6 +303,18 @@ func (w *mutationWorker) Cleanup() []Request {
 	return []Request{{Op: opDelete, Method: "DELETE", Path: apiPrefix + "/clusters/meta/" + w.pending}}
 }
 
+// DurableScenario is failure reports spread over every registered proxy, each from a new
+// reporter, so every request is a durable change (a new report bumps the global epoch).
+// Against a server with a short --failure-ttl (1s in make bench), a proxy's record holds
+// only the last second's reports, a handful like a fleet of a few coordinators makes,
+// instead of the thousands a minute of reports leaves with the default 60 s: the record
+// is rewritten by every report, so its size, not the write path, would set the cost.
+func DurableScenario(proxies []string, run string) *Scenario {
+	sc := MutationsScenario(State{Proxies: proxies}, MutationMix{Report: 1}, run)
+	sc.Name = "durable"
+	return sc
+}
+
 // BalancerScenario asks GET /balancer (a plan search over the configured Kafka cluster)
 // with the given query string.
 func BalancerScenario(query string) *Scenario {

@@ -16,11 +16,13 @@ type suiteFlags struct {
 	dur, warmup                                                    time.Duration
 	keep                                                           bool
 	seedFlags
+	pinned pinnedFlags
 }
 
 // cmdSuite is what make bench runs: start a Fulcrum on a temporary data dir, seed it,
 // drive every scenario, drive the net/http reference with the same reads, stop Fulcrum,
-// and write the marked block of bench/RESULTS.md, a JSON file and the latency plot.
+// then the pinned durable-writes runs (fresh servers, see runPinned), and write the marked
+// block of bench/RESULTS.md, a JSON file and the latency plot.
 func cmdSuite(args []string) error {
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	var f suiteFlags
@@ -37,6 +39,7 @@ func cmdSuite(args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary data dir and logs")
 	f.seedFlags.register(fs)
+	f.pinned.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -183,6 +186,13 @@ func cmdSuite(args []string) error {
 	if stopErr != nil {
 		return fmt.Errorf("fulcrum stop: %w", stopErr)
 	}
+	pinned, err := runPinned(ctx, &f, tmp)
+	if err != nil {
+		return fmt.Errorf("pinned runs: %w", err)
+	}
+	for _, r := range pinned {
+		reports = append(reports, r.Report)
+	}
 
 	if err := writeJSON(f.jsonPath, reports); err != nil {
 		return err
@@ -212,18 +222,20 @@ func cmdSuite(args []string) error {
 		"(%.0f creates/s at %d concurrent requests). State during the runs: %s clusters, %s proxies.\n\n",
 		count(f.Proxies), f.Hosts, seed.ProxyTime.Seconds(), count(f.Clusters), seed.ClusterTime.Seconds(),
 		float64(seed.Clusters)/max(seed.ClusterTime.Seconds(), 1e-9), f.Concurrency, count(len(st.Clusters)), count(len(st.Proxies)))
-	fmt.Fprintf(&b, "Commands:\n\n```sh\nmake bench   # go test -bench, then:\nbin/loadgen suite -fulcrum %s -c %d -d %s -warmup %s -proxies %d -hosts %d -clusters %d\n"+
+	fmt.Fprintf(&b, "Commands:\n\n```sh\nmake bench   # go test -bench, then:\nbin/loadgen suite -fulcrum %s -c %d -d %s -warmup %s -proxies %d -hosts %d -clusters %d -pin-server %s -pin-loadgen %s -pinned-rounds %d -pinned-clusters %d\n"+
 		"# the same scenarios by hand against any broker (Fulcrum, a replica, undermoon's mem_broker):\n"+
 		"bin/loadgen run -url http://127.0.0.1:7799 -seed -scenario reads,coordinator,mutations -c %d -d %s -json out.json\n"+
 		"bin/loadgen reference -from http://127.0.0.1:7799 -listen 127.0.0.1:7800 &\n"+
 		"bin/loadgen run -url http://127.0.0.1:7800 -scenario reads -metrics-rss=false -server-pid $! -c %d -d %s\n```\n\n",
-		f.fulcrum, f.conc, f.dur, f.warmup, f.Proxies, f.Hosts, f.Clusters, f.conc, f.dur, f.conc, f.dur)
+		f.fulcrum, f.conc, f.dur, f.warmup, f.Proxies, f.Hosts, f.Clusters, f.pinned.serverCPUs, f.pinned.loadgenCPUs,
+		f.pinned.rounds, f.pinned.clusters, f.conc, f.dur, f.conc, f.dur)
 	b.WriteString("Scenarios: **reads** = `GET /clusters/meta/<name>` and `GET /proxies/meta/<addr>` over every cluster and proxy, " +
 		"shuffled (the BRIEF's read target); **coordinator** = one undermoon coordinator round after another " +
 		"(spec §7.1: failed set, proxy addresses paged by 100, cluster names paged by 100, every cluster's meta, failed set, every proxy's meta); " +
 		"**mutations** = durable writes, 50 % `POST /failures/<proxy in a cluster>/<fresh reporter>`, 30 % `PATCH /clusters/config/<name>` " +
 		"(a new `migration_scan_count`), 20 % `POST` then `DELETE /clusters/meta/<new name>` (4 nodes); **reports** = only the failure reports " +
 		"(the reference appends each to a file and fsyncs it before answering, under a log mutex of its own, so its readers never wait for the disk); " +
+		"**durable** = failure reports over every proxy, each from a new reporter (the pinned runs below); " +
 		"**balancer** = `GET /balancer?" + f.balancerQuery + "`.\n\n")
 
 	b.WriteString(mdHeader)
@@ -249,6 +261,9 @@ func cmdSuite(args []string) error {
 		"**%.2f×** (%s vs %s writes/s), p99 %s ms vs %s ms — group commit against one fsync per write.\n\n",
 		f.conc, writes.Throughput/max(refWrites.Throughput, 1e-9), thousands(writes.Throughput), thousands(refWrites.Throughput),
 		msStr(writes.Latency.P99), msStr(refWrites.Latency.P99))
+	if len(pinned) > 0 {
+		b.WriteString(pinnedMarkdown(&f, pinned) + "\n")
+	}
 	b.WriteString("Per operation:\n\n" + mdOpsHeader + mdOps(coord) + mdOps(muts) + "\n")
 	fmt.Fprintf(&b, "Latency by percentile ([%s](%s); y axis logarithmic; dashed: the 10 ms p99 target):\n\n![coordinator latency](%s)\n\n",
 		filepath.Base(f.png), filepath.Base(f.png), filepath.Base(f.png))

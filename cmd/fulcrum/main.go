@@ -148,6 +148,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	procs := raiseProcs(os.Getenv) // see minProcs: an fsync must not stop every other goroutine
 	// Cached views make the heap grow with every coordinator round; a soft limit makes the
 	// collector run before the heap doubles, which keeps 10,000 clusters under 200 MB.
 	if c.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
@@ -206,7 +207,7 @@ func serve(args []string) error {
 		return err
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
-		Str("version", Version).Msg("fulcrum serving")
+		Str("version", Version).Int("gomaxprocs", procs).Msg("fulcrum serving")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
