@@ -16,13 +16,15 @@ type suiteFlags struct {
 	dur, warmup                                                    time.Duration
 	keep                                                           bool
 	seedFlags
+	dialectFlags
 	pinned pinnedFlags
 }
 
 // cmdSuite is what make bench runs: start a Fulcrum on a temporary data dir, seed it,
 // drive every scenario, drive the net/http reference with the same reads, stop Fulcrum,
-// then the pinned durable-writes runs (fresh servers, see runPinned), and write the marked
-// block of bench/RESULTS.md, a JSON file and the latency plot.
+// then the placement runs (reads and durable writes on fresh servers, pinned and unpinned,
+// see runPinned), and write the marked block of bench/RESULTS.md, a JSON file and the
+// latency plot. Every client asks for gzip unless -gzip=false, as coordinators do.
 func cmdSuite(args []string) error {
 	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
 	var f suiteFlags
@@ -39,6 +41,7 @@ func cmdSuite(args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary data dir and logs")
 	f.seedFlags.register(fs)
+	f.dialectFlags.register(fs, true)
 	f.pinned.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -72,7 +75,7 @@ func cmdSuite(args []string) error {
 	ready := srv.Ready
 	fmt.Fprintf(os.Stderr, "suite: fulcrum pid %d at %s (ready in %s)\n", srv.Pid(), srv.URL, srv.Ready.Round(time.Millisecond))
 
-	c, err := NewClient(srv.URL, f.conc, 10*time.Second)
+	c, err := NewClient(srv.URL, f.conc, 10*time.Second, f.Dialect)
 	if err != nil {
 		return err
 	}
@@ -110,12 +113,12 @@ func cmdSuite(args []string) error {
 	if err != nil {
 		return err
 	}
-	ref, err := StartProc(self, []string{"reference", "-from", srv.URL, "-listen", "{addr}"},
+	ref, err := StartProc(self, []string{"reference", "-from", srv.URL, "-listen", "{addr}", "-api", f.API},
 		filepath.Join(tmp, "reference.log"), healthy, 60*time.Second)
 	if err != nil {
 		return err
 	}
-	rc, err := NewClient(ref.URL, f.conc, 10*time.Second)
+	rc, err := NewClient(ref.URL, f.conc, 10*time.Second, f.Dialect)
 	if err != nil {
 		ref.Kill()
 		return err
@@ -160,7 +163,7 @@ func cmdSuite(args []string) error {
 	default:
 		bcfg := cfg
 		bcfg.Concurrency = f.balancerConc
-		bc, err := NewClient(srv.URL, f.balancerConc, 60*time.Second)
+		bc, err := NewClient(srv.URL, f.balancerConc, 60*time.Second, f.Dialect)
 		if err != nil {
 			return err
 		}
@@ -191,7 +194,7 @@ func cmdSuite(args []string) error {
 		return fmt.Errorf("pinned runs: %w", err)
 	}
 	for _, r := range pinned {
-		reports = append(reports, r.Report)
+		reports = append(reports, r.Reads, r.Durable)
 	}
 
 	if err := writeJSON(f.jsonPath, reports); err != nil {
@@ -216,26 +219,28 @@ func cmdSuite(args []string) error {
 		"(bbolt, fsync on, group commit; JSON log at level info to a file); ready %s after exec on an empty store, "+
 		"stopped by SIGTERM in %s.\n", f.fulcrum, ready.Round(time.Millisecond), stopTime.Round(time.Millisecond))
 	fmt.Fprintf(&b, "Load generator: on the same 2-core machine (it shares the cores with the server, as wrk did in "+
-		"`go-stack.md` §2.2), closed loop, %d keep-alive connections (fasthttp HostClient), %s measured after a %s warm-up per scenario.\n\n",
-		f.conc, f.dur, f.warmup)
+		"`go-stack.md` §2.2, except in the pinned runs below), closed loop, %d keep-alive connections (fasthttp HostClient), "+
+		"%s measured after a %s warm-up per scenario; `/api/%s` paths, `Accept-Encoding: gzip` %s (gzip answers decoded "+
+		"inside the timed request, as a coordinator does).\n\n",
+		f.conc, f.dur, f.warmup, f.API, map[bool]string{true: "sent, as coordinators do", false: "not sent"}[f.Gzip])
 	fmt.Fprintf(&b, "Seeded through the public API: %s proxies on %d hosts in %.1f s, then %s clusters of 4 nodes in %.1f s "+
 		"(%.0f creates/s at %d concurrent requests). State during the runs: %s clusters, %s proxies.\n\n",
 		count(f.Proxies), f.Hosts, seed.ProxyTime.Seconds(), count(f.Clusters), seed.ClusterTime.Seconds(),
 		float64(seed.Clusters)/max(seed.ClusterTime.Seconds(), 1e-9), f.Concurrency, count(len(st.Clusters)), count(len(st.Proxies)))
-	fmt.Fprintf(&b, "Commands:\n\n```sh\nmake bench   # go test -bench, then:\nbin/loadgen suite -fulcrum %s -c %d -d %s -warmup %s -proxies %d -hosts %d -clusters %d -pin-server %s -pin-loadgen %s -pinned-rounds %d -pinned-clusters %d\n"+
-		"# the same scenarios by hand against any broker (Fulcrum, a replica, undermoon's mem_broker):\n"+
-		"bin/loadgen run -url http://127.0.0.1:7799 -seed -scenario reads,coordinator,mutations -c %d -d %s -json out.json\n"+
+	fmt.Fprintf(&b, "Commands:\n\n```sh\nmake bench   # go test -bench, then:\nbin/loadgen suite -fulcrum %s -api %s -gzip=%t -c %d -d %s -warmup %s -proxies %d -hosts %d -clusters %d -pin-server %s -pin-loadgen %s -pinned-rounds %d\n"+
+		"# the same scenarios by hand against any broker (Fulcrum; undermoon 0.5: -api v2; undermoon 0.6: -api v3 -gzip):\n"+
+		"bin/loadgen run -url http://127.0.0.1:7799 -api %s -gzip=%t -seed -scenario reads,coordinator,mutations -c %d -d %s -json out.json\n"+
 		"bin/loadgen reference -from http://127.0.0.1:7799 -listen 127.0.0.1:7800 &\n"+
-		"bin/loadgen run -url http://127.0.0.1:7800 -scenario reads -metrics-rss=false -server-pid $! -c %d -d %s\n```\n\n",
-		f.fulcrum, f.conc, f.dur, f.warmup, f.Proxies, f.Hosts, f.Clusters, f.pinned.serverCPUs, f.pinned.loadgenCPUs,
-		f.pinned.rounds, f.pinned.clusters, f.conc, f.dur, f.conc, f.dur)
+		"bin/loadgen run -url http://127.0.0.1:7800 -gzip=%t -scenario reads -metrics-rss=false -server-pid $! -c %d -d %s\n```\n\n",
+		f.fulcrum, f.API, f.Gzip, f.conc, f.dur, f.warmup, f.Proxies, f.Hosts, f.Clusters, f.pinned.serverCPUs, f.pinned.loadgenCPUs,
+		f.pinned.rounds, f.API, f.Gzip, f.conc, f.dur, f.Gzip, f.conc, f.dur)
 	b.WriteString("Scenarios: **reads** = `GET /clusters/meta/<name>` and `GET /proxies/meta/<addr>` over every cluster and proxy, " +
 		"shuffled (the BRIEF's read target); **coordinator** = one undermoon coordinator round after another " +
 		"(spec §7.1: failed set, proxy addresses paged by 100, cluster names paged by 100, every cluster's meta, failed set, every proxy's meta); " +
 		"**mutations** = durable writes, 50 % `POST /failures/<proxy in a cluster>/<fresh reporter>`, 30 % `PATCH /clusters/config/<name>` " +
 		"(a new `migration_scan_count`), 20 % `POST` then `DELETE /clusters/meta/<new name>` (4 nodes); **reports** = only the failure reports " +
 		"(the reference appends each to a file and fsyncs it before answering, under a log mutex of its own, so its readers never wait for the disk); " +
-		"**durable** = failure reports over every proxy, each from a new reporter (the pinned runs below); " +
+		"**durable** = failure reports over every proxy, each from a new reporter (the placement runs below); " +
 		"**balancer** = `GET /balancer?" + f.balancerQuery + "`.\n\n")
 
 	b.WriteString(mdHeader)
