@@ -11,8 +11,8 @@ import (
 // system call keeps its P until sysmon takes it back (after 20 µs to 10 ms, depending on
 // how idle sysmon has been). With one P — what Go picks on a one-core machine or under
 // taskset — every reply, read and accept waits behind each fsync: pinned to one core,
-// Fulcrum made 1.9 k durable writes/s while using 0.39 of the core; with two Ps, 17 k/s at
-// 0.8 of it (bench/RESULTS.md, "Durable writes pinned"). A second P costs nothing while
+// Fulcrum made 1.9–2.3 k durable writes/s while using 0.3–0.4 of the core; with two Ps,
+// 12–17 k/s (bench/RESULTS.md, "Durable writes pinned"). A second P costs little while
 // the first one runs: the OS shares the one core between the threads that have work.
 const minProcs = 2
 
