@@ -54,8 +54,17 @@ func (tx *poolTx) deleteProxy(addr string) (Result, error) {
 }
 
 // reportFailure records the first report of a reporter; a repeated live report changes
-// nothing (undermoon does not refresh its time), an expired one counts as new.
+// nothing (undermoon does not refresh its time), an expired one counts as new. A proxy keeps
+// at most meta.MaxReporters live reports: one more could not change whether it reaches the
+// quorum (which is at most that), so it is refused (TOO_MANY_REPORTERS) rather than
+// acknowledged and not stored.
 func (tx *poolTx) reportFailure(addr, reporter string) (Result, error) {
+	if _, err := meta.ProxyHost(addr); err != nil {
+		return Result{}, err
+	}
+	if err := meta.CheckReporter(reporter); err != nil {
+		return Result{}, err
+	}
 	old := tx.failureReports(addr)
 	if t, ok := old[reporter]; ok && tx.now-t < tx.ttl {
 		return Result{}, nil
@@ -66,9 +75,30 @@ func (tx *poolTx) reportFailure(addr, reporter string) (Result, error) {
 			m[r] = t
 		}
 	}
+	if len(m) >= meta.MaxReporters {
+		return Result{}, meta.ErrTooManyReporters
+	}
 	m[reporter] = tx.now
 	tx.setFailureReports(addr, m)
 	tx.bumpEpoch()
+	return Result{}, nil
+}
+
+// pruneFailures drops expired reports, and the entries they leave empty, from the state and
+// the store. It is what undermoon's GET /failures does, done by a timer instead of a read;
+// no epoch moves, since expired reports already count as absent everywhere.
+func (tx *poolTx) pruneFailures() (Result, error) {
+	for addr, m := range tx.base.failures {
+		live := make(map[string]int64, len(m))
+		for r, t := range m {
+			if tx.now-t < tx.ttl {
+				live[r] = t
+			}
+		}
+		if len(live) < len(m) {
+			tx.setFailureReports(addr, live)
+		}
+	}
 	return Result{}, nil
 }
 
@@ -179,14 +209,22 @@ func (tx *poolTx) failover(addr string, f Format) (Result, error) {
 
 // setAllEpochs is PUT /epoch/<n>: the global epoch and every cluster's epoch become n.
 func (tx *poolTx) setAllEpochs(n uint64) (Result, error) {
+	if err := meta.CheckEpoch("epoch", n); err != nil {
+		return Result{}, err
+	}
 	if n <= tx.epoch() {
 		return Result{}, meta.ErrEpochSmallerThanCurrent
 	}
+	tx.moveAllEpochs(n)
+	return Result{}, nil
+}
+
+// moveAllEpochs sets the global epoch and every cluster's epoch to n, above the current one.
+func (tx *poolTx) moveAllEpochs(n uint64) {
 	tx.setEpoch(n)
 	for name, cur := range tx.clusters() {
 		c := *cur
 		c.Epoch = n
 		tx.setCluster(name, &c)
 	}
-	return Result{}, nil
 }

@@ -28,6 +28,7 @@ type ClusterActor struct {
 	// The scale lock: while a scaling change runs, holder is the asker waiting for it and
 	// other scaling changes are refused. It is state of this actor, not a mutex.
 	holder *actor.PID
+	ticket *ticket    // the holder's, finished with its answer
 	auto   *autoScale // the auto-scale in progress, if any
 	cancel context.CancelFunc
 }
@@ -85,11 +86,12 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		case a.rec == nil:
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
 		case !m.Scaling:
-			ctx.RequestWithCustomSender(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build}, ctx.Sender())
+			// The pool accepts the ticket: the change starts there.
+			ctx.RequestWithCustomSender(a.pool, &commitCluster{asked: m.asked, Name: a.rec.Name, Build: m.Build}, ctx.Sender())
 		case a.holder != nil:
 			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		default:
-			a.holder = ctx.Sender()
+		case accepted(m):
+			a.holder, a.ticket = ctx.Sender(), m.ticket()
 			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build})
 		}
 	case *autoScale:
@@ -98,8 +100,8 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
 		case a.holder != nil:
 			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		default:
-			a.holder, a.auto = ctx.Sender(), m
+		case accepted(m):
+			a.holder, a.auto, a.ticket = ctx.Sender(), m, m.ticket()
 			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: autoResize(m.Nodes)})
 		}
 	case Result:
@@ -140,6 +142,9 @@ func (a *ClusterActor) scalingStepDone(ctx actor.Context, res Result) {
 }
 
 func (a *ClusterActor) unlock(ctx actor.Context, res Result) {
+	if a.ticket != nil {
+		a.ticket.finish(res)
+	}
 	ctx.Send(a.holder, res)
-	a.holder, a.auto = nil, nil
+	a.holder, a.auto, a.ticket = nil, nil, nil
 }

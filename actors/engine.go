@@ -3,6 +3,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,13 @@ type Options struct {
 	OrderedProxy   bool
 	AskTimeout     time.Duration // default 5s
 
+	// FailurePruneInterval is how often expired failure reports are dropped from the store;
+	// default the failure TTL, negative never. FailureQuorum is at most meta.MaxReporters.
+	FailurePruneInterval time.Duration
+	// StoreTimeout bounds how long the asker of a change that was accepted before its ask
+	// timed out still waits for the commit's outcome (then OUTCOME_UNKNOWN); default 10s.
+	StoreTimeout time.Duration
+
 	// EpochPollInterval, EpochPollFailures and EpochPollMax bound how a scale-out waits for
 	// its proxies to report the cluster's epoch (UMCTL GETEPOCH): defaults 1s, 30 failed
 	// polls, 120 polls in all.
@@ -67,10 +75,12 @@ type engineConfig struct {
 	failureTTL     time.Duration
 	failureQuorum  int
 	migrationLimit int
+	pruneInterval  time.Duration // ≤ 0: expired failure reports are not pruned
 	now            func() time.Time
 	metrics        *Metrics
 	epochWait      epochWait
 
+	storeTimeout       time.Duration
 	syncInterval       time.Duration // ≤ 0: no replication
 	replicationTimeout time.Duration
 }
@@ -88,6 +98,8 @@ type Engine struct {
 	stopped   atomic.Bool
 	pids      sync.Map // cluster name → *actor.PID, addresses only: no state
 	replies   *replyBoxes
+
+	restoring atomic.Bool // a whole-state restore runs: one at a time
 }
 
 // Start loads the state from the store and spawns the actors.
@@ -100,9 +112,17 @@ func Start(o Options) (*Engine, error) {
 	if cfg.failureQuorum <= 0 {
 		cfg.failureQuorum = 1
 	}
+	if cfg.failureQuorum > meta.MaxReporters {
+		return nil, fmt.Errorf("failure quorum %d: at most %d", cfg.failureQuorum, meta.MaxReporters)
+	}
+	cfg.pruneInterval = o.FailurePruneInterval
+	if cfg.pruneInterval == 0 {
+		cfg.pruneInterval = cfg.failureTTL
+	}
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
+	cfg.storeTimeout = cmp.Or(o.StoreTimeout, 10*time.Second)
 	cfg.syncInterval, cfg.replicationTimeout = o.SyncMetaInterval, o.ReplicationTimeout
 	if cfg.syncInterval == 0 {
 		cfg.syncInterval = 10 * time.Second
@@ -241,7 +261,13 @@ func (e *Engine) askWithin(op string, pid *actor.PID, msg any, timeout time.Dura
 		return Result{Err: ErrStopped}, nil
 	}
 	start := time.Now()
-	v, err := e.replies.ask(pid, msg, timeout)
+	var v any
+	var err error
+	if m, ok := msg.(ticketed); ok {
+		v, err = e.askChangeWithin(pid, m, timeout)
+	} else {
+		v, err = e.replies.ask(pid, msg, timeout)
+	}
 	e.cfg.metrics.ask(op).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return Result{}, err
@@ -324,7 +350,8 @@ func (e *Engine) Failures() Result { return e.askPool("failures", &listFailures{
 
 func (e *Engine) Epoch() Result { return e.askPool("epoch", &getEpoch{}) }
 
-func (e *Engine) CheckResources() Result { return e.askPool("check_resources", &checkResources{}) }
+// CheckResources is POST /resources/failures/check, computed on the caller's goroutine.
+func (e *Engine) CheckResources() Result { return e.checkResources() }
 
 // Metadata is the whole state in undermoon's mem-broker-0.2 format, read from the store.
 func (e *Engine) Metadata() Result {
@@ -434,13 +461,7 @@ func (e *Engine) AutoScale(name string, n int64) Result {
 // Whole-state operations: restore, replication config, epoch recovery.
 
 // RestoreMetadata replaces the whole state with a mem-broker-0.2 document (PUT /metadata).
-func (e *Engine) RestoreMetadata(doc []byte) Result {
-	ms, err := meta.ParseStore(doc, false)
-	if err != nil {
-		return Result{Err: err}
-	}
-	return e.askPool("restore_metadata", &restoreMeta{Store: ms})
-}
+func (e *Engine) RestoreMetadata(doc []byte) Result { return e.restoreMetadata(doc) }
 
 // Config is GET /config: {"replica_addresses": [...]}.
 func (e *Engine) Config() Result { return e.askPool("get_config", &getConfig{}) }

@@ -11,30 +11,51 @@ type Result struct {
 }
 
 // Messages to the proxy-pool actor. Every mutation carries what the pool needs to validate
-// it against its tentative state; reads are answered from the durable state.
+// it against its tentative state, and a ticket (asked, ticket.go); reads are answered from
+// the durable state.
 type (
 	addProxy struct {
+		asked
 		Address string
 		Nodes   [2]string
 		Host    string
 		Index   *int
 	}
-	deleteProxy   struct{ Address string }
-	reportFailure struct{ Address, Reporter string }
+	deleteProxy struct {
+		asked
+		Address string
+	}
+	reportFailure struct {
+		asked
+		Address, Reporter string
+	}
 	failoverProxy struct {
+		asked
 		Address string
 		Format  Format
 	}
 	createCluster struct {
+		asked
 		Name  string
 		Nodes int64
 	}
-	setEpoch       struct{ Epoch uint64 }
-	restoreMeta    struct{ Store *meta.MetaStore }
-	setReplicas    struct{ Addresses []string }
-	recoverEpoch   struct{ MaxSeen uint64 }
-	getConfig      struct{}
-	checkResources struct{}
+	setEpoch struct {
+		asked
+		Epoch uint64
+	}
+	restoreMeta struct {
+		asked
+		Store *meta.MetaStore
+	}
+	setReplicas struct {
+		asked
+		Addresses []string
+	}
+	recoverEpoch struct {
+		asked
+		MaxSeen uint64
+	}
+	getConfig struct{}
 
 	listClusterNames struct{ Offset, Limit int }
 	listProxies      struct{ Offset, Limit int }
@@ -51,6 +72,7 @@ type (
 	// pool on the latest accepted record (never nil) and returns the new record (nil deletes
 	// the cluster) and the reply. A non-nil error aborts: nothing changes.
 	commitCluster struct {
+		asked
 		Name  string
 		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
 	}
@@ -70,6 +92,7 @@ type (
 	// clusterChange asks the cluster actor for a change; it forwards a commitCluster to the
 	// pool with the original asker as sender, so the reply costs no extra hop.
 	clusterChange struct {
+		asked
 		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
 		// Scaling changes take the cluster's scale lock: a second one while it is held is
 		// refused with NODE_NUMBER_CHANGING instead of queued.
@@ -77,7 +100,10 @@ type (
 	}
 
 	// autoScale is POST migrations/auto: resize, wait for the proxies, expand.
-	autoScale struct{ Nodes int64 }
+	autoScale struct {
+		asked
+		Nodes int64
+	}
 
 	// epochsSynced ends the wait of a scale-out for its proxies.
 	epochsSynced struct{ Err error }

@@ -18,6 +18,7 @@ type pending struct {
 	d       *delta
 	replyTo *actor.PID
 	reply   Result
+	ticket  *ticket // the asker's, finished with the reply
 }
 
 // ProxyPoolActor owns the proxies, hosts, failed proxies, failure reports and the global
@@ -39,6 +40,7 @@ type ProxyPoolActor struct {
 	writeStart    time.Time
 
 	replicator *actor.PID
+	pruneTimer *time.Timer // the next pruneFailures tick
 
 	children map[string]*actor.PID
 	stopping map[string]bool       // deleted clusters whose actor has not terminated yet
@@ -54,6 +56,7 @@ type ProxyPoolActor struct {
 	// cluster actor cost a second one, ~5 % of a read's CPU). A view stays current while its
 	// cluster's record is the same object: commits replace records, never change them.
 	clusterViews map[proxyKey]renderedView
+	snap         *poolState // durable's immutable copy, handed out until the next change (snapshot.go)
 }
 
 type proxyKey struct {
@@ -96,6 +99,12 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 			}
 			a.replicator = pid
 		}
+		a.schedulePrune(ctx)
+	case *actor.Stopping:
+		a.stopPrune()
+	case *pruneFailures:
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.pruneFailures() })
+		a.schedulePrune(ctx)
 	case *actor.Terminated:
 		a.childTerminated(ctx, m.Who)
 	case *writeDone:
@@ -125,9 +134,8 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		ctx.Respond(jsonResult(map[string][]string{"addresses": a.failedByQuorum()}))
 	case *getProxyMeta:
 		a.proxyMeta(ctx, m)
-	case *checkResources:
-		hosts := meta.HostsCannotFail(a.durable.proxies, a.newTx(a.durable).freeProxies(), a.durable.clusters)
-		ctx.Respond(jsonResult(map[string][]string{"hosts_cannot_fail": hosts}))
+	case *getSnapshot:
+		ctx.Respond(a.snapshot())
 
 	// Mutations, as transactions on the tentative state.
 	case *addProxy:
@@ -175,12 +183,18 @@ func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
 // run executes one transaction and queues its reply behind every accepted change, so no
 // reply (not even an error or a no-op) can claim a state that is not yet on disk.
 func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, error)) {
+	if !accepted(ctx.Message()) {
+		return // the asker gave up before: never applied
+	}
 	tx := a.newTx(a.tent)
 	res, err := fn(tx)
+	if err == nil && tx.epochErr != nil {
+		err = tx.epochErr
+	}
 	if err != nil {
 		res, tx.d = Result{Err: err}, delta{}
 	}
-	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res}
+	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res, ticket: ticketOf(ctx.Message())}
 	defer func() { a.metrics.pendingChanges.Set(float64(len(a.queued) + len(a.writing))) }()
 	if p.d.empty() && len(a.queued) == 0 && a.writing == nil {
 		a.reply(ctx, p)
@@ -194,6 +208,9 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 }
 
 func (a *ProxyPoolActor) reply(ctx actor.Context, p *pending) {
+	if p.ticket != nil {
+		p.ticket.finish(p.reply)
+	}
 	if p.replyTo != nil {
 		ctx.Send(p.replyTo, p.reply)
 	}
@@ -251,6 +268,7 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 	if changed {
 		// Any change moves the global epoch that free proxies' views carry.
 		clear(a.freeViews)
+		a.snap = nil
 	}
 	if a.replicator != nil && changed {
 		ctx.Send(a.replicator, &replicaState{Replicas: a.durable.replicas})

@@ -279,6 +279,8 @@ type poolTx struct {
 	now   int64 // unix seconds
 	ttl   int64 // failure report lifetime, seconds
 	limit int   // migration_limit, for views rendered in replies
+	// epochErr is an epoch addition that would wrap: the pool aborts the transaction.
+	epochErr error
 }
 
 func (tx *poolTx) epoch() uint64 {
@@ -288,10 +290,16 @@ func (tx *poolTx) epoch() uint64 {
 	return tx.base.epoch
 }
 
-// bumpEpoch advances the global epoch and returns the new value.
+// bumpEpoch advances the global epoch and returns the new value. An epoch that would wrap
+// is not set; the pool aborts the transaction with tx.epochErr.
 func (tx *poolTx) bumpEpoch() uint64 {
-	tx.d.epoch, tx.d.epochSet = tx.epoch()+1, true
-	return tx.d.epoch
+	e, err := meta.AddEpoch(tx.epoch(), 1)
+	if err != nil {
+		tx.epochErr = err
+		return e
+	}
+	tx.d.epoch, tx.d.epochSet = e, true
+	return e
 }
 
 func (tx *poolTx) setEpoch(e uint64) { tx.d.epoch, tx.d.epochSet = e, true }

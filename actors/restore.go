@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/persist"
 )
 
-// restore replaces the whole state with a parsed, validated document (PUT /metadata, the
+// restore replaces the whole state with a parsed, checked document (PUT /metadata, the
 // replication push, import-meta) in one transaction. Records that did not change are not
-// rewritten, so a replica that already holds the pushed state writes nothing.
+// rewritten, so a replica that already holds the pushed state writes nothing. The document
+// was checked (meta.CheckStore) against an epoch read before; the epoch is checked again
+// here, against every change accepted since.
 func (tx *poolTx) restore(ms *meta.MetaStore) (Result, error) {
-	if ms.GlobalEpoch < tx.epoch() {
-		return Result{}, fmt.Errorf("%w: %d < %d", meta.ErrEpochSmallerThanCurrent, ms.GlobalEpoch, tx.epoch())
+	if err := meta.CheckStoreEpoch(ms, tx.epoch()); err != nil {
+		return Result{}, err
 	}
 	if ms.GlobalEpoch != tx.epoch() {
 		tx.setEpoch(ms.GlobalEpoch)
@@ -100,8 +103,15 @@ func (tx *poolTx) setReplicas(addrs []string) (Result, error) {
 // recoverEpoch is PUT /epoch/recovery's last step: past every epoch a proxy reported and
 // past the current one, for the global epoch and every cluster.
 func (tx *poolTx) recoverEpoch(maxSeen uint64) (Result, error) {
-	n := max(maxSeen+2, tx.epoch()+1)
-	return tx.setAllEpochs(n)
+	if err := meta.CheckEpoch("the highest proxy epoch", maxSeen); err != nil {
+		return Result{}, err
+	}
+	next, err := meta.AddEpoch(tx.epoch(), 1)
+	if err != nil {
+		return Result{}, err
+	}
+	tx.moveAllEpochs(max(maxSeen+2, next))
+	return Result{}, nil
 }
 
 // ExportMeta reads a stopped Fulcrum's store as undermoon's meta file (GET /metadata).
@@ -115,8 +125,8 @@ func ExportMeta(dataDir string) ([]byte, error) {
 }
 
 // ImportMeta replaces a stopped Fulcrum's state with a meta file of undermoon's
-// (mem-broker-0.2, or 0.1 upgraded), with the rules of PUT /metadata: valid document, epoch
-// not smaller than the stored one, all or nothing.
+// (mem-broker-0.2, or 0.1 upgraded), with the rules of PUT /metadata: version, then epoch
+// not smaller than the stored one, then invariants; all or nothing.
 func ImportMeta(dataDir string, doc []byte) error {
 	ms, err := meta.ParseStore(doc, true)
 	if err != nil {
@@ -131,6 +141,9 @@ func ImportMeta(dataDir string, doc []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := meta.CheckStore(ms, st.epoch); err != nil {
+		return err
+	}
 	tx := &poolTx{base: st}
 	if _, err := tx.restore(ms); err != nil {
 		return err
@@ -140,4 +153,31 @@ func ImportMeta(dataDir string, doc []byte) error {
 		return err
 	}
 	return store.Commit(&b)
+}
+
+// restoreMetadata runs one restore at a time (another is refused with OVERLOADED). It checks
+// the document in undermoon's order — version, epoch, invariants — on the asker's goroutine
+// (a big document takes long to check, and the pool serves everyone), then hands it to the
+// pool, which checks the epoch again against its latest state.
+func (e *Engine) restoreMetadata(doc []byte) Result {
+	if !e.restoring.CompareAndSwap(false, true) {
+		return Result{Err: fmt.Errorf("%w: another whole-state restore is running", ErrOverloaded)}
+	}
+	defer e.restoring.Store(false)
+	ms, err := meta.ParseStore(doc, false)
+	if err != nil {
+		return Result{Err: err}
+	}
+	res := e.Epoch()
+	if res.Err != nil {
+		return res
+	}
+	current, err := strconv.ParseUint(string(res.Body), 10, 64)
+	if err != nil {
+		return Result{Err: fmt.Errorf("%w: epoch %q: %v", ErrInternal, res.Body, err)}
+	}
+	if err := meta.CheckStore(ms, current); err != nil {
+		return Result{Err: err}
+	}
+	return e.askPool("restore_metadata", &restoreMeta{Store: ms})
 }

@@ -60,6 +60,10 @@ func TestRestoreRefusesBadDocuments(t *testing.T) {
 	f(strings.Replace(good, `"cluster":"c"`, `"cluster":null`, 1), meta.ErrInvalidMetadata)
 	ok(t, e.SetEpoch(100))
 	wantErr(t, e.RestoreMetadata(before), meta.ErrEpochSmallerThanCurrent)
+	// Version, then epoch, then invariants: a stale and broken push is stale.
+	broken := strings.Replace(good, "[[8192,16383]]", "[[8000,16383]]", 1)
+	wantErr(t, e.RestoreMetadata([]byte(broken)), meta.ErrEpochSmallerThanCurrent)
+	wantErr(t, e.RestoreMetadata([]byte(strings.Replace(broken, "mem-broker-0.2", "mem-broker-0.3", 1))), meta.ErrInvalidMetaVersion)
 	if epoch(t, e) != 100 || clusterView(t, e, "c").Epoch != 100 {
 		t.Fatal("an older document changed the state")
 	}
@@ -153,4 +157,16 @@ func TestExportImportMeta(t *testing.T) {
 	if err := ImportMeta(fresh, []byte(strings.Replace(old, `"global_epoch":7`, `"global_epoch":3`, 1))); !errors.Is(err, meta.ErrEpochSmallerThanCurrent) {
 		t.Fatalf("importing an older file: %v", err)
 	}
+}
+
+// TestOneRestoreAtATime: a restore while another runs is refused with OVERLOADED and
+// changes nothing.
+func TestOneRestoreAtATime(t *testing.T) {
+	e := startEngine(t, t.TempDir(), Options{})
+	addProxies(t, e, 2, 1)
+	doc := ok(t, e.Metadata())
+	e.restoring.Store(true) // as if a restore were running
+	wantErr(t, e.RestoreMetadata(doc), ErrOverloaded)
+	e.restoring.Store(false)
+	ok(t, e.RestoreMetadata(doc))
 }

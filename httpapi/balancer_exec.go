@@ -81,9 +81,10 @@ const kafkaNotConfigured = "Kafka is not configured: start fulcrum with --kafka-
 // fields are ignored (as Astraea does), so a GET /balancer report, whose "before" entries
 // carry "size", can be posted as it is.
 type planBody struct {
-	Changes     []changeBody    `json:"changes"`
-	Throttle    json.RawMessage `json:"throttle"`
-	Concurrency *int            `json:"concurrency"`
+	Changes                      []changeBody    `json:"changes"`
+	Throttle                     json.RawMessage `json:"throttle"`
+	Concurrency                  *int            `json:"concurrency"`
+	AllowReplicationFactorChange *bool           `json:"allowReplicationFactorChange"`
 }
 
 type changeBody struct {
@@ -107,7 +108,7 @@ func parsePlanBody(body []byte) (balancer.PlanSpec, error) {
 		return spec, errors.New(`the body must be a JSON object: {"changes": [{"topic", "partition", "before"?, "after"}], "throttle"?}`)
 	}
 	var pb planBody
-	if err := json.Unmarshal(body, &pb); err != nil {
+	if err := strictUnmarshal(body, &pb); err != nil {
 		return spec, fmt.Errorf("invalid JSON body: %v", err)
 	}
 	if pb.Changes == nil {
@@ -145,6 +146,9 @@ func parsePlanBody(body []byte) (balancer.PlanSpec, error) {
 			return spec, fmt.Errorf("concurrency %d: must be an integer > 0", *pb.Concurrency)
 		}
 		spec.Concurrency = *pb.Concurrency
+	}
+	if pb.AllowReplicationFactorChange != nil {
+		spec.AllowReplicationFactorChange = *pb.AllowReplicationFactorChange
 	}
 	return spec, spec.Validate()
 }

@@ -441,9 +441,9 @@ func TestExecuteRefusals(t *testing.T) {
 
 	now := e.layout(topic)[0]
 	for _, c := range []struct{ body, want string }{
-		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":2},{"brokerId":1}],"after":[{"brokerId":3}]}]}`, topic), "before lists brokers [2 1]"},
-		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":1},{"brokerId":3}],"after":[{"brokerId":3}]}]}`, topic), "before lists brokers [1 3]"},
-		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":1,"directory":"/elsewhere"},{"brokerId":2}],"after":[{"brokerId":3}]}]}`, topic), "but it is in " + now.dirs[1]},
+		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":2},{"brokerId":1}],"after":[{"brokerId":3},{"brokerId":1}]}]}`, topic), "before lists brokers [2 1]"},
+		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":1},{"brokerId":3}],"after":[{"brokerId":3},{"brokerId":1}]}]}`, topic), "before lists brokers [1 3]"},
+		{fmt.Sprintf(`{"changes":[{"topic":%q,"partition":0,"before":[{"brokerId":1,"directory":"/elsewhere"},{"brokerId":2}],"after":[{"brokerId":3},{"brokerId":1}]}]}`, topic), "but it is in " + now.dirs[1]},
 	} {
 		got := wantBalancerError(t, e.postRaw(c.body), http.StatusConflict)
 		if !strings.Contains(got.Message, c.want) {
@@ -456,14 +456,14 @@ func TestExecuteRefusals(t *testing.T) {
 	admin := kafkaload.NewAdmin(e.adm, 0)
 	ctx := context.Background()
 	if err := admin.SetThrottle(ctx, kafkaload.Throttle{Rate: 10 << 10, Leaders: map[string][]string{busy: {"0:1"}},
-		Followers: map[string][]string{busy: {"0:2"}}}); err != nil {
+		Followers: map[string][]string{busy: {"0:2"}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if _, err := admin.CancelReassign(ctx, []kafkaload.TP{{Topic: busy, Partition: 0}}); err != nil {
 			t.Errorf("cancel reassignment: %v", err)
 		}
-		if err := admin.ClearThrottle(ctx, []string{busy}); err != nil {
+		if err := admin.RestoreThrottle(ctx, nil, []string{busy}); err != nil {
 			t.Errorf("clear throttle: %v", err)
 		}
 	})
@@ -580,7 +580,8 @@ func TestExecuteCancel(t *testing.T) {
 
 // TestExecuteBrokerStopped: the broker receiving the new replicas dies during the plan.
 // The plan does not hang: it ends (done, failed) with an error that names the broker, its
-// reassignments are cancelled, and its throttle is removed. The broker is then started
+// reassignments are cancelled, its partitions are back in their original order with their
+// leader (partition 0's cancellation leaves [2 1]), and its throttle is removed. The broker is then started
 // again, and the cluster is healthy.
 func TestExecuteBrokerStopped(t *testing.T) {
 	exec := fastExec
@@ -598,7 +599,7 @@ func TestExecuteBrokerStopped(t *testing.T) {
 	})
 	topic := e.topic("stop", 4<<20, []int32{1, 2}, []int32{1, 2})
 	changes := []balancer.PlanChange{
-		{Topic: topic, Partition: 0, After: after(1, 3)},
+		{Topic: topic, Partition: 0, After: after(2, 3)},
 		{Topic: topic, Partition: 1, After: after(3, 1)},
 	}
 	token := e.post(planOf(256<<10, changes...))
@@ -616,7 +617,7 @@ func TestExecuteBrokerStopped(t *testing.T) {
 	t.Logf("error: %s", st.Error)
 	e.wantNoThrottle(topic)
 	for p, l := range e.layout(topic) {
-		if !slices.Equal(l.replicas, []int32{1, 2}) {
+		if !slices.Equal(l.replicas, []int32{1, 2}) || l.leader != 1 {
 			t.Errorf("partition %d not reverted: %+v", p, l)
 		}
 	}

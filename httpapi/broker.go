@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/fasthttp/router"
@@ -30,6 +30,10 @@ func (s *Server) brokerRoutes(g *router.Group, v3 bool) {
 		body := bytes.TrimSpace(ctx.PostBody())
 		if len(body) == 0 {
 			writeError(ctx, badRequest("a JSON body is required"))
+			return
+		}
+		if err := checkKeys(body, metaStoreType); err != nil {
+			writeError(ctx, fmt.Errorf("%w: %v", meta.ErrInvalidMetadata, err))
 			return
 		}
 		// The engine parses the document before asking; the body is not kept past this call.
@@ -222,14 +226,5 @@ func queryInt(ctx *fasthttp.RequestCtx, name string, def int) (int, error) {
 	return n, nil
 }
 
-// decode parses the JSON body into v; the body's bytes are not kept.
-func decode(ctx *fasthttp.RequestCtx, v any) error {
-	body := bytes.TrimSpace(ctx.PostBody())
-	if len(body) == 0 {
-		return badRequest("a JSON body is required")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return badRequest("invalid JSON body: " + err.Error())
-	}
-	return nil
-}
+// metaStoreType is the shape of a PUT /metadata body, for its strict key check.
+var metaStoreType = reflect.TypeFor[meta.MetaStore]()

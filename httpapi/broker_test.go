@@ -251,6 +251,8 @@ func TestAddProxy(t *testing.T) {
 	f(`{"proxy_address":"10.0.0.1:6001","nodes":["10.0.0.1:7001","10.0.0.1:7002"],"index":"1"}`, bad, "INVALID_REQUEST")
 	f(`{"proxy_address":"10.0.0.1","nodes":["10.0.0.1:7001","10.0.0.1:7002"]}`, bad, badAddr) // no port
 	f(`{"proxy_address":"10.0.0.1:6001:1","nodes":["10.0.0.1:7001","10.0.0.1:7002"]}`, bad, badAddr)
+	f(`{"proxy_address":"10.0.0.1:6001","proxy_address":"10.0.0.2:6001","nodes":["10.0.0.1:7001","10.0.0.1:7002"]}`, bad, "INVALID_REQUEST") // duplicate key
+	f(`{"Proxy_Address":"10.0.0.1:6001","nodes":["10.0.0.1:7001","10.0.0.1:7002"]}`, bad, "INVALID_REQUEST")                                 // wrong case
 	if got := s.addresses("/proxies/addresses"); len(got) != 0 {
 		t.Fatalf("refused registrations left proxies %v", got)
 	}
@@ -386,6 +388,9 @@ func TestCreateClusterErrors(t *testing.T) {
 	f("c", `null`, bad, "INVALID_REQUEST")
 	f("c", ``, bad, "INVALID_REQUEST")
 	f("c", `{"node_number":`, bad, "INVALID_REQUEST")
+	f("c", `{"node_number":4,"node_number":8}`, bad, "INVALID_REQUEST") // duplicate key: json would keep the last
+	f("c", `{"NODE_NUMBER":4}`, bad, "INVALID_REQUEST")                 // wrong case: json would accept it
+	f("c", `{"Node_Number":4}`, bad, "INVALID_REQUEST")
 	f("c", `{"node_number":8}`, http.StatusConflict, "NO_AVAILABLE_RESOURCE") // 2 proxies = 4 nodes
 	if e := s.epoch(); e != 2 {
 		t.Errorf("refused creations moved the epoch to %d", e)
@@ -495,6 +500,7 @@ func TestPatchClusterConfig(t *testing.T) {
 	g("mycluster", `{`, http.StatusBadRequest, "INVALID_REQUEST")
 	g("mycluster", ``, http.StatusBadRequest, "INVALID_REQUEST")
 	g("mycluster", `["compression_strategy"]`, http.StatusBadRequest, "INVALID_REQUEST")
+	g("mycluster", `{"compression_strategy":"disabled","compression_strategy":"allow_all"}`, http.StatusBadRequest, "INVALID_REQUEST")
 	g("nope", `{"compression_strategy":"allow_all"}`, http.StatusNotFound, "CLUSTER_NOT_FOUND")
 	g("bad.name", `{"compression_strategy":"allow_all"}`, http.StatusBadRequest, "INVALID_CLUSTER_NAME")
 	if e := s.epoch(); e != 4 {
@@ -974,4 +980,15 @@ func TestOrderedProxyMode(t *testing.T) {
 	add(s2, "p0:6000", 0)
 	add(s2, "p2:6000", 2)
 	wantError(t, s2.api("POST", "/clusters/meta/c", `{"node_number":4}`), http.StatusConflict, "PROXY_RESOURCE_OUT_OF_ORDER")
+}
+
+// TestFailureReportBoundsOverHTTP: junk reports are refused with 400 and change nothing.
+func TestFailureReportBoundsOverHTTP(t *testing.T) {
+	s := startServer(t)
+	wantError(t, s.api("POST", "/failures/10.0.0.1:6001/"+strings.Repeat("r", 300), ""), http.StatusBadRequest, "INVALID_REQUEST")
+	wantError(t, s.api("POST", "/failures/"+strings.Repeat("a", 300)+":1/coord", ""), http.StatusBadRequest, "INVALID_PROXY_ADDRESS")
+	wantError(t, s.api("POST", "/failures/nohost/coord", ""), http.StatusBadRequest, "INVALID_PROXY_ADDRESS")
+	if e := s.epoch(); e != 0 {
+		t.Fatalf("refused reports moved the epoch to %d", e)
+	}
 }

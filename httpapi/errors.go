@@ -44,6 +44,9 @@ var errorTable = map[string]errorSpec{
 	"PROXY_NOT_SYNC":              {500, "proxies did not reach the cluster's epoch"},
 	"NODE_NUMBER_CHANGING":        {409, "another scaling operation is running on the cluster"},
 	"PERSISTENCE_IO_ERROR":        {500, "the change could not be written to disk"},
+	"TOO_MANY_REPORTERS":          {409, "the proxy already has the most live failure reports kept (64)"},
+	"EPOCH_OUT_OF_RANGE":          {400, "epochs are at most 2^63, so that they can still grow"},
+	"EPOCH_EXHAUSTED":             {409, "the global epoch cannot grow any more"},
 
 	"INVALID_REQUEST":    {400, "malformed request"},
 	"NOT_FOUND":          {404, "no such endpoint"},
@@ -51,9 +54,10 @@ var errorTable = map[string]errorSpec{
 	"PAYLOAD_TOO_LARGE":  {413, "request body too large"},
 	"REQUEST_TIMEOUT":    {408, "request not received in time"},
 	"INTERNAL_ERROR":     {500, "internal error"},
-	"TIMEOUT":            {503, "the engine did not answer in time"},
+	"TIMEOUT":            {503, "the engine did not answer in time; a change was not applied"},
+	"OUTCOME_UNKNOWN":    {504, "the change was accepted but its commit did not report in time; it may be applied"},
 	"UNAVAILABLE":        {503, "the service is shutting down"},
-	"OVERLOADED":         {503, "too many requests in flight"},
+	"OVERLOADED":         {503, "too many requests or request body bytes in flight, or another restore running"},
 }
 
 // requestError is a malformed request, with a message saying what is wrong.

@@ -28,8 +28,8 @@ type testServer struct {
 }
 
 type serverConfig struct {
-	maxBody int
-	engine  actors.Options
+	maxBody, bodyBudget int
+	engine              actors.Options
 }
 
 // startServer starts engine and server and stops both (server first) when the test ends.
@@ -47,7 +47,7 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 		t.Fatalf("start engine: %v", err)
 	}
 	srv := httpapi.New(httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Gatherer: reg, Registerer: reg,
-		MaxBodyBytes: cfg.maxBody, Version: "9.9.9-test"})
+		MaxBodyBytes: cfg.maxBody, BodyBytesInFlight: cfg.bodyBudget, Version: "9.9.9-test"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		eng.Stop()
@@ -78,6 +78,8 @@ func startServer(t *testing.T, opts ...func(*serverConfig)) *testServer {
 }
 
 func withMaxBody(n int) func(*serverConfig) { return func(c *serverConfig) { c.maxBody = n } }
+
+func withBodyBudget(n int) func(*serverConfig) { return func(c *serverConfig) { c.bodyBudget = n } }
 
 // withEngine adjusts the engine's options (DataDir, Logger and Registerer are the helper's).
 func withEngine(f func(*actors.Options)) func(*serverConfig) {

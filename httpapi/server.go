@@ -33,9 +33,13 @@ type Options struct {
 	// Gatherer serves /metrics; Registerer receives the HTTP metrics. Either may be nil.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
-	// MaxBodyBytes bounds request bodies (413 beyond); default 128 MiB, undermoon's limit, so
-	// that a PUT /metadata of a large deployment fits (about 0.9 MB per 1,000 clusters).
+	// MaxBodyBytes bounds request bodies (413 beyond); default 64 MiB, room for a PUT /metadata
+	// of about 70,000 clusters (0.9 MB per 1,000). undermoon allows 128 MiB. It is capped at
+	// BodyBytesInFlight.
 	MaxBodyBytes int
+	// BodyBytesInFlight bounds the request body bytes read or handled at once; a request
+	// whose body does not fit is refused (503 OVERLOADED) before it is read. Default 64 MiB.
+	BodyBytesInFlight int
 	// MaxInFlight bounds concurrent requests (503 beyond); default 4096.
 	MaxInFlight int
 	// Version is answered by GET /api/v2/version.
@@ -52,6 +56,8 @@ type Server struct {
 	version  string
 	maxIn    int64
 	inFlight atomic.Int64
+	maxBody  int64
+	budget   bodyBudget
 	idPrefix string
 	idSeq    atomic.Uint64
 	metrics  *httpMetrics
@@ -65,8 +71,13 @@ func New(o Options) *Server {
 		s.maxIn = 4096
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 128 << 20
+		o.MaxBodyBytes = 64 << 20
 	}
+	if o.BodyBytesInFlight <= 0 {
+		o.BodyBytesInFlight = 64 << 20
+	}
+	s.budget.limit = int64(o.BodyBytesInFlight)
+	s.maxBody = min(int64(o.MaxBodyBytes), s.budget.limit)
 	// Successful GETs are frequent (every coordinator polls every second): log a sample.
 	s.sampled = o.Logger.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second, NextSampler: &zerolog.BasicSampler{N: 1000}})
 	var rnd [4]byte
@@ -104,12 +115,18 @@ func New(o Options) *Server {
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
 		IdleTimeout:                   120 * time.Second,
-		MaxRequestBodySize:            o.MaxBodyBytes,
+		MaxRequestBodySize:            int(s.maxBody),
 		NoDefaultServerHeader:         false,
 		DisableHeaderNamesNormalizing: false,
 		ErrorHandler:                  s.transportError,
 		CloseOnShutdown:               true,
 		Logger:                        fasthttpLogger{o.Logger},
+
+		// Bodies are read by the middleware once they fit the budget (admission.go).
+		StreamRequestBody: true,
+		ExpectHandler:     s.expectContinue,
+		// fasthttp's own errors would quote the raw request; error bodies never do.
+		SecureErrorLogMessage: true,
 	}
 	return s
 }
@@ -118,23 +135,23 @@ func New(o Options) *Server {
 func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(crlfListener{ln}) }
 
 // Shutdown stops accepting connections and waits for in-flight requests to finish.
 func (s *Server) Shutdown() error { return s.srv.Shutdown() }
 
-// transportError answers what fasthttp rejects before any handler runs.
+// transportError answers what fasthttp rejects before any handler runs. The message is
+// fixed per kind: fasthttp's errors quote request bytes and socket addresses, which an
+// error body never echoes (they go to the log).
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	var code string
+	re := &requestError{"INVALID_REQUEST", "malformed HTTP request"}
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		code = "PAYLOAD_TOO_LARGE"
+		re = &requestError{"PAYLOAD_TOO_LARGE", fmt.Sprintf("request bodies are at most %d bytes", s.srv.MaxRequestBodySize)}
 	case isTimeout(err):
-		code = "REQUEST_TIMEOUT"
-	default:
-		code = "INVALID_REQUEST"
+		re = &requestError{"REQUEST_TIMEOUT", "request not received in time"}
 	}
-	writeError(ctx, &requestError{code, err.Error()})
+	writeError(ctx, re)
 	s.log.Warn().Err(err).Int("status", ctx.Response.StatusCode()).Msg("request rejected by the transport")
 }
 
@@ -143,9 +160,10 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// middleware wraps every route: request id, in-flight limit, panic recovery, metrics and
-// the access log. It runs on every request, so it does not allocate: the request id is
-// kept in a stack buffer and the log event is only built when the sampler keeps it.
+// middleware wraps every route: request id, in-flight limits (requests, body bytes), panic
+// recovery, metrics and the access log. It runs on every request, so it does not allocate
+// (but for a request's body): the request id is kept in a stack buffer and the log event is
+// only built when the sampler keeps it.
 func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		start := time.Now()
@@ -160,10 +178,18 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
 			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
+		} else if cost, err := s.readBody(ctx); err != nil {
+			writeError(ctx, err)
+			// The body may be partly unread: the connection cannot carry another request.
+			ctx.SetConnectionClose()
 		} else {
 			s.recovered(ctx, next)
+			s.budget.give(cost)
 		}
 		s.inFlight.Add(-1)
+		if c, ok := ctx.Conn().(*crlfConn); ok {
+			c.nextRequest()
+		}
 		// After the handler: a recovered panic resets the response.
 		ctx.Response.Header.SetCanonical(headerRequestID, id)
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/seed248d40c9/fulcrum/persist"
@@ -60,6 +61,8 @@ type Options struct {
 	Executor Executor
 	Store    *persist.Store
 	Exec     ExecOptions
+	// Registerer receives the balancer's metrics (metrics.go); nil keeps them unregistered.
+	Registerer prometheus.Registerer
 }
 
 // Request is one plan search. Propose validates it.
@@ -141,9 +144,10 @@ type config struct {
 	// stopping never waits for a search to run out its timeout.
 	base context.Context
 
-	kafka Executor
-	store *persist.Store
-	exec  ExecOptions
+	kafka   Executor
+	store   *persist.Store
+	exec    ExecOptions
+	metrics *metrics
 }
 
 // Start spawns the balancer's actors in sys. Stop stops them; it does not touch anything
@@ -176,6 +180,7 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 		cfg.grace = 5 * time.Second
 	}
 	cfg.kafka, cfg.store, cfg.exec = o.Executor, o.Store, o.Exec
+	cfg.metrics = newMetrics(o.Registerer)
 	cfg.exec.defaults()
 	var plans []*planRecord
 	if cfg.kafka != nil && cfg.store != nil {
@@ -217,6 +222,13 @@ func (b *Balancer) Propose(req Request) (*Report, error) {
 		return nil, ErrStopped
 	}
 	wait := b.cfg.loadTimeout + req.Timeout + b.cfg.grace
+	start := time.Now()
+	report, err := b.propose(req, wait)
+	b.cfg.metrics.searched(start, err)
+	return report, err
+}
+
+func (b *Balancer) propose(req Request, wait time.Duration) (*Report, error) {
 	v, err := b.sys.Root.RequestFuture(b.pid, &propose{req: req}, wait).Result()
 	switch {
 	case errors.Is(err, actor.ErrTimeout):

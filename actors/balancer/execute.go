@@ -25,8 +25,11 @@ type Executor interface {
 	Reassign(ctx context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error)
 	CancelReassign(ctx context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error)
 	ElectPreferred(ctx context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error)
-	SetThrottle(ctx context.Context, t kafkaload.Throttle) error
-	ClearThrottle(ctx context.Context, topics []string) error
+	// ReadThrottle reads what SetThrottle changes, SetThrottle sets the plan's throttle
+	// over it, RestoreThrottle puts it back.
+	ReadThrottle(ctx context.Context, brokers []int32, topics []string) (*kafkaload.ThrottleConfigs, error)
+	SetThrottle(ctx context.Context, t kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error
+	RestoreThrottle(ctx context.Context, was *kafkaload.ThrottleConfigs, topics []string) error
 }
 
 // ExecOptions tune plan execution; zero values take the defaults.
@@ -46,6 +49,13 @@ type ExecOptions struct {
 	// CallTimeout bounds each operation on Kafka (the Executor bounds each call too);
 	// default 20s.
 	CallTimeout time.Duration
+	// KeepFinished is how long a finished plan stays listed (and in the store) after it
+	// ended; default 168h (a week).
+	KeepFinished time.Duration
+	// MaxFinished bounds the finished plans kept; the oldest go first; default 100.
+	MaxFinished int
+	// Now is the clock; default time.Now. Tests inject their own.
+	Now func() time.Time
 }
 
 func (o *ExecOptions) defaults() {
@@ -63,6 +73,15 @@ func (o *ExecOptions) defaults() {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 20 * time.Second
+	}
+	if o.KeepFinished <= 0 {
+		o.KeepFinished = 7 * 24 * time.Hour
+	}
+	if o.MaxFinished <= 0 {
+		o.MaxFinished = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 }
 
@@ -91,6 +110,9 @@ type PlanSpec struct {
 	Throttle int64 `json:"throttle,omitempty"`
 	// Concurrency overrides ExecOptions.MovesPerBroker for this plan; 0 keeps it.
 	Concurrency int `json:"concurrency,omitempty"`
+	// AllowReplicationFactorChange lets a change give a partition more or fewer replicas
+	// than it has; without it such a plan is refused (as kafka-reassign-partitions does).
+	AllowReplicationFactorChange bool `json:"allowReplicationFactorChange,omitempty"`
 }
 
 // Validate checks what can be checked without Kafka. Errors are ErrInvalid.
@@ -174,13 +196,16 @@ type PlanStatus struct {
 	// BytesTotal is what the plan copies: each new replica and each directory move counts
 	// its partition's size when the plan was accepted. BytesMoved is read from the log
 	// sizes on the destinations.
-	BytesTotal int64      `json:"bytesTotal"`
-	BytesMoved int64      `json:"bytesMoved"`
+	BytesTotal int64 `json:"bytesTotal"`
+	BytesMoved int64 `json:"bytesMoved"`
+	// Throttle is the rate the plan sets (bytes/s); absent when it sets none, as for a
+	// plan that copies nothing.
 	Throttle   int64      `json:"throttle,omitempty"`
 	StartTime  time.Time  `json:"startTime"`
 	FinishTime *time.Time `json:"finishTime,omitempty"`
-	// ETASeconds estimates the time left from the bytes still to copy at the mean rate so
-	// far; absent while unknown.
+	// ETASeconds estimates the time left: the bytes still to copy at the rate achieved
+	// over the last 20 s, never faster than the throttle allows (estimateETA); absent
+	// while unknown and while the plan reverts.
 	ETASeconds *float64 `json:"etaSeconds,omitempty"`
 	// Restarts counts the times Fulcrum restarted while the plan ran.
 	Restarts int `json:"restarts,omitempty"`

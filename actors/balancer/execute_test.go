@@ -2,16 +2,20 @@ package balancer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
@@ -101,24 +105,97 @@ func TestBuildTasks(t *testing.T) {
 	refuse(ErrInvalid, PlanChange{Topic: "t", Partition: 5, After: []Placement{{BrokerID: 1}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 4}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 1, Directory: "/d2a"}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}, {BrokerID: 1}}, After: []Placement{{BrokerID: 1}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 1, Directory: "/d1b"}}, After: []Placement{{BrokerID: 1}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, func(st *kafkaload.State) { st.Partitions[tp0].Reassigning = true })
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, func(st *kafkaload.State) {
+	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}, {BrokerID: 1}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
+	refuse(ErrConflict, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 1, Directory: "/d1b"}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Reassigning = true })
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
 		st.Partitions[tp0].Logs[1] = kafkaload.ReplicaLog{Dir: "/d1a", FutureDir: "/d1b"}
 	})
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, func(st *kafkaload.State) { st.Partitions[tp0].Offline = []int32{2} })
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Offline = []int32{2} })
 	// An invalid plan is a 400 even if it also conflicts.
-	refuse(ErrInvalid, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}}, After: []Placement{{BrokerID: 9}}}, nil)
+	refuse(ErrInvalid, PlanChange{Topic: "t", Before: []Placement{{BrokerID: 2}}, After: []Placement{{BrokerID: 9}, {BrokerID: 1}}}, nil)
+	// A change of replication factor, unless the plan allows it.
+	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}}}, nil)
+	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}, nil)
+	// The replicas being added by a reassignment in flight do not count, whether the
+	// metadata shows them yet or not: this is a conflict, not a change of replication factor.
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding = true, []int32{3}
+	})
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding, st.Partitions[tp0].Replicas = true, []int32{3}, []int32{1, 2, 3}
+	})
+	if _, _, err := buildTasks(PlanSpec{AllowReplicationFactorChange: true, Changes: []PlanChange{{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}}}, testState()); err != nil {
+		t.Errorf("replication factor change allowed: %v", err)
+	}
 }
 
-// fakeKafka applies every change at once; block keeps reassignments in flight forever.
+// TestBuildTasksReorderOnly: a plan that only reorders replicas copies nothing, so it sets
+// no throttle even when one is asked for; a plan that copies throttles exactly the brokers
+// its copies go through.
+func TestBuildTasksReorderOnly(t *testing.T) {
+	tasks, th, err := buildTasks(PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
+		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
+		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
+	}}, testState())
+	if err != nil || th != nil || tasks[0].bytes()+tasks[1].bytes() != 0 || *tasks[0].Leader != 1 {
+		t.Fatalf("reorder-only plan: tasks %+v, throttle %+v, %v", tasks, th, err)
+	}
+	_, th, err = buildTasks(PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
+		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 3}, {BrokerID: 1}}},
+	}}, testState())
+	if err != nil || th == nil || !slices.Equal(th.Brokers, []int32{1, 2, 3}) {
+		t.Fatalf("moving plan: throttle %+v, %v", th, err)
+	}
+}
+
+func TestRevertTo(t *testing.T) {
+	one := int32(1)
+	two := int32(2)
+	moving := task{Original: []int32{1, 2}, Target: []int32{2, 3}, Leader: &one}
+	reorder := task{Original: []int32{1, 2}, Target: []int32{2, 1}, Leader: &one}
+	notPreferred := task{Original: []int32{1, 2}, Target: []int32{2, 3}, Leader: &two}
+	oldRecord := task{Original: []int32{1, 2}, Target: []int32{2, 3}}
+	for _, c := range []struct {
+		name       string
+		t          task
+		replicas   []int32
+		wantOrder  []int32
+		wantLeader int32
+	}{
+		{"cancelled, order kept", moving, []int32{1, 2}, []int32{1, 2}, 1},
+		{"cancelled, order swapped", moving, []int32{2, 1}, []int32{1, 2}, 1},
+		{"done", moving, []int32{2, 3}, []int32{2, 3}, 2},
+		{"done, other order", moving, []int32{3, 2}, []int32{2, 3}, 2},
+		{"changed by someone else", moving, []int32{1, 3}, nil, -1},
+		{"reorder done", reorder, []int32{2, 1}, []int32{2, 1}, 2},
+		{"reorder not done", reorder, []int32{1, 2}, []int32{1, 2}, 1},
+		{"original leader not preferred", notPreferred, []int32{2, 1}, []int32{1, 2}, -1},
+		{"record without a leader", oldRecord, []int32{2, 1}, []int32{1, 2}, -1},
+	} {
+		order, leader := c.t.revertTo(&kafkaload.PartitionInfo{Replicas: c.replicas})
+		if !slices.Equal(order, c.wantOrder) || leader != c.wantLeader {
+			t.Errorf("%s: order %v leader %d, want %v %d", c.name, order, leader, c.wantOrder, c.wantLeader)
+		}
+	}
+}
+
+// fakeKafka applies every change at once; block keeps reassignments in flight (as KRaft
+// shows them: the target, then the replicas leaving) until the test lets them finish or
+// the plan cancels them. A cancellation leaves Kafka's order minus the added replicas, and
+// with leaderFollowsOrder the first replica then takes the lead (as Kafka's automatic
+// leader rebalance would): the plan has to put both back.
 type fakeKafka struct {
-	mu        sync.Mutex
-	st        *kafkaload.State
-	block     bool
-	throttles int // set minus cleared
-	sets      int
+	mu                 sync.Mutex
+	st                 *kafkaload.State
+	block              bool
+	leaderFollowsOrder bool
+	throttles          int // set minus cleared
+	sets, reads        int
+	saved              *kafkaload.ThrottleConfigs // what ReadThrottle answers
+	setWith, restored  *kafkaload.ThrottleConfigs
+	onSet              func()
+	refuse             map[kafkaload.TP]error // Reassign answers these
 }
 
 func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
@@ -150,10 +227,17 @@ func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]
 func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	out := map[kafkaload.TP]error{}
 	for tp, target := range targets {
+		if err := f.refuse[tp]; err != nil {
+			out[tp] = err
+			continue
+		}
 		p := f.st.Partitions[tp]
-		if f.block {
-			p.Reassigning = true
+		adding := minus(target, p.Replicas)
+		if f.block && len(adding) > 0 {
+			p.Reassigning, p.Adding = true, adding
+			p.Replicas = append(slices.Clone(target), minus(p.Replicas, target)...)
 			continue
 		}
 		for _, b := range target {
@@ -166,14 +250,22 @@ func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32
 			p.Leader = target[0]
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, tp := range tps {
-		f.st.Partitions[tp].Reassigning = false
+		p := f.st.Partitions[tp]
+		if !p.Reassigning {
+			continue
+		}
+		p.Replicas = minus(p.Replicas, p.Adding)
+		p.Reassigning, p.Adding = false, nil
+		if f.leaderFollowsOrder {
+			p.Leader = p.Replicas[0]
+		}
 	}
 	return nil, nil
 }
@@ -188,27 +280,44 @@ func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[k
 	return nil, nil
 }
 
-func (f *fakeKafka) SetThrottle(context.Context, kafkaload.Throttle) error {
+func (f *fakeKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaload.ThrottleConfigs, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.throttles, f.sets = 1, f.sets+1
+	f.reads++
+	if f.saved == nil {
+		return &kafkaload.ThrottleConfigs{}, nil
+	}
+	return f.saved, nil
+}
+
+func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error {
+	if f.onSet != nil {
+		f.onSet()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.throttles, f.sets, f.setWith = 1, f.sets+1, was
 	return nil
 }
 
-func (f *fakeKafka) ClearThrottle(context.Context, []string) error {
+func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaload.ThrottleConfigs, _ []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.throttles = 0
+	f.throttles, f.restored = 0, was
 	return nil
 }
 
 func startExec(t *testing.T, store *persist.Store, k Executor) *Balancer {
 	t.Helper()
+	return startExecWith(t, store, k, ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second})
+}
+
+func startExecWith(t *testing.T, store *persist.Store, k Executor, exec ExecOptions) *Balancer {
+	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	b, err := Start(sys, Options{
 		Source: SourceFunc(func(context.Context) (*kafkaload.Snapshot, error) { return nil, errors.New("no planning here") }),
-		Logger: zerolog.Nop(), Executor: k, Store: store,
-		Exec: ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second},
+		Logger: zerolog.Nop(), Executor: k, Store: store, Exec: exec,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -311,3 +420,253 @@ func TestResumeAfterRestart(t *testing.T) {
 		t.Fatalf("plans %v %v", list, err)
 	}
 }
+
+// TestCancelRestoresOrderAndLeader: a plan cancelled while its reassignments are in flight
+// leaves every partition as it was, in the original order and with the original leader,
+// although Kafka's cancellation swaps the order and the first replica takes the lead. The
+// throttle configs are read and on disk before the plan's throttle is set, and are put
+// back as they were read.
+func TestCancelRestoresOrderAndLeader(t *testing.T) {
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	operator := &kafkaload.ThrottleConfigs{Default: map[string]string{kafkaload.LeaderThrottledRate: "999"}}
+	k := &fakeKafka{st: testState(), block: true, leaderFollowsOrder: true, saved: operator}
+	var savedFirst bool
+	k.onSet = func() {
+		store.View(func(r persist.Reader) error {
+			return r.ForEach(persist.Plans, func(_ string, v []byte) error {
+				var rec planRecord
+				savedFirst = json.Unmarshal(v, &rec) == nil && rec.Saved != nil && rec.Saved.Default[kafkaload.LeaderThrottledRate] == "999"
+				return nil
+			})
+		})
+	}
+	b := startExec(t, store, k)
+	defer b.Stop()
+	token, err := b.Execute(PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
+		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 3}}},
+		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 3}, {BrokerID: 1}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Phase == PhaseReassigning })
+	waitFake(t, k, func() bool {
+		return k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}].Reassigning && k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 1}].Reassigning
+	})
+	s, err := b.Cancel(token)
+	if err != nil || s.Phase != PhaseCancelled || s.Error != "" {
+		t.Fatalf("cancel: %+v %v", s, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for tp, p := range k.st.Partitions {
+		if !slices.Equal(p.Replicas, []int32{1, 2}) || p.Leader != 1 || p.Reassigning {
+			t.Errorf("%s after cancel: replicas %v leader %d, want [1 2] led by 1", tp, p.Replicas, p.Leader)
+		}
+	}
+	if !savedFirst || k.setWith != operator || k.restored != operator || k.throttles != 0 {
+		t.Fatalf("throttle: recorded before set %v, set over %+v, restored %+v", savedFirst, k.setWith, k.restored)
+	}
+}
+
+// TestFailedPlanKeepsDonePartitions: a plan that fails after some partitions are placed
+// leaves those as planned, with the planned leader (the plan failed before its elections),
+// and the others as they were.
+func TestFailedPlanKeepsDonePartitions(t *testing.T) {
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tp1 := kafkaload.TP{Topic: "t", Partition: 1}
+	k := &fakeKafka{st: testState(), refuse: map[kafkaload.TP]error{tp1: kerr.InvalidReplicaAssignment}}
+	b := startExec(t, store, k)
+	defer b.Stop()
+	// Partition 0 only changes its order (applied at once, copies nothing); Kafka refuses
+	// partition 1's reassignment, so the plan fails.
+	token, err := b.Execute(PlanSpec{Changes: []PlanChange{
+		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
+		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 2}, {BrokerID: 3}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })
+	if s.Phase != PhaseFailed || !strings.Contains(s.Error, "INVALID_REPLICA_ASSIGNMENT") {
+		t.Fatalf("plan: %+v", s)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p0, p1 := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}], k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 1}]
+	if !slices.Equal(p0.Replicas, []int32{2, 1}) || p0.Leader != 2 {
+		t.Errorf("done partition: replicas %v leader %d, want [2 1] led by 2", p0.Replicas, p0.Leader)
+	}
+	if !slices.Equal(p1.Replicas, []int32{1, 2}) || p1.Leader != 1 || p1.Reassigning {
+		t.Errorf("reverted partition: replicas %v leader %d, want [1 2] led by 1", p1.Replicas, p1.Leader)
+	}
+	if k.sets != 0 || k.reads != 0 {
+		t.Errorf("a plan without a throttle touched the throttle configs: %d reads, %d sets", k.reads, k.sets)
+	}
+}
+
+func waitFake(t *testing.T, k *fakeKafka, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		k.mu.Lock()
+		ok := cond()
+		k.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("fake Kafka never reached the expected state")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEstimateETA(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(sec float64, moved int64) progressSample {
+		return progressSample{at: t0.Add(time.Duration(sec * float64(time.Second))), moved: moved}
+	}
+	const MiB = 1 << 20
+	// A throttled copy: the first MiB unthrottled in a second, then 256 KiB/s.
+	throttled := []progressSample{at(0, 0), at(1, MiB), at(2, MiB+256<<10), at(3, MiB+512<<10)}
+	for _, c := range []struct {
+		name    string
+		samples []progressSample
+		left    int64
+		limit   float64
+		want    float64 // -1: unknown
+	}{
+		{"throttle caps the burst", throttled, 3 * MiB, 256 << 10, 12},
+		{"no throttle: achieved rate", throttled, 3 * MiB, 0, 3 * MiB / (float64(MiB+512<<10) / 3)},
+		{"slower than the throttle", []progressSample{at(0, 0), at(4, 256<<10)}, MiB, 1 << 20, 16},
+		{"two receivers", throttled, 3 * MiB, 2 * 256 << 10, 3 * MiB / (float64(MiB+512<<10) / 3)},
+		{"nothing left", throttled, 0, 256 << 10, 0},
+		{"one reading", throttled[:1], MiB, 0, -1},
+		{"under a second", []progressSample{at(0, 0), at(0.5, 100)}, MiB, 0, -1},
+		{"nothing moved", []progressSample{at(0, 100), at(5, 100)}, MiB, 0, -1},
+	} {
+		got := estimateETA(c.samples, c.left, c.limit)
+		switch {
+		case c.want < 0 && got != nil:
+			t.Errorf("%s: %v, want unknown", c.name, *got)
+		case c.want >= 0 && (got == nil || math.Abs(*got-c.want) > 1e-9):
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestAddSampleKeepsWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var s []progressSample
+	for i := range 60 {
+		s = addSample(s, progressSample{at: t0.Add(time.Duration(i) * time.Second), moved: int64(i)})
+	}
+	// The oldest kept is the newest that is at least a window old.
+	if first, last := s[0], s[len(s)-1]; last.at.Sub(first.at) != etaWindow {
+		t.Fatalf("window %s over %d samples", last.at.Sub(first.at), len(s))
+	}
+}
+
+// TestPruneFinishedPlans: finished plans beyond MaxFinished go, oldest first, and those
+// older than KeepFinished go at the next start, from the list and from the store.
+func TestPruneFinishedPlans(t *testing.T) {
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	clock := time.Unix(1_000_000, 0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	exec := ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second,
+		MaxFinished: 2, KeepFinished: time.Hour, Now: now}
+	k := &fakeKafka{st: testState()}
+	b := startExecWith(t, store, k, exec)
+	var tokens []string
+	for i := range 3 {
+		target := []Placement{{BrokerID: 2}, {BrokerID: 1}}
+		if i%2 == 1 {
+			target = []Placement{{BrokerID: 1}, {BrokerID: 2}}
+		}
+		token, err := b.Execute(PlanSpec{Changes: []PlanChange{{Topic: "t", Partition: 0, After: target}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })
+		tokens = append(tokens, token)
+		mu.Lock()
+		clock = clock.Add(time.Minute)
+		mu.Unlock()
+	}
+	listed := func(b *Balancer) []string {
+		list, err := b.Plans()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range list {
+			out = append(out, s.Token)
+		}
+		return out
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Equal(listed(b), tokens[1:]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("listed %v, want the 2 newest of %v", listed(b), tokens)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := b.Plan(tokens[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pruned plan: %v", err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The store's delete runs on its own goroutine.
+	deadline = time.Now().Add(10 * time.Second)
+	for got := storedPlans(t, store); !slices.Equal(got, sorted(tokens[1:])); got = storedPlans(t, store) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %v, want %v", got, sorted(tokens[1:]))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Two hours later, a restart prunes the rest.
+	mu.Lock()
+	clock = clock.Add(2 * time.Hour)
+	mu.Unlock()
+	b = startExecWith(t, store, k, exec)
+	defer b.Stop()
+	if got := listed(b); len(got) != 0 {
+		t.Fatalf("listed after expiry: %v", got)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(storedPlans(t, store)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stored after expiry: %v", storedPlans(t, store))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func storedPlans(t *testing.T, store *persist.Store) []string {
+	t.Helper()
+	var out []string
+	if err := store.View(func(r persist.Reader) error {
+		return r.ForEach(persist.Plans, func(k string, _ []byte) error { out = append(out, k); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return sorted(out)
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

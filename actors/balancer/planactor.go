@@ -25,6 +25,10 @@ type planRecord struct {
 	Spec     PlanSpec            `json:"spec"`
 	Tasks    []task              `json:"tasks"`
 	Throttle *kafkaload.Throttle `json:"throttle,omitempty"`
+	// Saved holds the throttle configs as they were before the plan set its throttle, and
+	// is on disk before the throttle is set: the plan puts them back at the end. Nil while
+	// the plan has set nothing.
+	Saved *kafkaload.ThrottleConfigs `json:"savedThrottle,omitempty"`
 	// Outcome is the final phase a plan that is failing, cancelling or unthrottling ends in.
 	Outcome Phase `json:"outcome,omitempty"`
 }
@@ -89,14 +93,19 @@ type planActor struct {
 	lastAct      time.Time // last election or revert sent
 	stable       int       // polls in a row that saw the phase's condition hold
 	leadersRight int
+	settled      int       // a revert's progress: partitions not in flight plus those put back
+	lastRestore  time.Time // last reorder or election of a revert sent
 	lastProgress time.Time
 	lastErr      error
 	panics       int
 
 	ver, durable int // record versions: changed and on disk
-	writing      bool
-	lastSave     time.Time
-	final        bool
+	savedVer     int // the version that first holds Saved
+	// samples are recent readings of the bytes moved, for the ETA.
+	samples  []progressSample
+	writing  bool
+	lastSave time.Time
+	final    bool
 }
 
 type dirKey struct {
@@ -125,14 +134,19 @@ func (a *planActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		if a.rec != nil { // resumed after a restart
 			a.rec.Status.Restarts++
-			a.lastProgress = time.Now()
+			if a.rec.Throttle != nil && a.rec.Saved == nil && a.rec.Status.Phase != PhasePending && a.rec.Status.Phase != PhaseThrottling {
+				// A record written before the old configs were kept: its throttle is set,
+				// and removing it is all that can be done.
+				a.rec.Saved = &kafkaload.ThrottleConfigs{}
+			}
+			a.lastProgress = a.now()
 			a.cfg.log.Info().Str("token", a.rec.Status.Token).Str("phase", string(a.rec.Status.Phase)).Msg("resuming plan")
 			a.save(ctx)
 			a.poll(ctx)
 		}
 	case *executePlan:
 		a.spec, a.token, a.asker = m.spec, m.token, ctx.Sender()
-		a.run(ctx, func(c context.Context) (*kafkaload.State, error) {
+		a.run(ctx, "read", func(c context.Context) (*kafkaload.State, error) {
 			return a.cfg.kafka.State(c, specTopics(m.spec))
 		}, func(st *kafkaload.State, err error) { a.validate(ctx, m.token, st, err) })
 	case *opDone:
@@ -167,10 +181,13 @@ func (a *planActor) validate(ctx actor.Context, token string, st *kafkaload.Stat
 		var th *kafkaload.Throttle
 		tasks, th, err = buildTasks(a.spec, st)
 		if err == nil {
-			now := time.Now()
+			now := a.now()
 			a.rec = &planRecord{Spec: a.spec, Tasks: tasks, Throttle: th, Status: PlanStatus{
-				Token: token, Phase: PhasePending, PartitionsTotal: len(tasks), Throttle: a.spec.Throttle, StartTime: now,
+				Token: token, Phase: PhasePending, PartitionsTotal: len(tasks), StartTime: now,
 			}}
+			if th != nil {
+				a.rec.Status.Throttle = th.Rate
+			}
 			for i := range tasks {
 				a.rec.Status.BytesTotal += tasks[i].bytes()
 			}
@@ -195,16 +212,20 @@ func (a *planActor) refuse(ctx actor.Context, err error) {
 }
 
 // run starts op on a goroutine, bounded by the call timeout; then gets its result in the
-// actor.
-func (a *planActor) run(ctx actor.Context, op func(context.Context) (*kafkaload.State, error), then func(*kafkaload.State, error)) {
+// actor. A failure counts in the Kafka errors metric under what.
+func (a *planActor) run(ctx actor.Context, what string, op func(context.Context) (*kafkaload.State, error), then func(*kafkaload.State, error)) {
 	a.seq++
 	a.busy = true
 	seq, self, root, base, timeout := a.seq, ctx.Self(), ctx.ActorSystem().Root, a.ctx, a.cfg.exec.CallTimeout
+	failed := a.cfg.metrics.kafkaErrors.WithLabelValues(what)
 	a.then = then
 	go func() {
 		c, cancel := context.WithTimeout(base, timeout)
 		defer cancel()
 		st, err := op(c)
+		if err != nil && base.Err() == nil {
+			failed.Inc()
+		}
 		root.Send(self, &opDone{seq: seq, state: st, err: err})
 	}()
 }
@@ -222,7 +243,7 @@ func (a *planActor) opDone(ctx actor.Context, m *opDone) {
 // poll reads the plan's partitions and decides.
 func (a *planActor) poll(ctx actor.Context) {
 	topics, kafka := taskTopics(a.rec.Tasks), a.cfg.kafka
-	a.run(ctx, func(c context.Context) (*kafkaload.State, error) {
+	a.run(ctx, "read", func(c context.Context) (*kafkaload.State, error) {
 		return kafka.State(c, topics)
 	}, func(st *kafkaload.State, err error) {
 		if err != nil {
@@ -246,7 +267,7 @@ func (a *planActor) poll(ctx actor.Context) {
 func (a *planActor) act(ctx actor.Context, what string, op func(context.Context) error, then func()) {
 	a.cfg.log.Debug().Str("token", a.rec.Status.Token).Str("op", what).Msg("plan: act")
 	phase := a.rec.Status.Phase
-	a.run(ctx, func(c context.Context) (*kafkaload.State, error) { return nil, op(c) }, func(_ *kafkaload.State, err error) {
+	a.run(ctx, what, func(c context.Context) (*kafkaload.State, error) { return nil, op(c) }, func(_ *kafkaload.State, err error) {
 		if a.rec.Status.Phase != phase {
 			// Cancelled (or failed) meanwhile: the new phase decides from a fresh reading.
 			a.pollNow(ctx)
@@ -297,11 +318,7 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 		}
 		a.decide(ctx, st)
 	case PhaseThrottling:
-		th := *a.rec.Throttle
-		a.act(ctx, "set throttle", func(c context.Context) error { return a.cfg.kafka.SetThrottle(c, th) }, func() {
-			a.setPhase(ctx, PhaseReassigning)
-			a.pollNow(ctx)
-		})
+		a.throttle(ctx)
 	case PhaseReassigning:
 		a.reassign(ctx, st)
 	case PhaseMovingDirs:
@@ -315,7 +332,7 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 			}
 		}
 		a.stable++
-		a.lastProgress = time.Now()
+		a.lastProgress = a.now()
 		if a.stable < a.cfg.exec.Debounce {
 			a.wait(ctx)
 			return
@@ -327,8 +344,8 @@ func (a *planActor) decide(ctx actor.Context, st *kafkaload.State) {
 	case PhaseFailing, PhaseCancelling:
 		a.revert(ctx, st)
 	case PhaseUnthrottling:
-		topics := taskTopics(a.rec.Tasks)
-		a.act(ctx, "remove throttle", func(c context.Context) error { return a.cfg.kafka.ClearThrottle(c, topics) }, func() {
+		topics, was := taskTopics(a.rec.Tasks), a.rec.Saved
+		a.act(ctx, "restore throttle", func(c context.Context) error { return a.cfg.kafka.RestoreThrottle(c, was, topics) }, func() {
 			a.finish(ctx, a.rec.Outcome, nil)
 		})
 	default:
@@ -357,7 +374,7 @@ func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
 		}
 		remaining++
 		// In flight: Kafka says so, or it was just sent (metadata may not show it yet).
-		if p.Reassigning || time.Since(a.issued[t.tp()]) < grace {
+		if p.Reassigning || a.now().Sub(a.issued[t.tp()]) < grace {
 			for _, b := range t.slots() {
 				busy[b]++
 			}
@@ -384,7 +401,7 @@ func (a *planActor) reassign(ctx actor.Context, st *kafkaload.State) {
 		a.wait(ctx)
 		return
 	}
-	now := time.Now()
+	now := a.now()
 	targets := map[kafkaload.TP][]int32{}
 	declare := map[int32]map[kafkaload.TP]string{}
 	for _, t := range batch {
@@ -445,7 +462,7 @@ func (a *planActor) moveDirs(ctx actor.Context, st *kafkaload.State) {
 			}
 			remaining++
 			k := dirKey{t.tp(), b}
-			if !ok || l.FutureDir == want || time.Since(a.dirIssued[k]) < grace {
+			if !ok || l.FutureDir == want || a.now().Sub(a.dirIssued[k]) < grace {
 				busy[b]++
 				continue
 			}
@@ -463,7 +480,7 @@ func (a *planActor) moveDirs(ctx actor.Context, st *kafkaload.State) {
 		return
 	}
 	moves := map[int32]map[kafkaload.TP]string{}
-	now := time.Now()
+	now := a.now()
 	for _, m := range pending {
 		if busy[m.broker] >= a.limit() {
 			continue
@@ -509,7 +526,7 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	}
 	if right := len(a.rec.Tasks) - len(wrong); right > a.leadersRight {
 		a.leadersRight = right
-		a.lastProgress = time.Now()
+		a.lastProgress = a.now()
 	}
 	if len(wrong) == 0 {
 		a.stable++
@@ -522,11 +539,11 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 		return
 	}
 	a.stable = 0
-	if time.Since(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
+	if a.now().Sub(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
 		a.wait(ctx)
 		return
 	}
-	a.lastAct = time.Now()
+	a.lastAct = a.now()
 	kafka := a.cfg.kafka
 	a.act(ctx, "elect preferred leaders", func(c context.Context) error {
 		res, err := kafka.ElectPreferred(c, wrong)
@@ -537,58 +554,10 @@ func (a *planActor) elect(ctx actor.Context, st *kafkaload.State) {
 	}, nil)
 }
 
-// revert cancels the plan's reassignments in flight (Kafka puts back the original
-// replicas) and its directory moves in flight (each log is moved back to where it is), so
-// that every partition ends either as it was or as the plan wants it. Partitions already
-// done stay done.
-func (a *planActor) revert(ctx actor.Context, st *kafkaload.State) {
-	var ongoing []kafkaload.TP
-	back := map[int32]map[kafkaload.TP]string{}
-	for i := range a.rec.Tasks {
-		t := &a.rec.Tasks[i]
-		p := st.Partitions[t.tp()]
-		if p == nil {
-			continue
-		}
-		if p.Reassigning {
-			ongoing = append(ongoing, t.tp())
-		}
-		for b, l := range p.Logs {
-			if l.FutureDir != "" && l.Dir != "" {
-				if back[b] == nil {
-					back[b] = map[kafkaload.TP]string{}
-				}
-				back[b][t.tp()] = l.Dir
-			}
-		}
-	}
-	if len(ongoing) == 0 && len(back) == 0 {
-		a.cleanUp(ctx)
-		return
-	}
-	if time.Since(a.lastAct) < 2*time.Second+a.cfg.exec.PollInterval {
-		a.wait(ctx)
-		return
-	}
-	a.lastAct = time.Now()
-	kafka := a.cfg.kafka
-	a.act(ctx, "cancel moves in flight", func(c context.Context) error {
-		if len(ongoing) > 0 {
-			res, err := kafka.CancelReassign(c, ongoing)
-			if err != nil {
-				return err
-			}
-			if err := partitionsErr(res, false); err != nil {
-				return err
-			}
-		}
-		return a.alterDirs(c, back)
-	}, nil)
-}
-
-// cleanUp removes the throttle, if the plan set one, then ends the plan in its outcome.
+// cleanUp puts back the throttle configs, if the plan may have changed them, then ends the
+// plan in its outcome.
 func (a *planActor) cleanUp(ctx actor.Context) {
-	if a.rec.Throttle != nil {
+	if a.rec.Saved != nil {
 		a.setPhase(ctx, PhaseUnthrottling)
 		a.pollNow(ctx)
 		return
@@ -607,6 +576,7 @@ func (a *planActor) fail(ctx actor.Context, err error) {
 	}
 	a.addError(err)
 	a.rec.Outcome = PhaseFailed
+	a.lastAct, a.lastRestore = time.Time{}, time.Time{}
 	a.setPhase(ctx, PhaseFailing)
 }
 
@@ -626,10 +596,11 @@ func (a *planActor) finish(ctx actor.Context, phase Phase, err error) {
 	if phase == "" {
 		phase = PhaseFailed
 	}
-	now := time.Now()
+	now := a.now()
 	s := &a.rec.Status
 	s.Phase, s.Done, s.FinishTime = phase, true, &now
 	if phase == PhaseExecuted {
+		a.cfg.metrics.bytesMoved.Add(float64(max(s.BytesTotal-s.BytesMoved, 0)))
 		zero := 0.0
 		s.PartitionsDone, s.BytesMoved, s.ETASeconds = s.PartitionsTotal, s.BytesTotal, &zero
 	} else {
@@ -662,7 +633,7 @@ func (a *planActor) cancelRequested(ctx actor.Context) {
 	}
 	a.rec.Outcome = PhaseCancelled
 	a.setPhase(ctx, PhaseCancelling)
-	a.lastAct = time.Time{}
+	a.lastAct, a.lastRestore = time.Time{}, time.Time{}
 	if !a.busy {
 		a.pollNow(ctx)
 	}
@@ -672,14 +643,14 @@ func (a *planActor) cancelRequested(ctx actor.Context) {
 // fails (and reverts), a reverting one stops reverting, one removing its throttle gives
 // up. It reports whether it did so.
 func (a *planActor) checkStall(ctx actor.Context, st *kafkaload.State) bool {
-	idle := time.Since(a.lastProgress)
+	idle := a.now().Sub(a.lastProgress)
 	if idle < a.cfg.exec.StallTimeout {
 		return false
 	}
 	err := fmt.Errorf("no progress for %s in phase %s: %s", idle.Round(time.Second), a.rec.Status.Phase, a.waitingFor(st))
 	switch a.rec.Status.Phase {
 	case PhaseFailing, PhaseCancelling:
-		a.addError(fmt.Errorf("could not cancel the moves in flight: %w", err))
+		a.addError(fmt.Errorf("could not put every partition back: %w", err))
 		a.cleanUp(ctx)
 	case PhaseUnthrottling:
 		a.finish(ctx, a.rec.Outcome, fmt.Errorf("the throttle could not be removed: %w", err))
@@ -745,7 +716,7 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 		}
 		moved += t.moved(p)
 	}
-	now := time.Now()
+	now := a.now()
 	changed := done != s.PartitionsDone
 	if done > s.PartitionsDone {
 		a.lastProgress = now
@@ -753,13 +724,16 @@ func (a *planActor) progress(ctx actor.Context, st *kafkaload.State) {
 	s.PartitionsDone = done
 	grew := moved > s.BytesMoved
 	if grew {
+		a.cfg.metrics.bytesMoved.Add(float64(moved - s.BytesMoved))
 		s.BytesMoved = moved
 		a.lastProgress = now
 	}
-	s.ETASeconds = nil
-	if elapsed := now.Sub(s.StartTime).Seconds(); s.BytesMoved > 0 && elapsed > 0 {
-		eta := float64(s.BytesTotal-s.BytesMoved) / (float64(s.BytesMoved) / elapsed)
-		s.ETASeconds = &eta
+	switch s.Phase {
+	case PhaseFailing, PhaseCancelling, PhaseUnthrottling:
+		s.ETASeconds = nil // the bytes left will not be copied
+	default:
+		a.samples = addSample(a.samples, progressSample{at: now, moved: s.BytesMoved})
+		s.ETASeconds = estimateETA(a.samples, s.BytesTotal-s.BytesMoved, a.throttleLimit(st))
 	}
 	switch {
 	case changed || (grew && now.Sub(a.lastSave) >= saveEvery):
@@ -773,7 +747,7 @@ func (a *planActor) setPhase(ctx actor.Context, p Phase) {
 	a.cfg.log.Debug().Str("token", a.rec.Status.Token).Str("from", string(a.rec.Status.Phase)).Str("to", string(p)).Msg("plan phase")
 	a.rec.Status.Phase = p
 	a.stable = 0
-	a.lastProgress = time.Now()
+	a.lastProgress = a.now()
 	a.save(ctx)
 }
 
@@ -801,7 +775,7 @@ func (a *planActor) update(ctx actor.Context) {
 // next one.
 func (a *planActor) save(ctx actor.Context) {
 	a.ver++
-	a.lastSave = time.Now()
+	a.lastSave = a.now()
 	a.update(ctx)
 	a.flush(ctx)
 }
@@ -918,3 +892,5 @@ func specTopics(spec PlanSpec) []string {
 	}
 	return out
 }
+
+func (a *planActor) now() time.Time { return a.cfg.exec.Now() }

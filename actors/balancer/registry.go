@@ -3,7 +3,9 @@ package balancer
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -13,7 +15,9 @@ import (
 // registry (<name>/balancer/plans, a child of the supervisor) knows every plan and its
 // latest status, answers the reads, and lets one plan execute at a time: a plan being
 // validated counts, so of two concurrent Executes exactly one can be accepted. Plans found
-// unfinished in the store at start are resumed, one after the other.
+// unfinished in the store at start are resumed, one after the other. Finished plans are
+// kept for ExecOptions.KeepFinished, at most MaxFinished of them, then pruned from memory and
+// from the store.
 type registry struct {
 	cfg     *config
 	loaded  []*planRecord
@@ -22,12 +26,23 @@ type registry struct {
 	running string   // token of the plan executing or being validated
 	pid     *actor.PID
 	queue   []*planRecord
+	// alive are the tokens of the plan actors not stopped yet, by actor id: a plan is
+	// pruned only once its actor has stopped, so its final record is on disk and no later
+	// write can bring it back.
+	alive map[string]string
+	timer *time.Timer
 }
+
+// pruneTick asks the registry to prune the finished plans that are too old.
+type pruneTick struct{}
+
+// pruneEvery is how often the registry looks for finished plans to prune, at most.
+const pruneEvery = time.Hour
 
 func (r *registry) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		r.plans = map[string]*PlanStatus{}
+		r.plans, r.alive = map[string]*PlanStatus{}, map[string]string{}
 		for _, rec := range r.loaded {
 			s := rec.Status
 			r.add(&s)
@@ -36,7 +51,14 @@ func (r *registry) Receive(ctx actor.Context) {
 			}
 		}
 		r.loaded = nil
+		r.prune(ctx)
 		r.resumeNext(ctx)
+	case *pruneTick:
+		r.prune(ctx)
+	case *actor.Stopping:
+		if r.timer != nil {
+			r.timer.Stop()
+		}
 	case *executePlan:
 		if r.running != "" {
 			ctx.Respond(&planReply{err: errorf(ErrConflict, "plan %s is executing; one plan executes at a time", r.running)})
@@ -48,6 +70,7 @@ func (r *registry) Receive(ctx actor.Context) {
 			return
 		}
 		r.running, r.pid = m.token, pid
+		r.alive[pid.Id] = m.token
 		ctx.Forward(pid) // the plan actor answers the asker
 	case *planUpdate:
 		r.add(m.status)
@@ -55,27 +78,25 @@ func (r *registry) Receive(ctx actor.Context) {
 			r.running, r.pid = "", nil
 			r.resumeNext(ctx)
 		}
+		if m.status.Done {
+			// Terminated (a system message) may have overtaken this last update.
+			r.prune(ctx)
+		}
 	case *planGone:
 		if r.running == m.token {
 			r.running, r.pid = "", nil
 		}
-		if _, ok := r.plans[m.token]; ok {
-			delete(r.plans, m.token)
-			for i, t := range r.order {
-				if t == m.token {
-					r.order = append(r.order[:i], r.order[i+1:]...)
-					break
-				}
-			}
-		}
+		r.remove(m.token)
 		r.resumeNext(ctx)
 	case *actor.Terminated:
+		delete(r.alive, m.Who.Id)
 		// A plan actor stopped without a final status (a bug or the balancer stopping):
 		// free the slot rather than refuse every plan from now on.
 		if r.pid != nil && m.Who.Id == r.pid.Id {
 			r.running, r.pid = "", nil
 			r.resumeNext(ctx)
 		}
+		r.prune(ctx)
 	case *getPlan:
 		if s, ok := r.plans[m.token]; ok {
 			ctx.Respond(&planReply{status: s})
@@ -106,10 +127,77 @@ func (r *registry) Receive(ctx actor.Context) {
 }
 
 func (r *registry) add(s *PlanStatus) {
-	if _, ok := r.plans[s.Token]; !ok {
+	if old, ok := r.plans[s.Token]; !ok {
 		r.order = append(r.order, s.Token)
+	} else {
+		r.cfg.metrics.plans.WithLabelValues(string(old.Phase)).Dec()
 	}
+	r.cfg.metrics.plans.WithLabelValues(string(s.Phase)).Inc()
 	r.plans[s.Token] = s
+}
+
+func (r *registry) remove(token string) {
+	s, ok := r.plans[token]
+	if !ok {
+		return
+	}
+	r.cfg.metrics.plans.WithLabelValues(string(s.Phase)).Dec()
+	delete(r.plans, token)
+	r.order = slices.DeleteFunc(r.order, func(t string) bool { return t == token })
+}
+
+// prune forgets the finished plans that ended more than KeepFinished ago, and the oldest
+// finished ones beyond MaxFinished, in memory and in the store (on a goroutine: the store
+// write does not block the mailbox; a failed delete is retried at the next start, as the
+// records are then pruned again). It then schedules itself for when the next plan expires.
+func (r *registry) prune(ctx actor.Context) {
+	now := r.cfg.exec.Now()
+	alive := map[string]bool{}
+	for _, t := range r.alive {
+		alive[t] = true
+	}
+	var finished []string // oldest first, by finish time
+	for _, t := range r.order {
+		if s := r.plans[t]; s.Done && s.FinishTime != nil && !alive[t] {
+			finished = append(finished, t)
+		}
+	}
+	sort.SliceStable(finished, func(i, j int) bool {
+		return r.plans[finished[i]].FinishTime.Before(*r.plans[finished[j]].FinishTime)
+	})
+	var gone []string
+	for i, t := range finished {
+		if len(finished)-i > r.cfg.exec.MaxFinished || now.Sub(*r.plans[t].FinishTime) >= r.cfg.exec.KeepFinished {
+			gone = append(gone, t)
+		}
+	}
+	if len(gone) > 0 {
+		var b persist.Batch
+		for _, t := range gone {
+			r.remove(t)
+			b.Delete(persist.Plans, t)
+		}
+		r.cfg.log.Info().Int("plans", len(gone)).Msg("pruned finished plans")
+		if r.cfg.store != nil {
+			store, log := r.cfg.store, r.cfg.log
+			go func() {
+				if err := store.Commit(&b); err != nil {
+					log.Error().Err(err).Msg("deleting pruned plans from the store failed")
+				}
+			}()
+		}
+	}
+	// Next: when the oldest kept finished plan expires, at most pruneEvery from now.
+	next := pruneEvery
+	if len(finished) > len(gone) { // gone is a prefix of finished: the oldest
+		oldest := r.plans[finished[len(gone)]]
+		next = min(next, max(oldest.FinishTime.Add(r.cfg.exec.KeepFinished).Sub(now), time.Second))
+	}
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	r.timer = time.AfterFunc(next, func() { root.Send(self, &pruneTick{}) })
 }
 
 func (r *registry) resumeNext(ctx actor.Context) {
@@ -125,6 +213,7 @@ func (r *registry) resumeNext(ctx actor.Context) {
 		return
 	}
 	r.running, r.pid = rec.Status.Token, pid
+	r.alive[pid.Id] = rec.Status.Token
 }
 
 // loadPlans reads every plan record, oldest first. A record that does not parse is

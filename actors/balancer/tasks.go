@@ -25,8 +25,10 @@ type task struct {
 	Target []int32 `json:"target"`
 	// Dirs are the wanted directories, for the replicas whose directory the plan gives.
 	Dirs map[int32]string `json:"dirs,omitempty"`
-	// Original is the replica list when the plan was accepted.
+	// Original is the replica list when the plan was accepted, and Leader its leader
+	// then (absent in records written before it was kept).
 	Original []int32 `json:"original"`
+	Leader   *int32  `json:"leader,omitempty"`
 	// Size is the partition's largest replica log when the plan was accepted.
 	Size int64 `json:"size"`
 	// DirMoves are the brokers that kept the partition but had it in another directory than
@@ -89,6 +91,28 @@ func (t *task) placed(p *kafkaload.PartitionInfo) bool {
 	return true
 }
 
+// revertTo is where a cancelled or failed plan leaves the partition, given where Kafka
+// has it once nothing is in flight: as planned if it is there already (the target order,
+// the target's first replica leading), otherwise as it was if it has its original replicas
+// (the original order and leader); nil if neither (something else changed it). The leader
+// is -1 when it cannot be restored by a preferred election: the original leader was not the
+// first replica, or the record does not say which it was.
+func (t *task) revertTo(p *kafkaload.PartitionInfo) (order []int32, leader int32) {
+	sameSet := func(a, b []int32) bool { return len(a) == len(b) && containsAll(a, b) }
+	switch {
+	case slices.Equal(p.Replicas, t.Target):
+		return t.Target, t.Target[0]
+	case sameSet(p.Replicas, t.Original):
+		if t.Leader != nil && *t.Leader == t.Original[0] {
+			return t.Original, t.Original[0]
+		}
+		return t.Original, -1
+	case sameSet(p.Replicas, t.Target):
+		return t.Target, t.Target[0]
+	}
+	return nil, -1
+}
+
 // moved estimates the bytes copied so far: what the new replicas hold and what the future
 // logs of directory moves hold, each capped at the partition's size.
 func (t *task) moved(p *kafkaload.PartitionInfo) int64 {
@@ -145,6 +169,12 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 					tp, r.BrokerID, r.Directory, strings.Join(st.Dirs[r.BrokerID], ", ")))
 			}
 		}
+		// While a reassignment is in flight Kafka lists the replicas being added too (the
+		// metadata may not show them yet: it is not read with the reassignments).
+		if rf := len(minus(p.Replicas, p.Adding)); len(c.After) != rf && !spec.AllowReplicationFactorChange {
+			invalid = append(invalid, fmt.Sprintf("%s: after has %d replicas but the partition has %d: the plan would change its replication factor (set allowReplicationFactorChange to do so)",
+				tp, len(c.After), rf))
+		}
 		if msg := beforeMismatch(c, p); msg != "" {
 			conflict = append(conflict, fmt.Sprintf("%s: %s", tp, msg))
 		}
@@ -171,9 +201,11 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 
 	tasks := make([]task, 0, len(spec.Changes))
 	th := &kafkaload.Throttle{Rate: spec.Throttle, Leaders: map[string][]string{}, Followers: map[string][]string{}}
+	brokers := map[int32]bool{} // those the copies go through
 	for _, c := range spec.Changes {
 		p := st.Partitions[kafkaload.TP{Topic: c.Topic, Partition: c.Partition}]
-		t := task{Topic: c.Topic, Partition: c.Partition, Original: slices.Clone(p.Replicas)}
+		leader := p.Leader
+		t := task{Topic: c.Topic, Partition: c.Partition, Original: slices.Clone(p.Replicas), Leader: &leader}
 		for _, r := range c.After {
 			t.Target = append(t.Target, r.BrokerID)
 			if r.Directory != "" {
@@ -190,21 +222,26 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 			if l, ok := p.Logs[b]; ok && t.Dirs[b] != "" && l.Dir != t.Dirs[b] {
 				t.DirMoves = append(t.DirMoves, b)
 				th.LogDirs = true
+				brokers[b] = true
 			}
 		}
 		if add := t.adding(); len(add) > 0 {
 			for _, b := range t.Original {
 				th.Leaders[t.Topic] = append(th.Leaders[t.Topic], replicaEntry(t.Partition, b))
+				brokers[b] = true
 			}
 			for _, b := range add {
 				th.Followers[t.Topic] = append(th.Followers[t.Topic], replicaEntry(t.Partition, b))
+				brokers[b] = true
 			}
 		}
 		tasks = append(tasks, t)
 	}
-	if spec.Throttle == 0 {
-		th = nil
+	// A plan that copies nothing (it only reorders replicas) sets no throttle.
+	if spec.Throttle == 0 || len(brokers) == 0 {
+		return tasks, nil, nil
 	}
+	th.Brokers = sortedBrokers(brokers)
 	return tasks, th, nil
 }
 

@@ -35,6 +35,12 @@ var (
 	ErrProxyNotSync            = &Error{"PROXY_NOT_SYNC"}
 	ErrNodeNumberChanging      = &Error{"NODE_NUMBER_CHANGING"}
 	ErrPersistence             = &Error{"PERSISTENCE_IO_ERROR"}
+	// ErrTooManyReporters is a failure report for a proxy that has MaxReporters live ones.
+	ErrTooManyReporters = &Error{"TOO_MANY_REPORTERS"}
+	// ErrEpochOutOfRange is an epoch above MaxEpoch: set, restored or reported by a proxy.
+	ErrEpochOutOfRange = &Error{"EPOCH_OUT_OF_RANGE"}
+	// ErrEpochExhausted is a change that would move the global epoch past 2^64-1.
+	ErrEpochExhausted = &Error{"EPOCH_EXHAUSTED"}
 	// ErrInvalidRequest is a request that is malformed beyond what undermoon has a code for.
 	ErrInvalidRequest = &Error{"INVALID_REQUEST"}
 )

@@ -13,8 +13,8 @@ var ErrInvalidMetadata = &Error{"INVALID_METADATA"}
 
 // ParseStore reads a whole-state document (PUT /metadata, the meta file). The version is
 // checked first (INVALID_META_VERSION); then every field must be present, as undermoon
-// requires, and the state must keep every invariant (Validate). allowOld accepts
-// mem-broker-0.1 and upgrades it the way undermoon's script does.
+// requires. allowOld accepts mem-broker-0.1 and upgrades it the way undermoon's script does.
+// The epoch and the invariants are CheckStore's, which a restore calls next.
 func ParseStore(data []byte, allowOld bool) (*MetaStore, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
@@ -47,8 +47,30 @@ func ParseStore(data []byte, allowOld bool) (*MetaStore, error) {
 			delete(ms.Failures, addr)
 		}
 	}
-	if err := Validate(&ms); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidMetadata, err)
-	}
 	return &ms, nil
+}
+
+// CheckStore is what a restore checks after the version, in undermoon's order: the epoch
+// (not above MaxEpoch, not below the current one: EPOCH_SMALLER_THAN_CURRENT), then every
+// invariant (INVALID_METADATA). So a stale document is refused as stale, whatever else is
+// wrong with it.
+func CheckStore(ms *MetaStore, current uint64) error {
+	if err := CheckStoreEpoch(ms, current); err != nil {
+		return err
+	}
+	if err := Validate(ms); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidMetadata, err)
+	}
+	return nil
+}
+
+// CheckStoreEpoch is the epoch part of CheckStore.
+func CheckStoreEpoch(ms *MetaStore, current uint64) error {
+	if err := CheckEpoch("global_epoch", ms.GlobalEpoch); err != nil {
+		return err
+	}
+	if ms.GlobalEpoch < current {
+		return fmt.Errorf("%w: %d < %d", ErrEpochSmallerThanCurrent, ms.GlobalEpoch, current)
+	}
+	return nil
 }

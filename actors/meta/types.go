@@ -37,6 +37,9 @@ func (p *ProxyResource) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
+// JSONShape is the object UnmarshalJSON reads, so that a strict decoder can check its keys.
+func (*ProxyResource) JSONShape() any { return proxyResourceJSON{} }
+
 func (p *ProxyResource) UnmarshalJSON(b []byte) error {
 	var j proxyResourceJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -113,6 +116,9 @@ func (c ChunkStore) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(j)
 }
+
+// JSONShape is the object UnmarshalJSON reads, so that a strict decoder can check its keys.
+func (*ChunkStore) JSONShape() any { return chunkStoreJSON{} }
 
 func (c *ChunkStore) UnmarshalJSON(b []byte) error {
 	var j chunkStoreJSON

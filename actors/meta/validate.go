@@ -8,7 +8,7 @@ import (
 // Validate checks the invariants a broker must never break on a whole store: every
 // cluster's masters cover the 16384 slots exactly once, every task is stored on both ends,
 // the two proxies of a chunk are on different hosts, a proxy is in at most one cluster and
-// its record says which, and no cluster epoch is above the global one. It returns the
+// its record says which, and no cluster or task epoch is above the global one. It returns the
 // first violation found, in a deterministic order.
 func Validate(ms *MetaStore) error {
 	owner := map[string]string{} // proxy → cluster whose chunks hold it
@@ -35,6 +35,13 @@ func Validate(ms *MetaStore) error {
 		}
 		for i := range c.Chunks {
 			ch := &c.Chunks[i]
+			for _, tasks := range ch.MigratingSlots {
+				for _, m := range tasks {
+					if m.Meta.Epoch > ms.GlobalEpoch {
+						return fmt.Errorf("cluster %s chunk %d: task epoch %d above the global epoch %d", name, i, m.Meta.Epoch, ms.GlobalEpoch)
+					}
+				}
+			}
 			if !ms.EnableOrderedProxy && ch.Hosts[0] == ch.Hosts[1] {
 				return fmt.Errorf("cluster %s chunk %d: both proxies on host %s", name, i, ch.Hosts[0])
 			}

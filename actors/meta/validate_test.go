@@ -45,6 +45,11 @@ func TestValidate(t *testing.T) {
 	if err := Validate(storeOf(migratingCluster())); err != nil {
 		t.Errorf("migrating cluster refused: %v", err)
 	}
+	ahead := storeOf(migratingCluster())
+	ahead.Clusters["mycluster"].Chunks[0].MigratingSlots[1][0].Meta.Epoch = ahead.GlobalEpoch + 1
+	if err := Validate(ahead); err == nil || !strings.Contains(err.Error(), "task epoch") {
+		t.Errorf("task epoch above the global epoch: %v", err)
+	}
 	broken := storeOf(migratingCluster())
 	broken.Clusters["mycluster"].Chunks[1].MigratingSlots[0] = nil
 	if err := Validate(broken); err == nil || !strings.Contains(err.Error(), "not stored on its destination") {

@@ -34,6 +34,10 @@ func (t SlotRangeTag) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]*MigrationMetaView{t.Kind: t.Meta})
 }
 
+// JSONShape is the object UnmarshalJSON reads (besides "None"), so that a strict decoder
+// can check its keys.
+func (*SlotRangeTag) JSONShape() any { return map[string]*MigrationMetaView(nil) }
+
 func (t *SlotRangeTag) UnmarshalJSON(b []byte) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {

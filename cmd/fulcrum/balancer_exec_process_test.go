@@ -81,7 +81,7 @@ func TestProcessPlanSurvivesKill(t *testing.T) {
 	plan := fmt.Sprintf(`{"changes":[
 		{"topic":%q,"partition":0,"before":[{"brokerId":1}],"after":[{"brokerId":2},{"brokerId":1}]},
 		{"topic":%q,"partition":1,"after":[{"brokerId":3},{"brokerId":1}]}],
-		"throttle":"512KiB"}`, topic, topic)
+		"throttle":"512KiB","allowReplicationFactorChange":true}`, topic, topic)
 	code, b := balancerDo(t, p, "POST", "/balancer", plan)
 	var accepted struct{ Token string }
 	if err := json.Unmarshal(b, &accepted); code != http.StatusAccepted || err != nil || accepted.Token == "" {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -73,9 +74,11 @@ type serveConfig struct {
 	failureTTL, syncMetaInterval    time.Duration
 	failureQuorum, migrationLimit   int
 	orderedProxy                    bool
+	balancer                        balancer.ExecOptions
 	replicaAddresses                string
 	logLevel, logFormat             string
 	memoryLimit                     int64 // MiB, 0: none
+	maxBodyBytes, bodyBytesInFlight int
 }
 
 // parseServe reads the flags; each flag falls back to FULCRUM_<NAME> from the environment.
@@ -91,9 +94,16 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.BoolVar(&c.orderedProxy, "ordered-proxy", false, "ordered-proxy mode (Kubernetes StatefulSets)")
 	fs.StringVar(&c.replicaAddresses, "replica-addresses", "", "replica brokers, comma separated")
 	fs.DurationVar(&c.syncMetaInterval, "sync-meta-interval", 10*time.Second, "replication period (negative: off)")
+	fs.DurationVar(&c.balancer.StallTimeout, "balancer-stall-timeout", 2*time.Minute, "a plan that makes no progress for this long fails (and reverts)")
+	fs.DurationVar(&c.balancer.PollInterval, "balancer-poll-interval", 500*time.Millisecond, "how often an executing plan reads Kafka")
+	fs.IntVar(&c.balancer.MovesPerBroker, "balancer-concurrency", 5, "partition moves in flight into or out of one broker, unless a plan sets its own")
+	fs.DurationVar(&c.balancer.KeepFinished, "balancer-keep-finished", 7*24*time.Hour, "how long a finished plan stays listed and stored")
+	fs.IntVar(&c.balancer.MaxFinished, "balancer-max-finished", 100, "finished plans kept at most (the oldest are pruned first)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 160, "soft memory limit for the Go runtime in MiB (0: none; GOMEMLIMIT wins)")
+	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<20, "largest request body in bytes (413 beyond; at most --body-bytes-in-flight)")
+	fs.IntVar(&c.bodyBytesInFlight, "body-bytes-in-flight", 64<<20, "request body bytes read or handled at once (503 OVERLOADED beyond, before reading)")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -112,14 +122,23 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if b := c.balancer; b.StallTimeout < time.Second || b.PollInterval < 10*time.Millisecond || b.PollInterval >= b.StallTimeout {
+		return nil, errors.New("--balancer-stall-timeout must be at least 1s, and --balancer-poll-interval at least 10ms and shorter than it")
+	}
+	if b := c.balancer; b.MovesPerBroker < 1 || b.KeepFinished < time.Second || b.MaxFinished < 1 {
+		return nil, errors.New("--balancer-concurrency and --balancer-max-finished must be ≥ 1, --balancer-keep-finished at least 1s")
+	}
 	if c.failureTTL < time.Second {
 		return nil, errors.New("--failure-ttl must be at least 1s")
 	}
-	if c.failureQuorum < 1 || c.migrationLimit < 0 {
-		return nil, errors.New("--failure-quorum must be ≥ 1 and --migration-limit ≥ 0")
+	if c.failureQuorum < 1 || c.failureQuorum > meta.MaxReporters || c.migrationLimit < 0 {
+		return nil, fmt.Errorf("--failure-quorum must be 1 to %d and --migration-limit ≥ 0", meta.MaxReporters)
 	}
 	if c.memoryLimit < 0 {
 		return nil, errors.New("--memory-limit must not be negative")
+	}
+	if c.maxBodyBytes <= 0 || c.bodyBytesInFlight <= 0 {
+		return nil, errors.New("--max-body-bytes and --body-bytes-in-flight must be positive")
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.logFormat)
@@ -191,7 +210,7 @@ func serve(args []string) error {
 		bal, err = balancer.Start(engine.System(), balancer.Options{
 			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
-			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(),
+			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
 		})
 		if err != nil {
 			stopBalancer()
@@ -199,7 +218,8 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal})
+	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
+		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight})
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		stopBalancer()

@@ -36,6 +36,7 @@ func TestParseServeRejects(t *testing.T) {
 		}
 	}
 	f([]string{"--failure-quorum", "0"}, nil)
+	f([]string{"--failure-quorum", "65"}, nil) // more than the reporters kept per proxy
 	f([]string{"--log-format", "xml"}, nil)
 	f([]string{"--failure-ttl", "10ms"}, nil)
 	f([]string{"extra"}, nil)
