@@ -478,3 +478,25 @@ func TestErrorLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestUnderLoadNote(t *testing.T) {
+	busy := &Report{CPU: CPUShare{OtherCores: 0.9}}
+	quiet := &Report{CPU: CPUShare{OtherCores: 0.1}}
+	for _, tt := range []struct {
+		name          string
+		before, after string
+		reports       []*Report
+		marked        bool
+	}{
+		{"quiet", "0.20", "0.40", []*Report{quiet, nil}, false},
+		{"busy before", "7.50", "0.40", []*Report{quiet}, true},
+		{"busy after", "0.20", "1.00", []*Report{quiet}, true},
+		{"neighbour during a scenario", "0.20", "0.40", []*Report{quiet, busy}, true},
+		{"load average unknown", "unknown", "unknown", []*Report{quiet}, false},
+	} {
+		note := underLoadNote(tt.before, tt.after, 2, tt.reports)
+		if marked := strings.Contains(note, "**Measured under load**"); marked != tt.marked {
+			t.Errorf("%s: note %q, want marked %t", tt.name, note, tt.marked)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func pinnedMarkdown(f *suiteFlags, runs []pinnedRun) string {
 		"last second's reports, a handful, as a fleet of a few coordinators makes (the `reports` scenario above, with the default "+
 		"60 s, grows every record to hundreds of reporters, and rewriting them is then the cost). Placements run interleaved, "+
 		"round after round. Server CPU per request is the steadier figure: throughput moves with whatever else the machine runs "+
-		"(last column).\n\n",
+		"(the rest of the machine column: during the reads / during the durable writes).\n\n",
 		f.fulcrum, f.pinned.failureTTL, count(f.Clusters), count(f.Proxies), f.conc, f.API, onOff(f.Gzip), f.dur, f.warmup,
 		f.pinned.serverCPUs, f.pinned.loadgenCPUs)
 	b.WriteString("| round | placement | server CPUs | loadgen CPUs | GOMAXPROCS | reads req/s | reads p99 ms | server CPU µs/read | durable writes/s | durable p99 ms | server CPU µs/write | errors | rest of machine, cores | BRIEF targets (reads; durable, pinned) |\n")
@@ -204,7 +204,7 @@ func pinnedMarkdown(f *suiteFlags, runs []pinnedRun) string {
 		}
 	}
 	if len(lines) > 0 {
-		b.WriteString("\nMedians over the rounds (the rest of the machine: reads / durable):\n\n" + strings.Join(lines, "\n") + "\n")
+		b.WriteString("\nMedians over the rounds:\n\n" + strings.Join(lines, "\n") + "\n")
 	}
 	return b.String()
 }
