@@ -218,7 +218,7 @@ func onOff(b bool) string {
 
 // readsVerdict and durableVerdict judge a run against the BRIEF's targets.
 func readsVerdict(r *Report) string {
-	return fmt.Sprintf("reads %s", verdict(r.Throughput >= 50000 && r.Latency.P99 <= 10 && r.Errors == 0))
+	return fmt.Sprintf("reads %s", verdict(readsMet(r)))
 }
 
 func durableVerdict(r *Report) string {
