@@ -89,11 +89,15 @@ lint: $(STATICCHECK)
 
 # Go micro-benchmarks, then the HTTP load suite (bench/loadgen) against a fresh Fulcrum on a
 # temp data dir: it rewrites the loadgen block of bench/RESULTS.md and the latency plot.
-# BENCH_D sets each scenario's length; KAFKA_BOOTSTRAP, if set, enables the balancer scenario.
-# BENCH_PINNED_ROUNDS sets how many times the pinned durable-writes comparison (server on CPU 0,
-# load generator on CPU 1; one P, then Fulcrum's default) is repeated, interleaved.
+# Every client asks for gzip, as coordinators do. BENCH_D sets each scenario's length;
+# KAFKA_BOOTSTRAP, if set, enables the balancer scenario. The placement runs (reads and
+# durable writes on fresh servers: pinned with the server on BENCH_PIN_SERVER and the load
+# generator on BENCH_PIN_LOADGEN, pinned with one P, and unpinned) are repeated
+# BENCH_PINNED_ROUNDS times, interleaved; an empty BENCH_PIN_SERVER skips them.
 BENCH_D ?= 10s
 BENCH_PINNED_ROUNDS ?= 2
+BENCH_PIN_SERVER ?= 0
+BENCH_PIN_LOADGEN ?= 1
 bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
@@ -101,10 +105,11 @@ bench: build
 
 .PHONY: bench-load bench-scale
 
-# Only the HTTP load suite (two to three minutes, the pinned durable-writes runs included).
+# Only the HTTP load suite (about five minutes at BENCH_D=10s, the placement runs included).
 bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
-	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) \
+		-pin-server '$(BENCH_PIN_SERVER)' -pin-loadgen '$(BENCH_PIN_LOADGEN)' $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
 
 # 10,000 clusters: RSS and cold start-up against the BRIEF targets (rewrites the
 # loadgen-scale block of bench/RESULTS.md).

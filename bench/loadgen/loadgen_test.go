@@ -96,7 +96,7 @@ func TestHistogramMerge(t *testing.T) {
 }
 
 func testState(clusters, proxies int) State {
-	var st State
+	st := State{API: "/api/v2"}
 	for i := range clusters {
 		st.Clusters = append(st.Clusters, SeedCluster(i))
 	}
@@ -223,7 +223,7 @@ func TestMutationsMix(t *testing.T) {
 // reach every proxy.
 func TestDurableScenario(t *testing.T) {
 	proxies := testState(1, 50).Proxies
-	sc := DurableScenario(proxies, "r2")
+	sc := DurableScenario(State{API: "/api/v2", Proxies: proxies}, "r2")
 	seen, hit := map[string]bool{}, map[string]bool{}
 	for id := range 4 {
 		w := sc.NewWorker(id)
@@ -370,8 +370,9 @@ func TestParseMetricAndStatus(t *testing.T) {
 }
 
 func TestReferenceServer(t *testing.T) {
-	ref := &Reference{clusters: map[string][]byte{"c1": []byte(`{"cluster":{"name":"c1"}}`)},
-		proxies: map[string][]byte{"10.0.0.1:6000": []byte(`{"proxy":{"address":"10.0.0.1:6000"}}`)}}
+	ref := NewReference("/api/v2")
+	ref.clusters["c1"] = newRefView([]byte(`{"cluster":{"name":"c1"}}`))
+	ref.proxies["10.0.0.1:6000"] = newRefView([]byte(`{"proxy":{"address":"10.0.0.1:6000"}}`))
 	srv := httptest.NewServer(ref.Handler())
 	defer srv.Close()
 	for path, want := range map[string]string{
@@ -397,16 +398,16 @@ func TestReferenceServer(t *testing.T) {
 func TestRunAgainstReference(t *testing.T) {
 	// End to end on loopback: the runner, the client and the report against the reference.
 	st := testState(3, 4)
-	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}}
+	ref := NewReference(st.API)
 	for _, c := range st.Clusters[:2] { // the third cluster answers null: an error
-		ref.clusters[c] = []byte(`{"cluster":{}}`)
+		ref.clusters[c] = newRefView([]byte(`{"cluster":{}}`))
 	}
 	for _, p := range st.Proxies {
-		ref.proxies[p] = []byte(`{"proxy":{}}`)
+		ref.proxies[p] = newRefView([]byte(`{"proxy":{}}`))
 	}
 	srv := httptest.NewServer(ref.Handler())
 	defer srv.Close()
-	c, err := NewClient(srv.URL, 4, time.Second)
+	c, err := NewClient(srv.URL, 4, time.Second, V2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,12 +422,12 @@ func TestReadsUnderWritesAgainstReference(t *testing.T) {
 	// Writers report failures durably while the others read: both kinds succeed, and every
 	// acknowledged report is in the reference's log.
 	st := testState(2, 4)
-	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}, failures: map[string]map[string]int64{}}
+	ref := NewReference(st.API)
 	for _, c := range st.Clusters {
-		ref.clusters[c] = []byte(`{"cluster":{}}`)
+		ref.clusters[c] = newRefView([]byte(`{"cluster":{}}`))
 	}
 	for _, p := range st.Proxies {
-		ref.proxies[p] = []byte(`{"proxy":{}}`)
+		ref.proxies[p] = newRefView([]byte(`{"proxy":{}}`))
 	}
 	logPath := filepath.Join(t.TempDir(), "failures.log")
 	f, err := os.Create(logPath)
@@ -437,7 +438,7 @@ func TestReadsUnderWritesAgainstReference(t *testing.T) {
 	ref.log = f
 	srv := httptest.NewServer(ref.Handler())
 	defer srv.Close()
-	c, err := NewClient(srv.URL, 8, time.Second)
+	c, err := NewClient(srv.URL, 8, time.Second, V2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,6 +475,28 @@ func TestErrorLabel(t *testing.T) {
 	} {
 		if got := errorLabel(c.status, []byte(c.body), nil); got != c.want {
 			t.Errorf("%d %s: %q, want %q", c.status, c.body, got, c.want)
+		}
+	}
+}
+
+func TestUnderLoadNote(t *testing.T) {
+	busy := &Report{CPU: CPUShare{OtherCores: 0.9}}
+	quiet := &Report{CPU: CPUShare{OtherCores: 0.1}}
+	for _, tt := range []struct {
+		name          string
+		before, after string
+		reports       []*Report
+		marked        bool
+	}{
+		{"quiet", "0.20", "0.40", []*Report{quiet, nil}, false},
+		{"busy before", "7.50", "0.40", []*Report{quiet}, true},
+		{"busy after", "0.20", "1.00", []*Report{quiet}, true},
+		{"neighbour during a scenario", "0.20", "0.40", []*Report{quiet, busy}, true},
+		{"load average unknown", "unknown", "unknown", []*Report{quiet}, false},
+	} {
+		note := underLoadNote(tt.before, tt.after, 2, tt.reports)
+		if marked := strings.Contains(note, "**Measured under load**"); marked != tt.marked {
+			t.Errorf("%s: note %q, want marked %t", tt.name, note, tt.marked)
 		}
 	}
 }

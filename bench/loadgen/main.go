@@ -1,9 +1,11 @@
 // Command loadgen is Fulcrum's benchmark harness: it seeds a realistic undermoon broker
-// state through the public /api/v2 API, drives request mixes at a chosen concurrency, and
-// reports throughput, latency percentiles, errors and the server's RSS. It talks only HTTP,
-// so it measures Fulcrum, a Fulcrum replica, or undermoon's own mem_broker alike.
+// state through the public API (/api/v2 or /api/v3), drives request mixes at a chosen
+// concurrency, and reports throughput, latency percentiles, errors and the server's RSS. It
+// talks only HTTP, with or without gzip, so it measures Fulcrum, a Fulcrum replica, or
+// undermoon's own mem_broker (0.5: -api v2; 0.6: -api v3 -gzip) alike.
 //
 //	loadgen run -url http://127.0.0.1:7799 -seed -scenario coordinator,mutations -c 64 -d 30s
+//	loadgen run -url http://127.0.0.1:7799 -api v3 -gzip -seed -seed-timeout 1h -scenario reads
 //	loadgen seed -url ... -proxies 2200 -hosts 50 -clusters 1000
 //	loadgen reference -from http://127.0.0.1:7799 -listen 127.0.0.1:7800
 //	loadgen suite -fulcrum bin/fulcrum        (what make bench runs; writes bench/RESULTS.md)
@@ -69,6 +71,16 @@ func (s *seedFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.Hosts, "hosts", 50, "hosts the proxies are spread over (the host field)")
 	fs.IntVar(&s.Clusters, "clusters", 1000, "clusters of 4 nodes to create")
 	fs.IntVar(&s.Concurrency, "seed-c", 64, "concurrent requests while seeding")
+	fs.DurationVar(&s.Timeout, "seed-timeout", 30*time.Minute, "bound on the whole seeding, each request included "+
+		"(undermoon's mem_broker creates about one cluster per second at 2,200 proxies)")
+}
+
+// dialectFlags choose the API version and encoding, the same for every command.
+type dialectFlags struct{ Dialect }
+
+func (d *dialectFlags) register(fs *flag.FlagSet, gzip bool) {
+	fs.StringVar(&d.API, "api", "v2", "broker API: v2 (undermoon ≤ 0.5, Fulcrum) or v3 (undermoon 0.6, Fulcrum)")
+	fs.BoolVar(&d.Gzip, "gzip", gzip, "send Accept-Encoding: gzip, as coordinators do (gzip answers are decoded either way)")
 }
 
 // runFlags are the knobs of a load run.
@@ -78,10 +90,11 @@ type runFlags struct {
 	dur, warmup, timeout                                     time.Duration
 	seed, metricsRSS                                         bool
 	seedFlags
+	dialectFlags
 }
 
 func (r *runFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.url, "url", "http://127.0.0.1:7799", "base URL of the broker (the API is under /api/v2)")
+	fs.StringVar(&r.url, "url", "http://127.0.0.1:7799", "base URL of the broker (the API is under /api/<-api>)")
 	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, reports (failure reports only), durable (failure reports over every proxy, for a short --failure-ttl), reads+writes (an eighth of the clients report failures), balancer")
 	fs.StringVar(&r.mix, "mix", "report=5,config=3,create=2", "mutations mix: weights of failure reports, config patches, cluster create/delete")
 	fs.StringVar(&r.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
@@ -95,6 +108,7 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.seed, "seed", false, "seed the state first (409 ALREADY_EXISTED counts as present)")
 	fs.BoolVar(&r.metricsRSS, "metrics-rss", true, "read the server's RSS from GET /metrics (process_resident_memory_bytes)")
 	r.seedFlags.register(fs)
+	r.dialectFlags.register(fs, false)
 }
 
 func (r *runFlags) rssProbe(c *Client) RSSProbe {
@@ -125,13 +139,13 @@ func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuer
 		case "reports":
 			// Durable writes only, every one a new failure report: the write path of Fulcrum
 			// (group commit) against the reference's (one fsync per write).
-			sc := MutationsScenario(State{Proxies: busy}, MutationMix{Report: 1}, runID)
+			sc := MutationsScenario(State{API: st.API, Proxies: busy}, MutationMix{Report: 1}, runID)
 			sc.Name = "reports"
 			return sc, nil
 		}
 		return ReadsUnderWritesScenario(st, busy, conc/8, runID), nil
 	case "durable":
-		return DurableScenario(st.Proxies, runID), nil
+		return DurableScenario(st, runID), nil
 	case "coordinator":
 		return CoordinatorScenario(st), nil
 	case "reads":
@@ -145,8 +159,7 @@ func scenarioFor(c *Client, name string, st State, mix MutationMix, balancerQuer
 // seededOnly drops clusters a previous mutations run left behind (names start with "lg"),
 // so config patches go to stable clusters.
 func seededOnly(st State) State {
-	var out State
-	out.Proxies = st.Proxies
+	out := State{API: st.API, Proxies: st.Proxies}
 	for _, c := range st.Clusters {
 		if !strings.HasPrefix(c, "lg") {
 			out.Clusters = append(out.Clusters, c)
@@ -180,7 +193,7 @@ func cmdRun(args []string) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	c, err := NewClient(rf.url, rf.conc, rf.timeout)
+	c, err := NewClient(rf.url, rf.conc, rf.timeout, rf.Dialect)
 	if err != nil {
 		return err
 	}
@@ -232,10 +245,12 @@ func cmdSeed(args []string) error {
 	url := fs.String("url", "http://127.0.0.1:7799", "base URL of the broker")
 	var sf seedFlags
 	sf.register(fs)
+	var df dialectFlags
+	df.register(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := NewClient(*url, sf.Concurrency, 30*time.Second)
+	c, err := NewClient(*url, sf.Concurrency, 30*time.Second, df.Dialect)
 	if err != nil {
 		return err
 	}
@@ -248,6 +263,7 @@ func cmdReference(args []string) error {
 	from := fs.String("from", "http://127.0.0.1:7799", "broker whose cluster and proxy views are served")
 	listen := fs.String("listen", "127.0.0.1:7800", "listen address")
 	dataDir := fs.String("data-dir", "", "directory of the failure-report log (default: a temporary one, removed at exit)")
+	api := fs.String("api", "v2", "API version read from -from and served (v2 or v3)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -259,7 +275,7 @@ func cmdReference(args []string) error {
 		defer os.RemoveAll(tmp)
 		*dataDir = tmp
 	}
-	c, err := NewClient(*from, 16, 30*time.Second)
+	c, err := NewClient(*from, 16, 30*time.Second, Dialect{API: *api, Gzip: true})
 	if err != nil {
 		return err
 	}

@@ -124,13 +124,14 @@ func healthy(url string) bool {
 	return resp.StatusCode == 200
 }
 
-// serving says whether the server is healthy and answers a real read of cluster name.
-func serving(name string) func(url string) bool {
+// serving says whether the server is healthy and answers a real read of cluster name
+// under the API prefix api.
+func serving(api, name string) func(url string) bool {
 	return func(url string) bool {
 		if !healthy(url) {
 			return false
 		}
-		resp, err := probe.Get(url + apiPrefix + "/clusters/meta/" + name)
+		resp, err := probe.Get(url + api + "/clusters/meta/" + name)
 		if err != nil {
 			return false
 		}

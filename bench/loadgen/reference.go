@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,29 +21,52 @@ import (
 // serving the two hot reads (cluster meta, proxy meta) with the exact bytes Fulcrum
 // answers, and failure reports made durable the plain way. It is what a straightforward Go
 // broker would look like (undermoon's mem_broker is the same design in Rust: one RW lock
-// around the whole store), so the Fulcrum numbers can be read against it.
+// around the whole store), so the Fulcrum numbers can be read against it. Like Fulcrum, it
+// keeps each view gzipped once and sends that copy to clients that ask for gzip.
 type Reference struct {
+	api      string // "/api/v2" or "/api/v3"
 	mu       sync.RWMutex
-	clusters map[string][]byte
-	proxies  map[string][]byte
+	clusters map[string]refView
+	proxies  map[string]refView
 	failures map[string]map[string]int64 // proxy → reporter → unix time
 
 	logMu sync.Mutex
 	log   *os.File // the failure reports, appended and fsynced one by one
 }
 
+// refView is one view, plain and, if it is big enough to be worth it, gzipped.
+type refView struct{ plain, gz []byte }
+
+// newRefView compresses from the size Fulcrum does (actors.GzipMinBytes, 256 bytes).
+func newRefView(plain []byte) refView {
+	v := refView{plain: plain}
+	if len(plain) >= 256 {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(plain)
+		zw.Close()
+		v.gz = b.Bytes()
+	}
+	return v
+}
+
+// NewReference is an empty reference serving under the API prefix api ("/api/v2").
+func NewReference(api string) *Reference {
+	return &Reference{api: api, clusters: map[string]refView{}, proxies: map[string]refView{}, failures: map[string]map[string]int64{}}
+}
+
 // LoadReference reads every cluster and proxy view of st from the server behind c.
 func LoadReference(c *Client, st State) (*Reference, error) {
-	ref := &Reference{clusters: map[string][]byte{}, proxies: map[string][]byte{}, failures: map[string]map[string]int64{}}
-	get := func(path string) ([]byte, error) {
-		status, body, err := c.Call("GET", apiPrefix+path, nil)
+	ref := NewReference(c.API())
+	get := func(path string) (refView, error) {
+		status, body, err := c.Call("GET", c.API()+path, nil)
 		if err != nil {
-			return nil, err
+			return refView{}, err
 		}
 		if status != 200 {
-			return nil, fmt.Errorf("GET %s: %s", path, errorLabel(status, body, nil))
+			return refView{}, fmt.Errorf("GET %s: %s", path, errorLabel(status, body, nil))
 		}
-		return body, nil
+		return newRefView(body), nil
 	}
 	var mu sync.Mutex
 	n := len(st.Clusters)
@@ -74,23 +100,29 @@ func (r *Reference) Handler() http.Handler {
 			w.Write(b)
 		}
 	}
-	mux.HandleFunc("GET "+apiPrefix+"/clusters/names", list(names))
-	mux.HandleFunc("GET "+apiPrefix+"/proxies/addresses", list(addrs))
-	serve := func(m map[string][]byte, key string, null string) http.HandlerFunc {
+	mux.HandleFunc("GET "+r.api+"/clusters/names", list(names))
+	mux.HandleFunc("GET "+r.api+"/proxies/addresses", list(addrs))
+	serve := func(m map[string]refView, key string, null string) http.HandlerFunc {
 		return func(w http.ResponseWriter, req *http.Request) {
 			r.mu.RLock()
-			b, ok := m[req.PathValue(key)]
+			v, ok := m[req.PathValue(key)]
 			r.mu.RUnlock()
 			if !ok {
-				b = []byte(null)
+				v.plain = []byte(null)
 			}
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
+			w.Header().Set("Vary", "Accept-Encoding")
+			if v.gz != nil && strings.Contains(req.Header.Get("Accept-Encoding"), "gzip") {
+				w.Header().Set("Content-Encoding", "gzip")
+				w.Write(v.gz)
+				return
+			}
+			w.Write(v.plain)
 		}
 	}
-	mux.HandleFunc("GET "+apiPrefix+"/clusters/meta/{name}", serve(r.clusters, "name", `{"cluster":null}`))
-	mux.HandleFunc("GET "+apiPrefix+"/proxies/meta/{address}", serve(r.proxies, "address", `{"proxy":null}`))
-	mux.HandleFunc("POST "+apiPrefix+"/failures/{address}/{reporter}", r.reportFailure)
+	mux.HandleFunc("GET "+r.api+"/clusters/meta/{name}", serve(r.clusters, "name", `{"cluster":null}`))
+	mux.HandleFunc("GET "+r.api+"/proxies/meta/{address}", serve(r.proxies, "address", `{"proxy":null}`))
+	mux.HandleFunc("POST "+r.api+"/failures/{address}/{reporter}", r.reportFailure)
 	mux.HandleFunc("GET /healthz", list([]byte(`{"status":"ok"}`)))
 	// Profiles, as Fulcrum serves them, so both sides of the comparison can be explained.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

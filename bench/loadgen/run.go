@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,26 +71,34 @@ func Run(ctx context.Context, c *Client, sc *Scenario, cfg RunConfig) *Result {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			var gunzipped bytes.Buffer
 			for !stop.Load() {
 				r := w.Next()
 				rec := measuring.Load()
 				t0 := time.Now()
 				err := c.Do(req, resp, r.Method, r.Path, r.Body)
+				// Decoding is part of the request, as it is for a coordinator.
+				var body []byte
+				if err == nil {
+					body, err = decodeBody(resp, &gunzipped)
+				}
 				d := time.Since(t0)
 				status := 0
 				if err == nil {
 					status = resp.StatusCode()
 				}
-				w.Done(r, status, resp.Body())
+				w.Done(r, status, body)
 				if !rec {
 					continue
 				}
 				label := ""
 				switch {
+				case errors.Is(err, ErrBadGzip):
+					label = ErrBadGzip.Error()
 				case err != nil || status != 200:
-					label = errorLabel(status, resp.Body(), err)
+					label = errorLabel(status, body, err)
 				case sc.Check != nil:
-					label = sc.Check(r.Op, resp.Body())
+					label = sc.Check(r.Op, body)
 				}
 				done.Add(1)
 				if label != "" {

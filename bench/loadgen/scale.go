@@ -98,7 +98,7 @@ func cmdScale(args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := NewClient(srv.URL, max(*conc, sf.Concurrency), 60*time.Second)
+	c, err := NewClient(srv.URL, max(*conc, sf.Concurrency), 60*time.Second, V2)
 	if err != nil {
 		srv.Kill()
 		return err
@@ -154,7 +154,7 @@ func cmdScale(args []string) error {
 				}
 				healthAt = time.Now()
 			}
-			return serving(probeName)(url)
+			return serving(st.API, probeName)(url)
 		}
 		p, err := StartProc(*bin, serveArgs, filepath.Join(tmp, fmt.Sprintf("fulcrum-restart%d.log", i)), ready, 60*time.Second)
 		if err != nil {
@@ -165,7 +165,7 @@ func cmdScale(args []string) error {
 		if i == *restarts-1 {
 			// Steady state of a polled broker: every cluster and proxy view read once (views
 			// are rendered on first read and cached).
-			pc, err := NewClient(p.URL, 16, 30*time.Second)
+			pc, err := NewClient(p.URL, 16, 30*time.Second, V2)
 			if err == nil {
 				err = readEveryView(pc, st)
 			}
@@ -238,9 +238,9 @@ func cmdScale(args []string) error {
 func readEveryView(c *Client, st State) error {
 	n := len(st.Clusters)
 	return parallel(n+len(st.Proxies), 16, func(i int) error {
-		path := apiPrefix + "/clusters/meta/" + st.Clusters[min(i, n-1)]
+		path := st.API + "/clusters/meta/" + st.Clusters[min(i, n-1)]
 		if i >= n {
-			path = apiPrefix + "/proxies/meta/" + st.Proxies[i-n]
+			path = st.API + "/proxies/meta/" + st.Proxies[i-n]
 		}
 		status, body, err := c.Call("GET", path, nil)
 		if err == nil && status != 200 {

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 )
 
-// Request is one HTTP call a scenario wants made. Path is relative to the API base
+// Request is one HTTP call a scenario wants made. Path is relative to the base URL
 // (e.g. "/api/v2/clusters/meta/c0001").
 type Request struct {
 	Op     int // index into Scenario.Ops
@@ -39,13 +39,13 @@ type Scenario struct {
 	Check func(op int, body []byte) string
 }
 
-// State is what the load generator knows of the server: the names and addresses it reads.
+// State is what the load generator knows of the server: the API prefix it speaks and the
+// names and addresses it reads.
 type State struct {
+	API      string // "/api/v2" or "/api/v3" (Client.API)
 	Clusters []string
 	Proxies  []string
 }
-
-const apiPrefix = "/api/v2"
 
 // pageSize is what an undermoon coordinator asks for (spec §1.2: paged by 100, stop at the
 // first empty page).
@@ -66,19 +66,19 @@ const (
 // free proxies, then reads every proxy. Pages include the final empty one.
 func coordinatorRound(st State) []Request {
 	var r []Request
-	r = append(r, Request{Op: opFailed, Method: "GET", Path: apiPrefix + "/proxies/failed/addresses"})
+	r = append(r, Request{Op: opFailed, Method: "GET", Path: st.API + "/proxies/failed/addresses"})
 	for off := 0; off <= len(st.Proxies); off += pageSize {
-		r = append(r, Request{Op: opProxyAddresses, Method: "GET", Path: fmt.Sprintf("%s/proxies/addresses?offset=%d&limit=%d", apiPrefix, off, pageSize)})
+		r = append(r, Request{Op: opProxyAddresses, Method: "GET", Path: fmt.Sprintf("%s/proxies/addresses?offset=%d&limit=%d", st.API, off, pageSize)})
 	}
 	for off := 0; off <= len(st.Clusters); off += pageSize {
-		r = append(r, Request{Op: opNames, Method: "GET", Path: fmt.Sprintf("%s/clusters/names?offset=%d&limit=%d", apiPrefix, off, pageSize)})
+		r = append(r, Request{Op: opNames, Method: "GET", Path: fmt.Sprintf("%s/clusters/names?offset=%d&limit=%d", st.API, off, pageSize)})
 	}
 	for _, c := range st.Clusters {
-		r = append(r, Request{Op: opClusterMeta, Method: "GET", Path: apiPrefix + "/clusters/meta/" + c})
+		r = append(r, Request{Op: opClusterMeta, Method: "GET", Path: st.API + "/clusters/meta/" + c})
 	}
-	r = append(r, Request{Op: opFailed, Method: "GET", Path: apiPrefix + "/proxies/failed/addresses"})
+	r = append(r, Request{Op: opFailed, Method: "GET", Path: st.API + "/proxies/failed/addresses"})
 	for _, p := range st.Proxies {
-		r = append(r, Request{Op: opProxyMeta, Method: "GET", Path: apiPrefix + "/proxies/meta/" + p})
+		r = append(r, Request{Op: opProxyMeta, Method: "GET", Path: st.API + "/proxies/meta/" + p})
 	}
 	return r
 }
@@ -88,10 +88,10 @@ func coordinatorRound(st State) []Request {
 func readsRound(st State) []Request {
 	var r []Request
 	for _, c := range st.Clusters {
-		r = append(r, Request{Op: opClusterMeta, Method: "GET", Path: apiPrefix + "/clusters/meta/" + c})
+		r = append(r, Request{Op: opClusterMeta, Method: "GET", Path: st.API + "/clusters/meta/" + c})
 	}
 	for _, p := range st.Proxies {
-		r = append(r, Request{Op: opProxyMeta, Method: "GET", Path: apiPrefix + "/proxies/meta/" + p})
+		r = append(r, Request{Op: opProxyMeta, Method: "GET", Path: st.API + "/proxies/meta/" + p})
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	rng.Shuffle(len(r), func(i, j int) { r[i], r[j] = r[j], r[i] })
@@ -165,7 +165,7 @@ func ReadsUnderWritesScenario(st State, busy []string, writers int, run string) 
 		Ops:  append(append([]string{}, readOps...), "report_failure"),
 		NewWorker: func(id int) Worker {
 			if id < writers && len(busy) > 0 {
-				return &reportWorker{id: id, run: run, proxies: busy, rng: rand.New(rand.NewPCG(uint64(id), 11))}
+				return &reportWorker{id: id, api: st.API, run: run, proxies: busy, rng: rand.New(rand.NewPCG(uint64(id), 11))}
 			}
 			return &roundWorker{round: round, cursor: &cursor}
 		},
@@ -176,6 +176,7 @@ func ReadsUnderWritesScenario(st State, busy []string, writers int, run string) 
 // reportWorker posts failure reports of random proxies, each from a new reporter.
 type reportWorker struct {
 	id, seq int
+	api     string
 	run     string
 	proxies []string
 	rng     *rand.Rand
@@ -183,13 +184,13 @@ type reportWorker struct {
 
 func (w *reportWorker) Next() Request {
 	w.seq++
-	return reportRequest(opMixedReport, w.proxies[w.rng.IntN(len(w.proxies))], w.run, w.id, w.seq)
+	return reportRequest(w.api, opMixedReport, w.proxies[w.rng.IntN(len(w.proxies))], w.run, w.id, w.seq)
 }
 
 // reportRequest is a failure report of proxy from a reporter no run, worker or step shared,
 // so the broker records it as a new report: a real write.
-func reportRequest(op int, proxy, run string, worker, seq int) Request {
-	return Request{Op: op, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", apiPrefix, proxy, run, worker, seq)}
+func reportRequest(api string, op int, proxy, run string, worker, seq int) Request {
+	return Request{Op: op, Method: "POST", Path: fmt.Sprintf("%s/failures/%s/lg%s-%d-%d", api, proxy, run, worker, seq)}
 }
 func (w *reportWorker) Done(Request, int, []byte) {}
 func (w *reportWorker) Cleanup() []Request        { return nil }
@@ -268,18 +269,18 @@ func (w *mutationWorker) Next() Request {
 	n := w.rng.IntN(total)
 	switch {
 	case n < w.mix.Report && len(w.st.Proxies) > 0:
-		return reportRequest(opReport, w.st.Proxies[w.rng.IntN(len(w.st.Proxies))], w.run, w.id, w.seq)
+		return reportRequest(w.st.API, opReport, w.st.Proxies[w.rng.IntN(len(w.st.Proxies))], w.run, w.id, w.seq)
 	case n < w.mix.Report+w.mix.Config && len(w.st.Clusters) > 0:
 		c := w.st.Clusters[w.rng.IntN(len(w.st.Clusters))]
 		// A fresh scan count each time, so the patch is a change and not a no-op.
 		body := fmt.Sprintf(`{"migration_scan_count":"%d"}`, 1+(w.id*7919+w.seq)%4096)
-		return Request{Op: opConfig, Method: "PATCH", Path: apiPrefix + "/clusters/config/" + c, Body: []byte(body)}
+		return Request{Op: opConfig, Method: "PATCH", Path: w.st.API + "/clusters/config/" + c, Body: []byte(body)}
 	}
 	if w.pending != "" {
-		return Request{Op: opDelete, Method: "DELETE", Path: apiPrefix + "/clusters/meta/" + w.pending}
+		return Request{Op: opDelete, Method: "DELETE", Path: w.st.API + "/clusters/meta/" + w.pending}
 	}
 	w.pending = fmt.Sprintf("lg%s-%d-%d", w.run, w.id, w.seq)
-	return Request{Op: opCreate, Method: "POST", Path: apiPrefix + "/clusters/meta/" + w.pending, Body: []byte(`{"node_number":4}`)}
+	return Request{Op: opCreate, Method: "POST", Path: w.st.API + "/clusters/meta/" + w.pending, Body: []byte(`{"node_number":4}`)}
 }
 
 func (w *mutationWorker) Done(r Request, status int, _ []byte) {
@@ -300,17 +301,17 @@ func (w *mutationWorker) Cleanup() []Request {
 	if w.pending == "" {
 		return nil
 	}
-	return []Request{{Op: opDelete, Method: "DELETE", Path: apiPrefix + "/clusters/meta/" + w.pending}}
+	return []Request{{Op: opDelete, Method: "DELETE", Path: w.st.API + "/clusters/meta/" + w.pending}}
 }
 
-// DurableScenario is failure reports spread over every registered proxy, each from a new
+// DurableScenario is failure reports spread over every proxy of st, each from a new
 // reporter, so every request is a durable change (a new report bumps the global epoch).
 // Against a server with a short --failure-ttl (1s in make bench), a proxy's record holds
 // only the last second's reports, a handful like a fleet of a few coordinators makes,
 // instead of the thousands a minute of reports leaves with the default 60 s: the record
 // is rewritten by every report, so its size, not the write path, would set the cost.
-func DurableScenario(proxies []string, run string) *Scenario {
-	sc := MutationsScenario(State{Proxies: proxies}, MutationMix{Report: 1}, run)
+func DurableScenario(st State, run string) *Scenario {
+	sc := MutationsScenario(State{API: st.API, Proxies: st.Proxies}, MutationMix{Report: 1}, run)
 	sc.Name = "durable"
 	return sc
 }
