@@ -7,12 +7,15 @@ LISTEN   ?= 127.0.0.1:7799
 
 .PHONY: build test test-race lint bench run clean kafka-up kafka-down
 
-# The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers, 2 log dirs each, jars from
-# Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test starts
-# its own in KAFKA_TEST_DIR, so tests never touch the one make run uses.
-KAFKA_DIR      ?= .kafka
-KAFKA_TEST_DIR ?= .kafka-test
-KAFKALOCAL     := bin/kafkalocal
+# The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers on 3 racks, 2 log dirs each,
+# jars from Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test
+# starts its own in KAFKA_TEST_DIR, so tests never touch the one make run uses: 6 brokers on
+# 3 racks, so that the rack and drain tests have more brokers than racks.
+KAFKA_DIR          ?= .kafka
+KAFKA_TEST_DIR     ?= .kafka-test
+KAFKA_TEST_BROKERS ?= 6
+KAFKA_TEST_RACKS   ?= 3
+KAFKALOCAL         := bin/kafkalocal
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
@@ -26,7 +29,7 @@ FORCE:
 # If Kafka cannot start, the recipe fails with the brokers' logs: the tests are never skipped.
 with-kafka = set -e; \
 	trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR)' EXIT; trap 'exit 130' INT TERM; \
-	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
+	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR) --brokers $(KAFKA_TEST_BROKERS) --racks $(KAFKA_TEST_RACKS)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
 	FULCRUM_TEST_KAFKA_DIR=$(CURDIR)/$(KAFKA_TEST_DIR); export FULCRUM_TEST_KAFKA_DIR;
 
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
