@@ -61,6 +61,7 @@ bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
 	$(MAKE) bench-load BENCH_GOBENCH=bin/gobench.txt
+	$(MAKE) bench-kafka
 
 .PHONY: bench-load bench-scale
 
@@ -68,6 +69,14 @@ bench: build
 bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
 	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+# Fulcrum's plans beside kafka-reassign-partitions --generate on three skewed layouts of a
+# local 6-broker, 3-rack Kafka that it starts and stops (about two minutes; rewrites the
+# kafka-compare block of bench/RESULTS.md).
+.PHONY: bench-kafka
+bench-kafka: build
+	$(GO) build -o bin/kafkacompare ./bench/kafkacompare
+	./bin/kafkacompare -fulcrum bin/fulcrum -results bench/RESULTS.md
 
 # 10,000 clusters: RSS and cold start-up against the BRIEF targets (rewrites the
 # loadgen-scale block of bench/RESULTS.md).
