@@ -32,7 +32,9 @@ func part(p int32, size int64, replicas ...planner.Replica) planner.Partition {
 	return planner.Partition{Topic: "t", Partition: p, Replicas: replicas}
 }
 
-func rep(b int32, d string) planner.Replica { return planner.Replica{BrokerID: b, Directory: dir(b, d)} }
+func rep(b int32, d string) planner.Replica {
+	return planner.Replica{BrokerID: b, Directory: dir(b, d)}
+}
 
 func TestRackConflicts(t *testing.T) {
 	for _, c := range []struct {
