@@ -31,8 +31,11 @@ const (
 // balancerParams are the query parameters GET /balancer knows.
 var balancerParams = map[string]bool{
 	"limit": true, "topics": true, "timeout": true, "function": true, "seed": true,
-	"maxMoveBytes": true, "maxMoves": true,
+	"maxMoveBytes": true, "maxMoves": true, "excludeBrokers": true, "maxDiskUsage": true, "minGain": true,
 }
+
+// balancerParamList names them in the unknown-parameter error.
+const balancerParamList = "limit, topics, timeout, function, seed, maxMoveBytes, maxMoves, excludeBrokers, maxDiskUsage, minGain"
 
 // balancerRoutes serves the Kafka balancer. b is nil when no Kafka is configured: every
 // request then answers 503. Errors use Astraea's shape, {"code": <status>, "message": "..."},
@@ -75,7 +78,7 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return req, fmt.Errorf("unknown query parameter %q (known: limit, topics, timeout, function, seed, maxMoveBytes, maxMoves)", unknown[0])
+		return req, fmt.Errorf("unknown query parameter %q (known: %s)", unknown[0], balancerParamList)
 	}
 	var err error
 	if v := args.Peek("limit"); v != nil {
@@ -113,16 +116,43 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 			return req, fmt.Errorf("invalid seed %q: must be an unsigned integer", v)
 		}
 	}
+	// 0 bytes or 0 moves is a plan that copies nothing: preferred leaders only.
 	if v := args.Peek("maxMoveBytes"); v != nil {
 		req.MaxMoveBytes, err = parseBytes(string(v))
-		if err != nil || req.MaxMoveBytes <= 0 {
-			return req, fmt.Errorf("invalid maxMoveBytes %q: must be a size > 0 such as 1048576, 500MB or 2GiB (omit it for no bound)", v)
+		if err != nil || req.MaxMoveBytes < 0 {
+			return req, fmt.Errorf("invalid maxMoveBytes %q: must be a size ≥ 0 such as 0, 1048576, 500MB or 2GiB (omit it for no bound)", v)
 		}
+		req.LeadershipOnly = req.LeadershipOnly || req.MaxMoveBytes == 0
 	}
 	if v := args.Peek("maxMoves"); v != nil {
 		req.MaxMoves, err = strconv.Atoi(string(v))
-		if err != nil || req.MaxMoves <= 0 {
-			return req, fmt.Errorf("invalid maxMoves %q: must be an integer > 0 (omit it for no bound)", v)
+		if err != nil || req.MaxMoves < 0 {
+			return req, fmt.Errorf("invalid maxMoves %q: must be an integer ≥ 0 (omit it for no bound)", v)
+		}
+		req.LeadershipOnly = req.LeadershipOnly || req.MaxMoves == 0
+	}
+	if args.Has("excludeBrokers") {
+		v := string(args.Peek("excludeBrokers"))
+		for id := range strings.SplitSeq(v, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
+			if err != nil || n < 0 {
+				return req, fmt.Errorf("invalid excludeBrokers %q: must be a comma list of broker ids such as 1,2", v)
+			}
+			req.ExcludeBrokers = append(req.ExcludeBrokers, int32(n))
+		}
+	}
+	req.MaxDiskUsage = planner.DefaultMaxDiskUsage
+	if v := args.Peek("maxDiskUsage"); v != nil {
+		req.MaxDiskUsage, err = strconv.ParseFloat(string(v), 64)
+		if err != nil || !(req.MaxDiskUsage > 0 && req.MaxDiskUsage <= 1) {
+			return req, fmt.Errorf("invalid maxDiskUsage %q: must be a share of the volume > 0 and ≤ 1, such as 0.8", v)
+		}
+	}
+	req.MinGain = planner.DefaultMinGain
+	if v := args.Peek("minGain"); v != nil {
+		req.MinGain, err = strconv.ParseFloat(string(v), 64)
+		if err != nil || !(req.MinGain >= 0) || math.IsInf(req.MinGain, 1) {
+			return req, fmt.Errorf("invalid minGain %q: must be a number ≥ 0 (0 balances to the byte)", v)
 		}
 	}
 	return req, nil

@@ -86,6 +86,10 @@ type balancerReport struct {
 	Function   string                  `json:"function"`
 	Changes    []planner.Change        `json:"changes"`
 	Migrations []planner.MigrationCost `json:"migrations"`
+
+	MovedBytes      int64               `json:"movedBytes"`
+	MovedPartitions int                 `json:"movedPartitions"`
+	Constraints     planner.Constraints `json:"constraints"`
 }
 
 func (s *testServer) balance(query string) balancerReport {
@@ -106,7 +110,7 @@ func (s *testServer) balance(query string) balancerReport {
 	// Every key of the seed's shape is present (nothing decoded from an absent key).
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(r.body, &keys)
-	for _, k := range []string{"cost", "newCost", "limit", "function", "changes", "migrations"} {
+	for _, k := range []string{"cost", "newCost", "limit", "function", "changes", "migrations", "movedBytes", "movedPartitions", "constraints"} {
 		if _, ok := keys[k]; !ok {
 			s.t.Fatalf("response lacks %q: %s", k, r.body)
 		}
@@ -312,6 +316,46 @@ func TestBalancerParameters(t *testing.T) {
 		t.Fatalf("maxMoveBytes=1: %d bytes moved, %d changes", rep.Migrations[0].TotalCost, len(rep.Changes))
 	}
 
+	// Leadership only: every change keeps its replicas (brokers and directories) and only
+	// changes which one leads; nothing is copied.
+	rep = s.balance("topics=" + a + "&maxMoveBytes=0")
+	if len(rep.Changes) == 0 || rep.MovedBytes != 0 || rep.MovedPartitions != 0 {
+		t.Fatalf("maxMoveBytes=0: %d changes, %d bytes, %d partitions moved", len(rep.Changes), rep.MovedBytes, rep.MovedPartitions)
+	}
+	for _, m := range rep.Migrations[0].Cost {
+		if m.Cost != 0 {
+			t.Fatalf("maxMoveBytes=0: size migration %+v", rep.Migrations[0])
+		}
+	}
+	for _, ch := range rep.Changes {
+		for _, p := range ch.After {
+			if !slices.ContainsFunc(ch.Before, func(r planner.Replica) bool { return r.BrokerID == p.BrokerID && r.Directory == p.Directory }) {
+				t.Fatalf("maxMoveBytes=0: %s-%d %+v -> %+v copies a replica", ch.Topic, ch.Partition, ch.Before, ch.After)
+			}
+		}
+	}
+	// Drain broker 1: no replica of a stays there, and the plan says it repaired that.
+	rep = s.balance("topics=" + a + "&excludeBrokers=1&seed=2")
+	changed := map[int32]bool{}
+	for _, ch := range rep.Changes {
+		changed[ch.Partition] = true
+		for _, p := range ch.After {
+			if p.BrokerID == 1 {
+				t.Fatalf("excludeBrokers=1: %s-%d stays on broker 1: %+v", ch.Topic, ch.Partition, ch.After)
+			}
+		}
+	}
+	if len(changed) != 6 || rep.Constraints.Repaired[planner.ConstraintExcluded] != 6 || len(rep.Constraints.Unmet) > 0 {
+		t.Fatalf("excludeBrokers=1: %d of 6 partitions changed, constraints %+v", len(changed), rep.Constraints)
+	}
+	// Kafka 4 reports every directory's capacity: a threshold no directory can meet stops
+	// every copy, and the plan says which directories are above it.
+	rep = s.balance("topics=" + a + "&maxDiskUsage=0.000001")
+	if rep.MovedBytes != 0 || len(rep.Constraints.Notes) != 0 || len(rep.Constraints.Unmet) != 1 ||
+		!strings.Contains(rep.Constraints.Unmet[0], "above maxDiskUsage") {
+		t.Fatalf("maxDiskUsage=0.000001: moved %d bytes, constraints %+v", rep.MovedBytes, rep.Constraints)
+	}
+
 	start := time.Now()
 	rep = s.balance("limit=2000000000&timeout=300ms")
 	if d := time.Since(start); d > 5*time.Second || rep.Limit >= 2000000000 || rep.Limit <= 0 {
@@ -329,7 +373,10 @@ func TestBalancerBadRequests(t *testing.T) {
 		"function=NoSuchCost", "function=", "function=ReplicaSizeCost:abc", "function=ReplicaSizeCost:0",
 		"function=ReplicaSizeCost:-1", "function=ReplicaSizeCost:NaN", "function=ReplicaSizeCost,ReplicaSizeCost",
 		"timeout=abc", "timeout=0", "timeout=-1s", "timeout=1h", "timeout=3x",
-		"seed=-1", "seed=x", "maxMoves=0", "maxMoves=x", "maxMoveBytes=0", "maxMoveBytes=5XB",
+		"seed=-1", "seed=x", "maxMoves=-1", "maxMoves=x", "maxMoveBytes=-1", "maxMoveBytes=5XB",
+		"excludeBrokers=", "excludeBrokers=a", "excludeBrokers=1,,2", "excludeBrokers=-1", "excludeBrokers=99",
+		"excludeBrokers=1,2,3", "maxDiskUsage=0", "maxDiskUsage=1.5", "maxDiskUsage=abc", "maxDiskUsage=NaN",
+		"maxDiskUsage=", "minGain=-1", "minGain=abc", "minGain=Inf", "minGain=NaN", "minGain=",
 		"loop=10",
 	} {
 		r := s.do("GET", "/balancer?"+q, "")
@@ -342,6 +389,9 @@ func TestBalancerBadRequests(t *testing.T) {
 		}
 		if q == "topics=no-such-topic-anywhere" && !strings.Contains(body.Message, "no-such-topic-anywhere") {
 			t.Fatalf("unknown topic message %q does not name the topic", body.Message)
+		}
+		if q == "excludeBrokers=99" && !strings.Contains(body.Message, "unknown broker 99") {
+			t.Fatalf("unknown broker message %q does not name the broker", body.Message)
 		}
 	}
 }

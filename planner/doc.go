@@ -36,6 +36,13 @@
 // the one whose size is closest to half the gap moves. Big replicas therefore move first,
 // small ones fine-tune, and no draw is ever stuck on one pair of brokers.
 //
+// # Hard constraints
+//
+// Racks, directory capacity and excluded brokers (constraint.go) are never broken: NewSearch
+// first repairs a layout that breaks them, deterministically, and every batch starts from the
+// repaired layout and accepts only moves that keep them. A leadership-only search
+// (Options.LeadershipOnly) proposes only changes of preferred leader and copies nothing.
+//
 // # Parallelism and determinism
 //
 // NewSearch prepares a Search once; RunBatch runs one batch and may be called from many

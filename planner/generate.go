@@ -25,6 +25,9 @@ const draws = 32
 //   - directories: a replica goes into its new broker's emptiest directory, and a move
 //     inside a broker goes from its fullest directory to its emptiest.
 func (s *Search) propose(st *state) (move, bool) {
+	if len(s.kinds) == 0 {
+		return move{}, false
+	}
 	first := st.intn(len(s.kinds))
 	for k := range s.kinds {
 		var m move
@@ -85,8 +88,11 @@ func (s *Search) proposeBroker(st *state) (move, bool) {
 		a = b
 	}
 	to := s.otherBroker(st, a)
-	if b := s.otherBroker(st, a); s.load(st, b) < s.load(st, to) {
+	if b := s.otherBroker(st, a); s.excluded[to] || (!s.excluded[b] && s.load(st, b) < s.load(st, to)) {
 		to = b
+	}
+	if s.excluded[to] {
+		return move{}, false
 	}
 	list := st.brokerSlots[a]
 	if len(list) == 0 {

@@ -3,13 +3,27 @@ package planner
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 )
 
-// Broker is a Kafka broker and its log directories.
+// Broker is a Kafka broker, its rack and its log directories.
 type Broker struct {
 	ID   int32    `json:"id"`
 	Dirs []string `json:"dirs"`
+	// Rack is the broker's broker.rack; empty when it has none, and then the broker is a
+	// rack of its own for rack awareness.
+	Rack string `json:"rack,omitempty"`
+	// Space is the capacity of the volume of each directory, by path, as Kafka reports it
+	// (DescribeLogDirs, Kafka 3.3+). A directory absent here has an unknown capacity, and
+	// the disk usage constraint is not checked on it.
+	Space map[string]DirSpace `json:"space,omitempty"`
+}
+
+// DirSpace is the size of a log directory's volume and what is still free on it.
+type DirSpace struct {
+	Total  int64 `json:"total"`
+	Usable int64 `json:"usable"`
 }
 
 // Replica is a replica as it is now: where it lives and how many bytes it holds.
@@ -44,9 +58,13 @@ type Cluster struct {
 	brokers    []Broker
 	brokerByID map[int32]int32
 
-	dirPath   []string // directory index -> path
-	dirBroker []int32  // directory index -> broker index
-	dirStart  []int32  // broker index -> first directory index; dirStart[len(brokers)] = len(dirPath)
+	dirPath   []string   // directory index -> path
+	dirBroker []int32    // directory index -> broker index
+	dirStart  []int32    // broker index -> first directory index; dirStart[len(brokers)] = len(dirPath)
+	dirSpace  []DirSpace // directory index -> capacity; Total 0 when unknown
+
+	brokerRack []int32 // broker index -> rack index; a broker without a rack has a rack of its own
+	hasRacks   bool    // some broker has a rack: otherwise every broker is its own rack
 
 	partitions []Partition
 	topics     map[string][]int32 // topic -> partition indexes
@@ -72,10 +90,12 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 	for i, b := range brokers {
 		dirs := slices.Clone(b.Dirs)
 		slices.Sort(dirs)
-		c.brokers[i] = Broker{ID: b.ID, Dirs: dirs}
+		c.brokers[i] = Broker{ID: b.ID, Dirs: dirs, Rack: b.Rack, Space: maps.Clone(b.Space)}
 	}
 	slices.SortFunc(c.brokers, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
 	dirIndex := map[int32]map[string]int32{}
+	rackIndex := map[string]int32{}
+	var racks int32
 	for bi, b := range c.brokers {
 		if _, dup := c.brokerByID[b.ID]; dup {
 			return nil, fmt.Errorf("broker %d is listed twice", b.ID)
@@ -84,6 +104,16 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 			return nil, fmt.Errorf("broker %d has no log directory", b.ID)
 		}
 		c.brokerByID[b.ID] = int32(bi)
+		rack, ok := rackIndex[b.Rack]
+		if !ok || b.Rack == "" {
+			rack = racks
+			racks++
+			if b.Rack != "" {
+				rackIndex[b.Rack] = rack
+				c.hasRacks = true
+			}
+		}
+		c.brokerRack = append(c.brokerRack, rack)
 		c.dirStart = append(c.dirStart, int32(len(c.dirPath)))
 		dirIndex[b.ID] = map[string]int32{}
 		for _, d := range b.Dirs {
@@ -96,6 +126,16 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 			dirIndex[b.ID][d] = int32(len(c.dirPath))
 			c.dirPath = append(c.dirPath, d)
 			c.dirBroker = append(c.dirBroker, int32(bi))
+			space := b.Space[d]
+			if space.Total <= 0 || space.Usable < 0 || space.Usable > space.Total {
+				space = DirSpace{} // Kafka's -1, or nonsense: unknown, never guessed
+			}
+			c.dirSpace = append(c.dirSpace, space)
+		}
+		for d := range b.Space {
+			if _, ok := dirIndex[b.ID][d]; !ok {
+				return nil, fmt.Errorf("broker %d: space given for unknown log directory %q", b.ID, d)
+			}
 		}
 	}
 	c.dirStart = append(c.dirStart, int32(len(c.dirPath)))
@@ -148,7 +188,7 @@ func comparePartitions(a, b Partition) int {
 func (c *Cluster) Brokers() []Broker {
 	out := make([]Broker, len(c.brokers))
 	for i, b := range c.brokers {
-		out[i] = Broker{ID: b.ID, Dirs: slices.Clone(b.Dirs)}
+		out[i] = Broker{ID: b.ID, Dirs: slices.Clone(b.Dirs), Rack: b.Rack, Space: maps.Clone(b.Space)}
 	}
 	return out
 }

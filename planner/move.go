@@ -62,12 +62,15 @@ type state struct {
 func (s *Search) newState(batch int) *state {
 	c := s.cluster
 	st := &state{
-		slotBroker: append([]int32(nil), c.slotBroker...),
-		slotDir:    append([]int32(nil), c.slotDir...),
-		bytes:      s.base.bytes.clone(),
-		leaders:    s.base.leaders.clone(),
-		dirs:       s.base.dirs.clone(),
-		cost:       s.cost,
+		slotBroker:  append([]int32(nil), s.start.slotBroker...),
+		slotDir:     append([]int32(nil), s.start.slotDir...),
+		bytes:       s.base.bytes.clone(),
+		leaders:     s.base.leaders.clone(),
+		dirs:        s.base.dirs.clone(),
+		cost:        s.start.cost,
+		moves:       s.start.moves,
+		movedBytes:  s.start.movedBytes,
+		leaderMoves: s.start.leaderMoves,
 	}
 	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
 	// A broker holds at most one replica of a partition, so len(movable) bounds each list
@@ -81,7 +84,7 @@ func (s *Search) newState(batch int) *state {
 	st.slotPos = make([]int32, len(c.slotBroker))
 	for _, p := range s.movable {
 		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
-			b := c.slotBroker[slot]
+			b := st.slotBroker[slot]
 			st.slotPos[slot] = int32(len(st.brokerSlots[b]))
 			st.brokerSlots[b] = append(st.brokerSlots[b], slot)
 		}
@@ -95,8 +98,8 @@ func (s *Search) reset(st *state) {
 	copy(st.leaders.values, s.base.leaders.values)
 	copy(st.dirs.values, s.base.dirs.values)
 	st.bytes.sumSq, st.leaders.sumSq, st.dirs.sumSq = s.base.bytes.sumSq, s.base.leaders.sumSq, s.base.dirs.sumSq
-	st.cost = s.cost
-	st.moves, st.movedBytes, st.leaderMoves = 0, 0, 0
+	st.cost = s.start.cost
+	st.moves, st.movedBytes, st.leaderMoves = s.start.moves, s.start.movedBytes, s.start.leaderMoves
 }
 
 func splitMix(x uint64) uint64 {

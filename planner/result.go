@@ -19,12 +19,16 @@ type Result struct {
 	// Interrupted is set when the context ended the search before its limit.
 	Interrupted bool
 
-	search  *Search
-	slotDir []int32 // directory of every replica slot; owned by the result
+	search    *Search
+	slotDir   []int32 // directory of every replica slot; owned by the result
+	objective float64 // what Best compares: NewCost plus the byte penalty
 }
 
-// HasPlan reports whether the search found a strictly cheaper layout.
-func (r Result) HasPlan() bool { return r.search != nil && r.NewCost < r.Cost }
+// HasPlan reports whether the search found a strictly cheaper layout, or had to repair a
+// broken hard constraint.
+func (r Result) HasPlan() bool {
+	return r.search != nil && (r.NewCost < r.Cost || r.search.repaired.total() > 0)
+}
 
 // Plan is a result in the shape of the balancer's report (spec/balancer.md §2.5).
 type Plan struct {
@@ -36,6 +40,13 @@ type Plan struct {
 	Changes []Change `json:"changes"`
 	// Migrations are the move costs: "size" then "leader".
 	Migrations []MigrationCost `json:"migrations"`
+	// MovedBytes is the bytes the plan copies (the "size" migration's total) and
+	// MovedPartitions the number of partitions that get a replica in a new place; the
+	// other changes only change the preferred leader.
+	MovedBytes      int64 `json:"movedBytes"`
+	MovedPartitions int   `json:"movedPartitions"`
+	// Constraints says what the plan repaired and what it could not (see constraint.go).
+	Constraints Constraints `json:"constraints"`
 }
 
 // Change is the new placement of one partition. The first replica of Before and of After
@@ -102,9 +113,10 @@ func (s *Search) plan(slotDir []int32, newCost float64) Plan {
 		start, end := c.slotStart[pi], c.slotStart[pi+1]
 		before, after := c.slotDir[start:end], slotDir[start:end]
 		differs := before[0] != after[0]
+		moved := false
 		for _, d := range after {
 			if !hasDir(before, d) {
-				differs = true
+				differs, moved = true, true
 				size.Cost[c.dirBroker[d]].Cost += c.size[pi]
 				size.TotalCost += c.size[pi]
 			}
@@ -124,6 +136,7 @@ func (s *Search) plan(slotDir []int32, newCost float64) Plan {
 		}
 		changed = append(changed, pi)
 		replicas += int(end - start)
+		r.MovedPartitions += b2i(moved)
 	}
 	// Three allocations for all the changes, not two per change: a batch with thousands of
 	// changes would otherwise spend more time in the allocator than in the search.
@@ -140,6 +153,8 @@ func (s *Search) plan(slotDir []int32, newCost float64) Plan {
 		r.Changes[i] = Change{Topic: p.Topic, Partition: p.Partition, Before: befores[from:len(befores):len(befores)], After: afters[from:len(afters):len(afters)]}
 	}
 	r.Migrations = []MigrationCost{size, leader}
+	r.MovedBytes = size.TotalCost
+	r.Constraints = Constraints{Repaired: s.repaired.asMap(), Unmet: s.unmet(slotDir), Notes: s.notes}
 	return r
 }
 
@@ -148,7 +163,7 @@ func (s *Search) plan(slotDir []int32, newCost float64) Plan {
 // (Before filled in from the cluster, partitions that end up unchanged left out). Changes
 // must keep each partition's replication factor.
 func Evaluate(c *Cluster, fs Functions, changes []Change) (Plan, error) {
-	s, err := NewSearch(c, Options{Functions: fs, Limit: 1})
+	s, err := newSearch(c, Options{Functions: fs, Limit: 1}, false)
 	if err != nil {
 		return Plan{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -60,7 +61,30 @@ type Options struct {
 	ShuffleSteps int
 	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
 	Batches int
+
+	// ExcludeBrokers are brokers the plan drains: every replica of a movable partition on
+	// them leaves, and none arrives. Each must be a broker of the cluster.
+	ExcludeBrokers []int32
+	// MaxDiskUsage is the share of a directory's volume (DirSpace.Total) no directory may
+	// end above; 0 means DefaultMaxDiskUsage. It is only checked on directories whose
+	// capacity Kafka reported.
+	MaxDiskUsage float64
+	// LeadershipOnly allows only changes of preferred leader among a partition's current
+	// replicas: the plan copies no byte (and so repairs no constraint).
+	LeadershipOnly bool
+	// MinGain makes the plan movement-aware: a move must lower the cost by at least MinGain
+	// times the share of the cluster's bytes it copies, times the original cost (with
+	// MinGain 1, copying 1% of the bytes must buy 1% of the cost). The search minimises
+	// cost + MinGain·cost₀·copied/total, so it also undoes a copy that is not worth its
+	// bytes. 0 balances "to the byte".
+	MinGain float64
 }
+
+// DefaultMaxDiskUsage is the disk usage threshold when Options.MaxDiskUsage is 0.
+const DefaultMaxDiskUsage = 0.8
+
+// DefaultMinGain is the MinGain GET /balancer uses unless told otherwise; see doc.go.
+const DefaultMinGain = 0.0
 
 // Search is a prepared search on one cluster snapshot. It is immutable: RunBatch may be
 // called from several goroutines at once, each batch working on its own copy of the layout.
@@ -72,7 +96,18 @@ type Search struct {
 	kinds   []moveKind
 	cost    float64 // cost of the original layout
 
+	// start is where every batch starts: the original layout with the repairs of the hard
+	// constraints (see constraint.go), and base its aggregates.
+	start struct {
+		slotBroker, slotDir []int32
+		cost                float64
+		moves, leaderMoves  int
+		movedBytes          int64
+	}
 	base struct{ bytes, leaders, dirs spread }
+	constraints
+	// bytePenalty is MinGain·cost₀/total bytes: the cost a copied byte must buy.
+	bytePenalty float64
 
 	// followersMatter is false when only the leader count is scored: then only the
 	// leader's replica is worth moving between brokers.
@@ -81,8 +116,13 @@ type Search struct {
 	leadersPerLoad  float64
 }
 
-// NewSearch checks the options and prepares a search on the cluster; it does not search.
-func NewSearch(c *Cluster, opts Options) (*Search, error) {
+// NewSearch checks the options and prepares a search on the cluster, repairs included (see
+// constraint.go); it does not search.
+func NewSearch(c *Cluster, opts Options) (*Search, error) { return newSearch(c, opts, true) }
+
+// newSearch is NewSearch; without repair, every batch starts from the original layout, as
+// Evaluate needs to score a given plan.
+func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if c == nil {
 		return nil, errors.New("no cluster")
 	}
@@ -104,6 +144,15 @@ func NewSearch(c *Cluster, opts Options) (*Search, error) {
 	if opts.ShuffleSteps < 0 || opts.Batches < 0 {
 		return nil, errors.New("shuffle steps and batches must be ≥ 0")
 	}
+	if math.IsNaN(opts.MaxDiskUsage) || opts.MaxDiskUsage < 0 || opts.MaxDiskUsage > 1 {
+		return nil, fmt.Errorf("invalid max disk usage %v: must be > 0 and ≤ 1", opts.MaxDiskUsage)
+	}
+	if opts.MaxDiskUsage == 0 {
+		opts.MaxDiskUsage = DefaultMaxDiskUsage
+	}
+	if math.IsNaN(opts.MinGain) || math.IsInf(opts.MinGain, 0) || opts.MinGain < 0 {
+		return nil, fmt.Errorf("invalid min gain %v: must be a finite number ≥ 0", opts.MinGain)
+	}
 	if opts.ShuffleSteps == 0 {
 		opts.ShuffleSteps = DefaultShuffleSteps
 	}
@@ -112,6 +161,7 @@ func NewSearch(c *Cluster, opts Options) (*Search, error) {
 	}
 	opts.Functions = append(Functions(nil), opts.Functions...)
 	opts.Topics = append([]string(nil), opts.Topics...)
+	opts.ExcludeBrokers = append([]int32(nil), opts.ExcludeBrokers...)
 
 	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
 	if len(opts.Topics) == 0 {
@@ -134,27 +184,67 @@ func NewSearch(c *Cluster, opts Options) (*Search, error) {
 	}
 
 	l := c.loads(c.slotBroker, c.slotDir)
-	s.base.bytes = newSpread(l.brokerBytes)
-	s.base.leaders = newSpread(l.brokerLeaders)
-	s.base.dirs = newSpread(l.dirBytes)
-	w := &s.weights
-	s.cost = float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
-		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
-		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
+	s.setBase(l)
+	s.cost = s.baseCost()
+	s.start.slotBroker, s.start.slotDir, s.start.cost = c.slotBroker, c.slotDir, s.cost
 
-	if w[ReplicaLeaderCost] > 0 {
-		s.kinds = append(s.kinds, kindLeader)
+	w := &s.weights
+	if !opts.LeadershipOnly {
+		s.kinds = append(s.kinds, kindBroker)
+		if w[DirectorySizeCost] > 0 {
+			s.kinds = append(s.kinds, kindDir)
+		}
 	}
-	s.kinds = append(s.kinds, kindBroker)
-	if w[DirectorySizeCost] > 0 {
-		s.kinds = append(s.kinds, kindDir)
+	if w[ReplicaLeaderCost] > 0 {
+		s.kinds = append([]moveKind{kindLeader}, s.kinds...)
 	}
 	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
 	// A directory's bytes count towards its broker's: a broker with more bytes than the
 	// mean tends to have fuller directories too.
 	s.bytesPerLoad = (w[ReplicaSizeCost] + w[DirectorySizeCost]) * s.base.bytes.invMean
 	s.leadersPerLoad = w[ReplicaLeaderCost] * s.base.leaders.invMean
+	var total int64
+	for _, b := range l.brokerBytes {
+		total += b
+	}
+	if total > 0 {
+		s.bytePenalty = opts.MinGain * s.cost / float64(total)
+	}
+
+	if err := s.prepareConstraints(l); err != nil {
+		return nil, err
+	}
+	// Repair the layout where it breaks a hard constraint; every batch starts from there.
+	st := s.newState(-1)
+	if repair {
+		s.repair(st)
+	}
+	s.start.slotBroker, s.start.slotDir = st.slotBroker, st.slotDir
+	s.start.moves, s.start.movedBytes, s.start.leaderMoves = st.moves, st.movedBytes, st.leaderMoves
+	s.setBase(c.loads(st.slotBroker, st.slotDir))
+	s.start.cost = s.baseCost()
 	return s, nil
+}
+
+// setBase makes aggregates the base every batch starts from.
+func (s *Search) setBase(l loads) {
+	s.base.bytes = newSpread(l.brokerBytes)
+	s.base.leaders = newSpread(l.brokerLeaders)
+	s.base.dirs = newSpread(l.dirBytes)
+}
+
+// baseCost is the weighted cost of the base aggregates.
+func (s *Search) baseCost() float64 {
+	w := &s.weights
+	return float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
+		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
+		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
+}
+
+// objective is what the hill climber minimises: the cost, plus bytePenalty for each byte
+// the plan copies (0 unless Options.MinGain is set).
+func (s *Search) objective(cost float64, movedBytes int64) float64 {
+	return cost + float64(s.bytePenalty*float64(movedBytes))
 }
 
 // Cost is the cost of the original layout, every topic counted.
@@ -192,7 +282,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	st := s.newState(b.Index)
 	stop := stopper{done: ctx.Done()}
 	if len(s.movable) == 0 {
-		return s.result(b, st.slotDir, s.cost, 0, false)
+		return s.result(b, st, 0, false)
 	}
 	if s.opts.Strategy == Shuffle {
 		return s.runShuffle(b, st, &stop)
@@ -207,11 +297,12 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 		sc := s.score(st, m)
 		// The margin stops float noise from counting as an improvement: a move that only
 		// swaps two equal loads must not spend budget.
-		if sc.cost < st.cost-1e-12 && s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) {
+		if s.objective(sc.cost, sc.movedBytes) < s.objective(st.cost, st.movedBytes)-1e-12 &&
+			s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
 			s.commit(st, m, &sc)
 		}
 	}
-	return s.result(b, st.slotDir, st.cost, evaluated, stop.interrupted)
+	return s.result(b, st, evaluated, stop.interrupted)
 }
 
 // runShuffle is Astraea's method: every candidate starts from the original layout and takes
@@ -224,7 +315,7 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 		part      int32
 	}
 	undoLog := make([]undo, 0, s.opts.ShuffleSteps)
-	bestCost := s.cost
+	bestCost, bestBytes := s.start.cost, s.start.movedBytes
 	var bestDir []int32
 	var evaluated int
 	for i := 0; i < b.Count && !stop.stop(i); i++ {
@@ -236,11 +327,15 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 				continue
 			}
 			sc := s.score(st, m)
+			if !s.allowed(st, m, &sc) {
+				continue
+			}
 			undoLog = append(undoLog, undo{slot: m.slot, dir: st.slotDir[m.slot], swap: m.swap, part: m.part})
 			s.commit(st, m, &sc)
 		}
-		if st.cost < bestCost-1e-12 && s.withinBudget(st.moves, st.movedBytes, st.leaderMoves) {
-			bestCost = st.cost
+		if s.objective(st.cost, st.movedBytes) < s.objective(bestCost, bestBytes)-1e-12 &&
+			s.withinBudget(st.moves, st.movedBytes, st.leaderMoves) {
+			bestCost, bestBytes = st.cost, st.movedBytes
 			bestDir = append(bestDir[:0], st.slotDir...)
 		}
 		for j := len(undoLog) - 1; j >= 0; j-- {
@@ -256,14 +351,17 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 	if bestDir == nil {
 		bestDir = st.slotDir
 	}
-	return s.result(b, bestDir, bestCost, evaluated, stop.interrupted)
+	return Result{
+		Cost: s.cost, NewCost: bestCost, Evaluated: evaluated, Batch: b.Index, Interrupted: stop.interrupted,
+		search: s, slotDir: bestDir, objective: s.objective(bestCost, bestBytes),
+	}
 }
 
-// result wraps a batch's best layout; slotDir must not be shared with anything that changes.
-func (s *Search) result(b Batch, slotDir []int32, newCost float64, evaluated int, interrupted bool) Result {
+// result wraps a batch's final layout; the state must not change afterwards.
+func (s *Search) result(b Batch, st *state, evaluated int, interrupted bool) Result {
 	return Result{
-		Cost: s.cost, NewCost: newCost, Evaluated: evaluated, Batch: b.Index, Interrupted: interrupted,
-		search: s, slotDir: slotDir,
+		Cost: s.cost, NewCost: st.cost, Evaluated: evaluated, Batch: b.Index, Interrupted: interrupted,
+		search: s, slotDir: st.slotDir, objective: s.objective(st.cost, st.movedBytes),
 	}
 }
 
@@ -294,7 +392,8 @@ func (s *Search) Run(ctx context.Context, workers int) Result {
 	return Best(results...)
 }
 
-// Best merges batch results: the lowest NewCost wins, ties go to the lowest batch index, so
+// Best merges batch results: the lowest objective (NewCost, plus the byte penalty of a
+// movement-aware search) wins, ties go to the lowest batch index, so
 // the merge does not depend on the order results arrive in. Evaluated is summed and
 // Interrupted is set if any batch was interrupted.
 func Best(results ...Result) Result {
@@ -306,7 +405,7 @@ func Best(results ...Result) Result {
 	for _, r := range results {
 		evaluated += r.Evaluated
 		interrupted = interrupted || r.Interrupted
-		if r.NewCost < best.NewCost || (r.NewCost == best.NewCost && r.Batch < best.Batch) {
+		if r.objective < best.objective || (r.objective == best.objective && r.Batch < best.Batch) {
 			best = r
 		}
 	}

@@ -234,6 +234,8 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	s, err := planner.NewSearch(c, planner.Options{
 		Functions: a.req.Functions, Limit: a.req.Limit, Seed: a.req.Seed, Topics: topics,
 		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves, Batches: a.cfg.batches,
+		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers,
+		MaxDiskUsage: a.req.MaxDiskUsage, MinGain: a.req.MinGain,
 	})
 	if err != nil {
 		a.answer(ctx, nil, withKind(ErrInvalid, err))
@@ -280,6 +282,7 @@ func (a *searchActor) report(p planner.Plan, evaluated int, interrupted bool) *R
 	return &Report{
 		Cost: p.Cost, NewCost: p.NewCost, Limit: evaluated, Function: FunctionName(a.req.Functions),
 		Changes: p.Changes, Migrations: p.Migrations, Interrupted: interrupted,
+		MovedBytes: p.MovedBytes, MovedPartitions: p.MovedPartitions, Constraints: p.Constraints,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -81,6 +82,16 @@ type Request struct {
 	// MaxMoveBytes and MaxMoves are budgets every candidate must respect; 0 means none.
 	MaxMoveBytes int64
 	MaxMoves     int
+	// LeadershipOnly plans only changes of preferred leader: nothing is copied.
+	LeadershipOnly bool
+	// ExcludeBrokers are drained: every replica of the topics in scope leaves them.
+	ExcludeBrokers []int32
+	// MaxDiskUsage is the share of a directory's volume no directory may end above; 0
+	// means planner.DefaultMaxDiskUsage.
+	MaxDiskUsage float64
+	// MinGain makes the plan movement-aware (planner.Options.MinGain); 0 balances to the
+	// byte.
+	MinGain float64
 }
 
 // Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5).
@@ -99,6 +110,12 @@ type Report struct {
 	Changes []planner.Change `json:"changes"`
 	// Migrations are the move costs "size" (bytes) and "leader" per broker.
 	Migrations []planner.MigrationCost `json:"migrations"`
+	// MovedBytes and MovedPartitions are what the plan copies: bytes, and partitions that
+	// get a replica in a new place.
+	MovedBytes      int64 `json:"movedBytes"`
+	MovedPartitions int   `json:"movedPartitions"`
+	// Constraints says what the plan repaired, what it could not, and what was not checked.
+	Constraints planner.Constraints `json:"constraints"`
 
 	// Interrupted is set when the timeout ended the search before its limit.
 	Interrupted bool `json:"-"`
@@ -243,6 +260,10 @@ func (r *Request) validate() error {
 		return errorf(ErrInvalid, "invalid timeout %s: must be > 0", r.Timeout)
 	case r.MaxMoveBytes < 0 || r.MaxMoves < 0:
 		return errorf(ErrInvalid, "move budgets must be ≥ 0")
+	case !(r.MaxDiskUsage >= 0 && r.MaxDiskUsage <= 1):
+		return errorf(ErrInvalid, "invalid maxDiskUsage %v: must be > 0 and ≤ 1", r.MaxDiskUsage)
+	case !(r.MinGain >= 0) || math.IsInf(r.MinGain, 1):
+		return errorf(ErrInvalid, "invalid minGain %v: must be a finite number ≥ 0", r.MinGain)
 	}
 	if err := r.Functions.Validate(); err != nil {
 		return withKind(ErrInvalid, err)

@@ -7,6 +7,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed248d40c9/fulcrum/planner"
 )
 
 // Hand-made Kafka answers for the cases a live test cannot stage on demand.
@@ -34,8 +36,10 @@ func logDirs() kadm.DescribedAllLogDirs {
 	}
 	return kadm.DescribedAllLogDirs{
 		1: {
-			"/b1/a": {Broker: 1, Dir: "/b1/a", Topics: kadm.DescribedLogDirTopics{"t": {0: entry(1, "/b1/a", "t", 0, 100)}}},
-			"/b1/b": {Broker: 1, Dir: "/b1/b", Topics: kadm.DescribedLogDirTopics{"t": {1: entry(1, "/b1/b", "t", 1, 300)}}},
+			"/b1/a": {Broker: 1, Dir: "/b1/a", Topics: kadm.DescribedLogDirTopics{"t": {0: entry(1, "/b1/a", "t", 0, 100)}},
+				TotalBytes: 10000, UsableBytes: 4000},
+			"/b1/b": {Broker: 1, Dir: "/b1/b", Topics: kadm.DescribedLogDirTopics{"t": {1: entry(1, "/b1/b", "t", 1, 300)}},
+				TotalBytes: -1, UsableBytes: -1}, // not reported: before Kafka 3.3
 		},
 		2: {
 			"/b2/a": {Broker: 2, Dir: "/b2/a", Topics: kadm.DescribedLogDirTopics{
@@ -74,6 +78,16 @@ func TestBuild(t *testing.T) {
 	}
 	if snap.Racks[1] != "r1" || len(snap.Racks) != 1 {
 		t.Fatalf("racks %v", snap.Racks)
+	}
+	if b := snap.Cluster.Brokers(); b[0].Rack != "r1" || b[1].Rack != "" {
+		t.Fatalf("brokers' racks %q and %q, want r1 and none", b[0].Rack, b[1].Rack)
+	}
+	// The capacity is what Kafka reported, and nothing where it reported -1 or nothing.
+	if sp := snap.Cluster.Brokers()[0].Space; len(sp) != 1 || sp["/b1/a"] != (planner.DirSpace{Total: 10000, Usable: 4000}) {
+		t.Fatalf("space of broker 1: %v", sp)
+	}
+	if sp := snap.Cluster.Brokers()[1].Space; sp != nil {
+		t.Fatalf("space of broker 2: %v, want none reported", sp)
 	}
 	if s := snap.States["t"][0]; s.Leader != 2 || len(s.ISR) != 2 {
 		t.Fatalf("state of t-0: %+v", s)

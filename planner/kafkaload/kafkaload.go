@@ -149,12 +149,23 @@ func build(md kadm.Metadata, all kadm.DescribedAllLogDirs) (*Snapshot, error) {
 			return nil, fmt.Errorf("%w: broker %d did not describe its log directories", ErrUnavailable, b.NodeID)
 		}
 		br := planner.Broker{ID: b.NodeID}
+		if b.Rack != nil {
+			br.Rack = *b.Rack
+		}
 		for _, d := range described.Sorted() {
 			if d.Err != nil {
 				// An offline directory holds replicas nobody can read or move.
 				return nil, fmt.Errorf("%w: broker %d log directory %s: %v", ErrNotPlannable, b.NodeID, d.Dir, d.Err)
 			}
 			br.Dirs = append(br.Dirs, d.Dir)
+			// Kafka 3.3+ reports the volume's size; -1 before (and for remote storage):
+			// then the capacity stays unknown, never guessed.
+			if d.TotalBytes > 0 && d.UsableBytes >= 0 {
+				if br.Space == nil {
+					br.Space = map[string]planner.DirSpace{}
+				}
+				br.Space[d.Dir] = planner.DirSpace{Total: d.TotalBytes, Usable: d.UsableBytes}
+			}
 			var futureErr error
 			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
 				if p.IsFuture {

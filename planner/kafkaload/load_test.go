@@ -57,9 +57,18 @@ func TestLoadRealKafka(t *testing.T) {
 			t.Fatalf("broker %+v: want id %d with 2 log dirs", b, i+1)
 		}
 		for _, d := range b.Dirs {
-			if _, ok := dirs[b.ID][d]; !ok {
+			described, ok := dirs[b.ID][d]
+			if !ok {
 				t.Fatalf("broker %d dir %s not described by Kafka", b.ID, d)
 			}
+			// Kafka 4 reports the volume of every directory: the disk usage constraint
+			// has what it needs.
+			if sp := b.Space[d]; sp.Total != described.TotalBytes || sp.Total <= 0 || sp.Usable <= 0 || sp.Usable > sp.Total {
+				t.Fatalf("broker %d dir %s space %+v, Kafka says total %d usable %d", b.ID, d, sp, described.TotalBytes, described.UsableBytes)
+			}
+		}
+		if b.Rack != snap.Racks[b.ID] {
+			t.Fatalf("broker %d rack %q, metadata says %q", b.ID, b.Rack, snap.Racks[b.ID])
 		}
 	}
 	if want := kafkatest.LayoutRacks(layout); !maps.Equal(snap.Racks, want) {

@@ -27,6 +27,9 @@ type Config struct {
 	// per-topic factor, so a few partitions are much larger than the rest.
 	MeanPartitionBytes int64
 	Seed               uint64
+	// Racks, when > 0, puts broker i on rack "rack-" + 'a'+(i−1) mod Racks (round-robin,
+	// as kafkalocal does). The placement ignores racks, so replicas may share one.
+	Racks int
 }
 
 // Benchmark is the BRIEF's planner target: 12 brokers (2 of them new and empty), 3
@@ -46,7 +49,7 @@ func Generate(cfg Config) ([]planner.Broker, []planner.Partition, error) {
 		return nil, nil, errors.New("brokers, dirs per broker and topics must be > 0")
 	case cfg.EmptyBrokers < 0 || cfg.ReplicationFactor <= 0 || cfg.ReplicationFactor > placed:
 		return nil, nil, fmt.Errorf("replication factor %d does not fit on %d non-empty brokers", cfg.ReplicationFactor, placed)
-	case cfg.Skew < 0 || cfg.MeanPartitionBytes < 0:
+	case cfg.Skew < 0 || cfg.MeanPartitionBytes < 0 || cfg.Racks < 0:
 		return nil, nil, errors.New("skew and partition size must be ≥ 0")
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x706c616e74657374))
@@ -54,6 +57,9 @@ func Generate(cfg Config) ([]planner.Broker, []planner.Partition, error) {
 	brokers := make([]planner.Broker, cfg.Brokers)
 	for i := range brokers {
 		brokers[i].ID = int32(i + 1)
+		if cfg.Racks > 0 {
+			brokers[i].Rack = RackName(i % cfg.Racks)
+		}
 		for d := range cfg.DirsPerBroker {
 			brokers[i].Dirs = append(brokers[i].Dirs, fmt.Sprintf("/data/%d", d))
 		}
@@ -91,6 +97,14 @@ func Cluster(cfg Config) (*planner.Cluster, error) {
 		return nil, err
 	}
 	return planner.NewCluster(brokers, partitions)
+}
+
+// RackName is the name of the i-th rack: rack-a, rack-b, … rack-z, rack-26, …
+func RackName(i int) string {
+	if i < 26 {
+		return "rack-" + string(rune('a'+i))
+	}
+	return fmt.Sprintf("rack-%d", i)
 }
 
 func skewedWeights(n int, skew float64) []float64 {
