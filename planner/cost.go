@@ -32,12 +32,12 @@ func (c *Cluster) Cost(fs Functions) float64 {
 
 // CostOf returns each function's unweighted value on the current layout.
 func (c *Cluster) CostOf(f Function) float64 {
-	var w [DirectorySizeCost + 1]float64
+	var w [functionCount]float64
 	w[f] = 1
 	return c.costOf(c.loads(c.slotBroker, c.slotDir), w)
 }
 
-func (c *Cluster) costOf(l loads, w [DirectorySizeCost + 1]float64) float64 {
+func (c *Cluster) costOf(l loads, w [functionCount]float64) float64 {
 	var cost float64
 	if w[ReplicaLeaderCost] > 0 {
 		cost += w[ReplicaLeaderCost] * coefficientOfVariation(l.brokerLeaders)
@@ -47,6 +47,17 @@ func (c *Cluster) costOf(l loads, w [DirectorySizeCost + 1]float64) float64 {
 	}
 	if w[DirectorySizeCost] > 0 {
 		cost += w[DirectorySizeCost] * coefficientOfVariation(l.dirBytes)
+	}
+	if w[ReplicaCountCost] > 0 {
+		cost += w[ReplicaCountCost] * coefficientOfVariation(l.brokerReplicas)
+	}
+	if w[TopicSpreadCost] > 0 && len(c.topicNames) > 0 {
+		var sum float64
+		n := len(c.brokers)
+		for t := range c.topicNames {
+			sum += coefficientOfVariation(l.topicReplicas[t*n : (t+1)*n])
+		}
+		cost += w[TopicSpreadCost] * sum / float64(len(c.topicNames))
 	}
 	return cost
 }

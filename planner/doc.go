@@ -12,9 +12,12 @@
 //
 // # Cost
 //
-// ReplicaLeaderCost, ReplicaSizeCost and DirectorySizeCost are each the coefficient of
-// variation (population standard deviation over mean) of leaders per broker, bytes per
-// broker and bytes per directory; a weighted combination is Σ wᵢ·cᵢ / Σ wᵢ. Every move
+// ReplicaLeaderCost, ReplicaSizeCost, DirectorySizeCost and ReplicaCountCost are each the
+// coefficient of variation (population standard deviation over mean) of leaders per broker,
+// bytes per broker, bytes per directory and replicas per broker; TopicSpreadCost is the mean
+// over topics of the CV of each topic's replicas per broker (one counter array per topic, so
+// a move still changes O(1) counters and one topic's CV); a weighted combination is
+// Σ wᵢ·cᵢ / Σ wᵢ. Every move
 // transfers an amount between two counters, so the mean never changes and only Σ(x−ref)²
 // does: a candidate is scored in O(1) from two counters per aggregate, without touching the
 // rest of the cluster.
@@ -35,6 +38,15 @@
 // gives and the less loaded of two takes, and of a few replicas drawn on the giving side
 // the one whose size is closest to half the gap moves. Big replicas therefore move first,
 // small ones fine-tune, and no draw is ever stuck on one pair of brokers.
+//
+// # Movement
+//
+// With Options.MinGain > 0 the climb minimises cost + penalty·bytes copied (relative to the
+// original layout), the penalty being MinGain times the cost drop per byte of the layout's
+// best first move (bestGainPerByte). A cost that is a coefficient of variation is scale-free,
+// so a fixed price per byte would stop every move on one layout and none on another; "at
+// least half as good as the best move" (MinGain 0.5, GET /balancer's default) means the same
+// on every layout. Batches then compare objectives, not costs.
 //
 // # Hard constraints
 //

@@ -25,11 +25,17 @@ func WalkForTest(s *Search, batch, steps int) (incremental, scratch float64, err
 	}
 	l := c.loads(st.slotBroker, st.slotDir)
 	scratch = c.costOf(l, s.weights)
-	for name, pair := range map[string][2][]int64{
-		"bytes per broker":   {l.brokerBytes, st.bytes.values},
-		"leaders per broker": {l.brokerLeaders, st.leaders.values},
-		"bytes per dir":      {l.dirBytes, st.dirs.values},
-	} {
+	pairs := map[string][2][]int64{
+		"bytes per broker":    {l.brokerBytes, st.bytes.values},
+		"leaders per broker":  {l.brokerLeaders, st.leaders.values},
+		"bytes per dir":       {l.dirBytes, st.dirs.values},
+		"replicas per broker": {l.brokerReplicas, st.replicas.values},
+	}
+	n := len(c.brokers)
+	for t, sp := range st.topics {
+		pairs[fmt.Sprint("replicas of topic ", t)] = [2][]int64{l.topicReplicas[t*n : (t+1)*n], sp.values}
+	}
+	for name, pair := range pairs {
 		if fmt.Sprint(pair[0]) != fmt.Sprint(pair[1]) {
 			return st.cost, scratch, fmt.Errorf("%s: recomputed %v, kept %v", name, pair[0], pair[1])
 		}

@@ -19,12 +19,23 @@ const (
 	ReplicaSizeCost
 	// DirectorySizeCost is the spread of bytes per log directory, over all directories.
 	DirectorySizeCost
+	// ReplicaCountCost is the spread of replica counts per broker (Cruise Control's
+	// ReplicaDistributionGoal).
+	ReplicaCountCost
+	// TopicSpreadCost is the mean, over topics, of the spread of each topic's replica counts
+	// per broker (Cruise Control's TopicReplicaDistributionGoal): a topic's load lands on
+	// many brokers, not a few. A topic with fewer replicas than brokers cannot reach 0.
+	TopicSpreadCost
+
+	functionCount = iota + 1 // size of arrays indexed by Function
 )
 
 var functionNames = map[Function]string{
 	ReplicaLeaderCost: "ReplicaLeaderCost",
 	ReplicaSizeCost:   "ReplicaSizeCost",
 	DirectorySizeCost: "DirectorySizeCost",
+	ReplicaCountCost:  "ReplicaCountCost",
+	TopicSpreadCost:   "TopicSpreadCost",
 }
 
 func (f Function) String() string {
@@ -43,7 +54,7 @@ func ParseFunction(name string) (Function, error) {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown cost function %q (known: ReplicaLeaderCost, ReplicaSizeCost, DirectorySizeCost)", name)
+	return 0, fmt.Errorf("unknown cost function %q (known: ReplicaLeaderCost, ReplicaSizeCost, DirectorySizeCost, ReplicaCountCost, TopicSpreadCost)", name)
 }
 
 // WeightedFunction is one term of a weighted cost.
@@ -141,8 +152,8 @@ func (fs *Functions) UnmarshalText(text []byte) error {
 }
 
 // weights returns the normalised weight of each function (Σ = 1), indexed by Function.
-func (fs Functions) weights() [DirectorySizeCost + 1]float64 {
-	var w [DirectorySizeCost + 1]float64
+func (fs Functions) weights() [functionCount]float64 {
+	var w [functionCount]float64
 	var total float64
 	for _, wf := range fs {
 		total += wf.Weight

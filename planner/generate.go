@@ -189,7 +189,8 @@ func (s *Search) fullestDir(st *state, b int32) int32 {
 // ranks brokers when the generator picks where to move from and to. A directory's bytes
 // count towards its broker's.
 func (s *Search) load(st *state, b int32) float64 {
-	return float64(s.bytesPerLoad*float64(st.bytes.values[b])) + float64(s.leadersPerLoad*float64(st.leaders.values[b]))
+	return float64(s.bytesPerLoad*float64(st.bytes.values[b])) + float64(s.leadersPerLoad*float64(st.leaders.values[b])) +
+		float64(s.replicasPerLoad*float64(st.replicas.values[b]))
 }
 
 func abs(x int64) int64 {

@@ -68,6 +68,8 @@ type Cluster struct {
 
 	partitions []Partition
 	topics     map[string][]int32 // topic -> partition indexes
+	topicNames []string           // topic index -> name, sorted
+	partTopic  []int32            // partition index -> topic index
 	size       []int64            // partition index -> planning size in bytes
 	slotStart  []int32            // partition index -> first slot; slotStart[len(partitions)] = slots
 	slotBroker []int32            // slot -> broker index
@@ -177,6 +179,13 @@ func NewCluster(brokers []Broker, partitions []Partition) (*Cluster, error) {
 		}
 	}
 	c.slotStart = append(c.slotStart, int32(len(c.slotBroker)))
+	c.partTopic = make([]int32, len(c.partitions))
+	for pi, p := range c.partitions {
+		if pi == 0 || p.Topic != c.partitions[pi-1].Topic {
+			c.topicNames = append(c.topicNames, p.Topic)
+		}
+		c.partTopic[pi] = int32(len(c.topicNames) - 1)
+	}
 	return c, nil
 }
 
@@ -233,37 +242,41 @@ func (c *Cluster) Loads() []BrokerLoad {
 	l := c.loads(c.slotBroker, c.slotDir)
 	out := make([]BrokerLoad, len(c.brokers))
 	for bi, b := range c.brokers {
-		out[bi] = BrokerLoad{BrokerID: b.ID, Bytes: l.brokerBytes[bi], Leaders: l.brokerLeaders[bi]}
+		out[bi] = BrokerLoad{BrokerID: b.ID, Bytes: l.brokerBytes[bi], Leaders: l.brokerLeaders[bi], Replicas: l.brokerReplicas[bi]}
 		for di := c.dirStart[bi]; di < c.dirStart[bi+1]; di++ {
 			out[bi].Dirs = append(out[bi].Dirs, DirLoad{Directory: c.dirPath[di], Bytes: l.dirBytes[di]})
 		}
-	}
-	for _, bi := range c.slotBroker {
-		out[bi].Replicas++
 	}
 	return out
 }
 
 // loads holds the aggregates the cost functions are computed from.
 type loads struct {
-	brokerBytes   []int64
-	brokerLeaders []int64
-	dirBytes      []int64
+	brokerBytes    []int64
+	brokerLeaders  []int64
+	dirBytes       []int64
+	brokerReplicas []int64
+	topicReplicas  []int64 // topic index × brokers + broker index -> replicas
 }
 
 // loads computes the aggregates of a layout from scratch, in O(replicas).
 func (c *Cluster) loads(slotBroker, slotDir []int32) loads {
 	l := loads{
-		brokerBytes:   make([]int64, len(c.brokers)),
-		brokerLeaders: make([]int64, len(c.brokers)),
-		dirBytes:      make([]int64, len(c.dirPath)),
+		brokerBytes:    make([]int64, len(c.brokers)),
+		brokerLeaders:  make([]int64, len(c.brokers)),
+		dirBytes:       make([]int64, len(c.dirPath)),
+		brokerReplicas: make([]int64, len(c.brokers)),
+		topicReplicas:  make([]int64, len(c.topicNames)*len(c.brokers)),
 	}
+	n := int32(len(c.brokers))
 	for pi := range c.partitions {
 		first, end := c.slotStart[pi], c.slotStart[pi+1]
 		l.brokerLeaders[slotBroker[first]]++
 		for s := first; s < end; s++ {
 			l.brokerBytes[slotBroker[s]] += c.size[pi]
 			l.dirBytes[slotDir[s]] += c.size[pi]
+			l.brokerReplicas[slotBroker[s]]++
+			l.topicReplicas[c.partTopic[pi]*n+slotBroker[s]]++
 		}
 	}
 	return l

@@ -91,7 +91,11 @@ func TestCostFormulas(t *testing.T) {
 	// Bytes per broker 0,1,2 = 900, 600, 300: mean 600, population std sqrt(60000).
 	// Leaders 2, 1, 0: mean 1, std sqrt(2/3).
 	// Bytes per dir (0/a, 0/b, 1/a, 1/b, 2/a, 2/b) = 900, 0, 600, 0, 0, 300: mean 300.
+	// Replicas per broker 2, 2, 1: mean 5/3, std √2/3.
+	// Topic t per broker 2, 1, 1: CV (√2/3)/(4/3); topic u 0, 1, 0: CV (√2/3)/(1/3).
 	cases := map[planner.Function]float64{
+		planner.ReplicaCountCost:  math.Sqrt2 / 5,
+		planner.TopicSpreadCost:   (math.Sqrt2/4 + math.Sqrt2) / 2,
 		planner.ReplicaSizeCost:   math.Sqrt(60000) / 600,
 		planner.ReplicaLeaderCost: math.Sqrt(2.0 / 3),
 		planner.DirectorySizeCost: math.Sqrt((600*600+300*300+300*300+0+300*300+300*300)/6.0) / 300,

@@ -3,6 +3,7 @@ package planner
 import (
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 )
 
 // move is one candidate change of one partition: either the preferred leader swaps places
@@ -19,7 +20,9 @@ type move struct {
 type scored struct {
 	cost                float64
 	bytesSq, leadersSq  float64
-	dirsSq              float64
+	dirsSq, replicasSq  float64
+	topicSq, topicCV    float64 // the moved replica's topic: its Σ(x−ref)² and CV after
+	topicSum            float64
 	moves, leaderMoves  int
 	movedBytes          int64
 	from, to            int32 // brokers losing and gaining (bytes or a leader)
@@ -37,9 +40,13 @@ type state struct {
 
 	slotBroker []int32
 	slotDir    []int32
-	bytes      spread // bytes per broker
-	leaders    spread // preferred leaders per broker
-	dirs       spread // bytes per directory
+	bytes      spread    // bytes per broker
+	leaders    spread    // preferred leaders per broker
+	dirs       spread    // bytes per directory
+	replicas   spread    // replicas per broker
+	topics     []spread  // per topic, replicas per broker (TopicSpreadCost only)
+	topicCV    []float64 // per topic, the CV of its spread
+	topicSum   float64   // Σ topicCV
 	cost       float64
 
 	// The budgets, relative to the original layout.
@@ -67,10 +74,16 @@ func (s *Search) newState(batch int) *state {
 		bytes:       s.base.bytes.clone(),
 		leaders:     s.base.leaders.clone(),
 		dirs:        s.base.dirs.clone(),
+		replicas:    s.base.replicas.clone(),
+		topicCV:     slices.Clone(s.base.topicCV),
+		topicSum:    s.base.topicSum,
 		cost:        s.start.cost,
 		moves:       s.start.moves,
 		movedBytes:  s.start.movedBytes,
 		leaderMoves: s.start.leaderMoves,
+	}
+	for _, sp := range s.base.topics {
+		st.topics = append(st.topics, sp.clone())
 	}
 	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
 	// A broker holds at most one replica of a partition, so len(movable) bounds each list
@@ -97,7 +110,15 @@ func (s *Search) reset(st *state) {
 	copy(st.bytes.values, s.base.bytes.values)
 	copy(st.leaders.values, s.base.leaders.values)
 	copy(st.dirs.values, s.base.dirs.values)
+	copy(st.replicas.values, s.base.replicas.values)
 	st.bytes.sumSq, st.leaders.sumSq, st.dirs.sumSq = s.base.bytes.sumSq, s.base.leaders.sumSq, s.base.dirs.sumSq
+	st.replicas.sumSq = s.base.replicas.sumSq
+	for t, sp := range s.base.topics {
+		copy(st.topics[t].values, sp.values)
+		st.topics[t].sumSq = sp.sumSq
+	}
+	copy(st.topicCV, s.base.topicCV)
+	st.topicSum = s.base.topicSum
 	st.cost = s.start.cost
 	st.moves, st.movedBytes, st.leaderMoves = s.start.moves, s.start.movedBytes, s.start.leaderMoves
 }
@@ -123,6 +144,8 @@ func (s *Search) score(st *state, m move) scored {
 		bytesSq:     st.bytes.sumSq,
 		leadersSq:   st.leaders.sumSq,
 		dirsSq:      st.dirs.sumSq,
+		replicasSq:  st.replicas.sumSq,
+		topicSum:    st.topicSum,
 		moves:       st.moves,
 		leaderMoves: st.leaderMoves,
 		movedBytes:  st.movedBytes,
@@ -141,6 +164,13 @@ func (s *Search) score(st *state, m move) scored {
 		if sc.from != sc.to {
 			sc.bytes = true
 			sc.bytesSq = st.bytes.transferSq(sc.from, sc.to, size)
+			sc.replicasSq = st.replicas.transferSq(sc.from, sc.to, 1)
+			if st.topics != nil {
+				t := c.partTopic[m.part]
+				sc.topicSq = st.topics[t].transferSq(sc.from, sc.to, 1)
+				sc.topicCV = st.topics[t].cv(sc.topicSq)
+				sc.topicSum = st.topicSum - st.topicCV[t] + sc.topicCV
+			}
 			if m.slot == start {
 				sc.leaderChange = true
 				sc.leadersSq = st.leaders.transferSq(sc.from, sc.to, 1)
@@ -152,17 +182,7 @@ func (s *Search) score(st *state, m move) scored {
 		sc.moves += moved
 		sc.movedBytes += int64(moved) * size
 	}
-	// float64(...) keeps the products from being fused (see spread.cv).
-	w := &s.weights
-	if w[ReplicaLeaderCost] > 0 {
-		sc.cost += float64(w[ReplicaLeaderCost] * st.leaders.cv(sc.leadersSq))
-	}
-	if w[ReplicaSizeCost] > 0 {
-		sc.cost += float64(w[ReplicaSizeCost] * st.bytes.cv(sc.bytesSq))
-	}
-	if w[DirectorySizeCost] > 0 {
-		sc.cost += float64(w[DirectorySizeCost] * st.dirs.cv(sc.dirsSq))
-	}
+	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
 	return sc
 }
 
@@ -187,6 +207,13 @@ func (s *Search) commit(st *state, m move, sc *scored) {
 		st.dirs.transfer(sc.fromDir, sc.toDir, size, sc.dirsSq)
 		if sc.bytes {
 			st.bytes.transfer(sc.from, sc.to, size, sc.bytesSq)
+			st.replicas.transfer(sc.from, sc.to, 1, sc.replicasSq)
+			if st.topics != nil {
+				t := s.cluster.partTopic[m.part]
+				st.topics[t].transfer(sc.from, sc.to, 1, sc.topicSq)
+				st.topicCV[t] = sc.topicCV
+				st.topicSum = sc.topicSum
+			}
 		}
 	}
 	if sc.leaderChange {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -72,11 +73,11 @@ type Options struct {
 	// LeadershipOnly allows only changes of preferred leader among a partition's current
 	// replicas: the plan copies no byte (and so repairs no constraint).
 	LeadershipOnly bool
-	// MinGain makes the plan movement-aware: a move must lower the cost by at least MinGain
-	// times the share of the cluster's bytes it copies, times the original cost (with
-	// MinGain 1, copying 1% of the bytes must buy 1% of the cost). The search minimises
-	// cost + MinGain·cost₀·copied/total, so it also undoes a copy that is not worth its
-	// bytes. 0 balances "to the byte".
+	// MinGain makes the plan movement-aware: a move must lower the cost, per byte it copies,
+	// by at least MinGain times what the best first move of the original layout does (see
+	// bestGainPerByte); 0.5 keeps the moves at least half as good as the best. The search
+	// minimises cost + penalty·bytes copied, so it also takes back a copy that is not worth
+	// its bytes. 0 balances "to the byte". Changes of leader copy nothing and are free.
 	MinGain float64
 }
 
@@ -84,14 +85,14 @@ type Options struct {
 const DefaultMaxDiskUsage = 0.8
 
 // DefaultMinGain is the MinGain GET /balancer uses unless told otherwise; see doc.go.
-const DefaultMinGain = 0.0
+const DefaultMinGain = 0.5
 
 // Search is a prepared search on one cluster snapshot. It is immutable: RunBatch may be
 // called from several goroutines at once, each batch working on its own copy of the layout.
 type Search struct {
 	cluster *Cluster
 	opts    Options
-	weights [DirectorySizeCost + 1]float64
+	weights [functionCount]float64
 	movable []int32 // partitions that may change, in cluster order
 	kinds   []moveKind
 	cost    float64 // cost of the original layout
@@ -104,7 +105,12 @@ type Search struct {
 		moves, leaderMoves  int
 		movedBytes          int64
 	}
-	base struct{ bytes, leaders, dirs spread }
+	base struct {
+		bytes, leaders, dirs, replicas spread
+		topics                         []spread  // per topic, replicas per broker; only if TopicSpreadCost counts
+		topicCV                        []float64 // per topic, its spread's CV
+		topicSum                       float64   // Σ topicCV
+	}
 	constraints
 	// bytePenalty is MinGain·cost₀/total bytes: the cost a copied byte must buy.
 	bytePenalty float64
@@ -114,6 +120,8 @@ type Search struct {
 	followersMatter bool
 	bytesPerLoad    float64
 	leadersPerLoad  float64
+	replicasPerLoad float64
+	invTopics       float64 // 1/number of topics, 0 if none
 }
 
 // NewSearch checks the options and prepares a search on the cluster, repairs included (see
@@ -164,6 +172,9 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	opts.ExcludeBrokers = append([]int32(nil), opts.ExcludeBrokers...)
 
 	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
+	if len(c.topicNames) > 0 {
+		s.invTopics = 1 / float64(len(c.topicNames))
+	}
 	if len(opts.Topics) == 0 {
 		for pi := range c.partitions {
 			s.movable = append(s.movable, int32(pi))
@@ -198,18 +209,13 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if w[ReplicaLeaderCost] > 0 {
 		s.kinds = append([]moveKind{kindLeader}, s.kinds...)
 	}
-	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
+	s.followersMatter = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0 || w[ReplicaCountCost] > 0 || w[TopicSpreadCost] > 0
 	// A directory's bytes count towards its broker's: a broker with more bytes than the
 	// mean tends to have fuller directories too.
 	s.bytesPerLoad = (w[ReplicaSizeCost] + w[DirectorySizeCost]) * s.base.bytes.invMean
 	s.leadersPerLoad = w[ReplicaLeaderCost] * s.base.leaders.invMean
-	var total int64
-	for _, b := range l.brokerBytes {
-		total += b
-	}
-	if total > 0 {
-		s.bytePenalty = opts.MinGain * s.cost / float64(total)
-	}
+	s.replicasPerLoad = w[ReplicaCountCost] * s.base.replicas.invMean
+	s.bytePenalty = opts.MinGain * s.bestGainPerByte()
 
 	if err := s.prepareConstraints(l); err != nil {
 		return nil, err
@@ -231,14 +237,88 @@ func (s *Search) setBase(l loads) {
 	s.base.bytes = newSpread(l.brokerBytes)
 	s.base.leaders = newSpread(l.brokerLeaders)
 	s.base.dirs = newSpread(l.dirBytes)
+	s.base.replicas = newSpread(l.brokerReplicas)
+	s.base.topics, s.base.topicCV, s.base.topicSum = nil, nil, 0
+	if s.weights[TopicSpreadCost] > 0 {
+		n := len(s.cluster.brokers)
+		for t := range s.cluster.topicNames {
+			sp := newSpread(l.topicReplicas[t*n : (t+1)*n])
+			cv := sp.cv(sp.sumSq)
+			s.base.topics = append(s.base.topics, sp)
+			s.base.topicCV = append(s.base.topicCV, cv)
+			s.base.topicSum += cv
+		}
+	}
 }
 
 // baseCost is the weighted cost of the base aggregates.
 func (s *Search) baseCost() float64 {
+	b := &s.base
+	return s.costFrom(&b.leaders, &b.bytes, &b.dirs, &b.replicas,
+		b.leaders.sumSq, b.bytes.sumSq, b.dirs.sumSq, b.replicas.sumSq, b.topicSum)
+}
+
+// costFrom weighs the functions' values for the given Σ(x−ref)² of each spread; the same
+// sums in the same order wherever a cost is computed, so that a seed gives the same plan
+// everywhere. Only weighted functions are computed (a square root each). float64(...)
+// keeps the products from being fused (see spread.cv).
+func (s *Search) costFrom(leaders, bytes, dirs, replicas *spread, leadersSq, bytesSq, dirsSq, replicasSq, topicSum float64) float64 {
 	w := &s.weights
-	return float64(w[ReplicaLeaderCost]*s.base.leaders.cv(s.base.leaders.sumSq)) +
-		float64(w[ReplicaSizeCost]*s.base.bytes.cv(s.base.bytes.sumSq)) +
-		float64(w[DirectorySizeCost]*s.base.dirs.cv(s.base.dirs.sumSq))
+	var cost float64
+	if w[ReplicaLeaderCost] > 0 {
+		cost += float64(w[ReplicaLeaderCost] * leaders.cv(leadersSq))
+	}
+	if w[ReplicaSizeCost] > 0 {
+		cost += float64(w[ReplicaSizeCost] * bytes.cv(bytesSq))
+	}
+	if w[DirectorySizeCost] > 0 {
+		cost += float64(w[DirectorySizeCost] * dirs.cv(dirsSq))
+	}
+	if w[ReplicaCountCost] > 0 {
+		cost += float64(w[ReplicaCountCost] * replicas.cv(replicasSq))
+	}
+	if w[TopicSpreadCost] > 0 {
+		cost += float64(w[TopicSpreadCost] * float64(topicSum*s.invTopics))
+	}
+	return cost
+}
+
+// bestGainPerByte is what the best first move of the original layout lowers the cost by,
+// per byte copied: for each byte-based function, moving m bytes from the fullest counter to
+// the emptiest lowers its CV c by about c·m·gap/Σ(x−μ)². It is the yardstick of MinGain:
+// a scale-free cost (a CV) makes a fixed price per byte stop every move on one layout and
+// none on another, but "half as good as the best move" means the same everywhere.
+func (s *Search) bestGainPerByte() float64 {
+	// A replica count changes by 1 for a replica's bytes: a replica of the mean size.
+	var total, replicas int64
+	for _, b := range s.base.bytes.values {
+		total += b
+	}
+	for _, r := range s.base.replicas.values {
+		replicas += r
+	}
+	perReplica := 0.0
+	if total > 0 {
+		perReplica = float64(replicas) / float64(total)
+	}
+	var g float64
+	for _, f := range []struct {
+		w, unit float64 // unit: counter change per byte copied
+		sp      *spread
+	}{
+		{s.weights[ReplicaSizeCost], 1, &s.base.bytes},
+		{s.weights[DirectorySizeCost], 1, &s.base.dirs},
+		{s.weights[ReplicaCountCost], perReplica, &s.base.replicas},
+	} {
+		sp := f.sp
+		variance := float64(sp.sumSq*sp.invN) - sp.offsetSq
+		if f.w == 0 || variance <= 0 {
+			continue
+		}
+		gap := slices.Max(sp.values) - slices.Min(sp.values)
+		g += f.w * sp.cv(sp.sumSq) * float64(gap) * sp.invN / variance * f.unit
+	}
+	return g
 }
 
 // objective is what the hill climber minimises: the cost, plus bytePenalty for each byte

@@ -45,6 +45,9 @@ var functionSets = []string{
 	"DirectorySizeCost",
 	"ReplicaSizeCost:2,ReplicaLeaderCost:1",
 	"ReplicaSizeCost,ReplicaLeaderCost:0.5,DirectorySizeCost:3",
+	"ReplicaCountCost",
+	"TopicSpreadCost",
+	"ReplicaSizeCost,ReplicaLeaderCost,ReplicaCountCost,TopicSpreadCost:2",
 }
 
 func functions(t testing.TB, text string) planner.Functions {
@@ -396,4 +399,25 @@ func TestReplicaSizeMoveCost(t *testing.T) {
 func sameResult(a, b planner.Result) bool {
 	return a.Cost == b.Cost && a.NewCost == b.NewCost && a.Evaluated == b.Evaluated && a.Batch == b.Batch &&
 		a.Interrupted == b.Interrupted && reflect.DeepEqual(a.Plan(), b.Plan())
+}
+
+// TestCountFunctions: the replica-count and topic-spread costs are balanced like the
+// others: a plan brings each far down on a skewed cluster, and the functions' recomputed
+// values agree with the plan's newCost (checkResult).
+func TestCountFunctions(t *testing.T) {
+	c := mustCluster(t, smallConfig(11))
+	for _, tc := range []struct {
+		text string
+		want float64 // the share of the cost the plan must remove
+	}{
+		{"ReplicaCountCost", 0.9},
+		{"TopicSpreadCost", 0.5},
+	} {
+		fs := functions(t, tc.text)
+		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 20_000, Seed: 1}).Run(context.Background(), 2)
+		checkResult(t, c, fs, r)
+		if r.NewCost > (1-tc.want)*r.Cost {
+			t.Errorf("%s: %v -> %v, want at least %.0f%% less", tc.text, r.Cost, r.NewCost, 100*tc.want)
+		}
+	}
 }
