@@ -35,8 +35,16 @@ type layoutResult struct {
 	current    Score
 	fulcrum    Score
 	fulcrumDur time.Duration
-	kafka      []Score // one per run of --generate
+	also       []variant // Fulcrum with other parameters
+	kafka      []Score   // one per run of --generate
 	kafkaDur   []time.Duration
+}
+
+// variant is Fulcrum's plan with other query parameters.
+type variant struct {
+	query string
+	score Score
+	dur   time.Duration
 }
 
 // compare lays out l, asks both tools, scores their proposals and removes l's topics.
@@ -72,6 +80,27 @@ func (e *compareEnv) compare(ctx context.Context, l layout) (layoutResult, error
 	}
 	if res.fulcrum, err = score(snap.Cluster, fs, snap.Racks, plan.Changes); err != nil {
 		return res, fmt.Errorf("Fulcrum's plan: %w", err)
+	}
+	for q := range strings.SplitSeq(e.flags.also, ";") {
+		if q = strings.TrimSpace(q); q == "" {
+			continue
+		}
+		if e.flags.query != "" {
+			q = e.flags.query + "&" + q
+		}
+		start := time.Now()
+		plan, err := e.fulcrum.balance(ctx, names, e.flags.seed, q)
+		if err != nil {
+			return res, err
+		}
+		v := variant{query: q, dur: time.Since(start)}
+		if plan.Function != res.function {
+			return res, fmt.Errorf("GET /balancer?%s answered with functions %q, not %q: the scores would not compare", q, plan.Function, res.function)
+		}
+		if v.score, err = score(snap.Cluster, fs, snap.Racks, plan.Changes); err != nil {
+			return res, fmt.Errorf("Fulcrum's plan with %s: %w", q, err)
+		}
+		res.also = append(res.also, v)
 	}
 
 	for range e.flags.runs {

@@ -6,7 +6,7 @@
 // the table into the kafka-compare block of bench/RESULTS.md. Nothing is executed: both
 // tools only propose.
 //
-//	kafkacompare [-fulcrum bin/fulcrum] [-results bench/RESULTS.md] [-runs 5] [-seed 1] [-query ...]
+//	kafkacompare [-fulcrum bin/fulcrum] [-results bench/RESULTS.md] [-runs 5] [-seed 1] [-query ...] [-also 'minGain=0;...']
 package main
 
 import (
@@ -33,9 +33,9 @@ const (
 )
 
 type flags struct {
-	fulcrum, results, query string
-	runs                    int
-	seed                    uint64
+	fulcrum, results, query, also string
+	runs                          int
+	seed                          uint64
 }
 
 func main() {
@@ -46,6 +46,7 @@ func main() {
 	fs.IntVar(&f.runs, "runs", 5, "runs of kafka-reassign-partitions --generate per layout (it is random)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of Fulcrum's search")
 	fs.StringVar(&f.query, "query", "", "more query parameters of GET /balancer (e.g. limit=50000)")
+	fs.StringVar(&f.also, "also", "minGain=0", "semicolon list of other GET /balancer parameter sets to show beside the defaults")
 	_ = fs.Parse(os.Args[1:])
 	if f.runs < 1 {
 		fmt.Fprintln(os.Stderr, "kafkacompare: -runs must be ≥ 1")

@@ -33,6 +33,9 @@ func render(results []layoutResult, f flags, l kafkacluster.Layout) string {
 		fmt.Fprintf(&b, "| **%s** (%d partitions) | current | %.4f | – | – | – | %d | – |\n",
 			r.layout.name, r.partitions, r.current.Cost, r.current.RackConflicts)
 		row(&b, "Fulcrum", r.fulcrum, r.fulcrumDur)
+		for _, v := range r.also {
+			row(&b, "Fulcrum, `"+v.query+"`", v.score, v.dur)
+		}
 		best, median := pick(r.kafka)
 		row(&b, fmt.Sprintf("Kafka, best of %d", len(r.kafka)), r.kafka[best], r.kafkaDur[best])
 		row(&b, fmt.Sprintf("Kafka, median of %d", len(r.kafka)), r.kafka[median], r.kafkaDur[median])
