@@ -41,9 +41,10 @@ test-race: build $(KAFKALOCAL)
 	@$(with-kafka) FULCRUM_BIN=$(CURDIR)/bin/fulcrum $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
-# cluster already running there is reused.
+# cluster already running there is reused. KAFKA_BROKERS and KAFKA_RACKS shape a new one
+# (3 on 3 by default): make run KAFKA_BROKERS=6 KAFKA_RACKS=3.
 kafka-up: $(KAFKALOCAL)
-	$(KAFKALOCAL) up --dir $(KAFKA_DIR)
+	$(KAFKALOCAL) up --dir $(KAFKA_DIR) $(if $(KAFKA_BROKERS),--brokers $(KAFKA_BROKERS)) $(if $(KAFKA_RACKS),--racks $(KAFKA_RACKS))
 
 # Stop it and remove its data.
 kafka-down: $(KAFKALOCAL)

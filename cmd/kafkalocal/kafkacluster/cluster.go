@@ -80,6 +80,17 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// fits says whether a running cluster laid out as l can serve cfg: any shape when cfg
+// asks for none, else the one asked for.
+func (c *Config) fits(l Layout) error {
+	brokers, racks := c.shape()
+	if (c.Brokers != 0 && len(l.Brokers) != brokers) || (c.Racks != 0 && l.Racks() != racks) {
+		return fmt.Errorf("%s runs %d brokers on %d racks, not %d on %d; stop it first (kafkalocal down)",
+			c.Dir, len(l.Brokers), l.Racks(), brokers, racks)
+	}
+	return nil
+}
+
 // shape is the number of brokers and racks of a new cluster.
 func (c *Config) shape() (brokers, racks int) {
 	brokers, racks = c.Brokers, c.Racks
@@ -119,10 +130,8 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, alreadyRunning bool, err e
 	}
 	if old, err := Open(cfg); err == nil {
 		if old.running(ctx) {
-			have := old.layout
-			if (cfg.Brokers != 0 && len(have.Brokers) != brokers) || (cfg.Racks != 0 && have.Racks() != racks) {
-				return nil, false, fmt.Errorf("%s runs %d brokers on %d racks, not %d on %d; stop it first (kafkalocal down)",
-					cfg.Dir, len(have.Brokers), have.Racks(), brokers, racks)
+			if err := cfg.fits(old.layout); err != nil {
+				return nil, false, err
 			}
 			return old, true, nil
 		}

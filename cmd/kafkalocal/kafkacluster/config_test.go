@@ -185,6 +185,32 @@ func TestPomPinsVersions(t *testing.T) {
 	}
 }
 
+// A running cluster is reused whatever its shape when none is asked for, and refused when
+// another shape is asked for.
+func TestConfigFitsRunningCluster(t *testing.T) {
+	six, err := NewLayout("/d", "4.4.0", "/lib", "id", make([]int, 7), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		brokers, racks int
+		ok             bool
+	}{
+		{0, 0, true},
+		{6, 0, true},
+		{6, 3, true},
+		{0, 3, true},
+		{3, 0, false},
+		{6, 2, false},
+		{0, 2, false},
+	} {
+		cfg := Config{Dir: "/d", Brokers: c.brokers, Racks: c.racks}
+		if err := cfg.fits(six); (err == nil) != c.ok {
+			t.Errorf("--brokers %d --racks %d on 6 brokers, 3 racks: %v, want ok=%v", c.brokers, c.racks, err, c.ok)
+		}
+	}
+}
+
 func TestToolsPomFetchesTheTools(t *testing.T) {
 	pom := ToolsPom("4.4.0")
 	if !strings.Contains(pom, "<artifactId>kafka-tools</artifactId>\n      <version>4.4.0</version>") ||
