@@ -79,7 +79,7 @@ func (e *compareEnv) compare(ctx context.Context, l layout) (layoutResult, error
 		return res, err
 	}
 	if res.fulcrum, err = score(snap.Cluster, fs, snap.Racks, plan.Changes); err != nil {
-		return res, fmt.Errorf("Fulcrum's plan: %w", err)
+		return res, fmt.Errorf("the plan of Fulcrum: %w", err)
 	}
 	for q := range strings.SplitSeq(e.flags.also, ";") {
 		if q = strings.TrimSpace(q); q == "" {
@@ -98,7 +98,7 @@ func (e *compareEnv) compare(ctx context.Context, l layout) (layoutResult, error
 			return res, fmt.Errorf("GET /balancer?%s answered with functions %q, not %q: the scores would not compare", q, plan.Function, res.function)
 		}
 		if v.score, err = score(snap.Cluster, fs, snap.Racks, plan.Changes); err != nil {
-			return res, fmt.Errorf("Fulcrum's plan with %s: %w", q, err)
+			return res, fmt.Errorf("the plan of Fulcrum with %s: %w", q, err)
 		}
 		res.also = append(res.also, v)
 	}
@@ -116,7 +116,7 @@ func (e *compareEnv) compare(ctx context.Context, l layout) (layoutResult, error
 		}
 		s, err := score(snap.Cluster, fs, snap.Racks, changes)
 		if err != nil {
-			return res, fmt.Errorf("Kafka's proposal: %w", err)
+			return res, fmt.Errorf("the proposal of kafka-reassign-partitions: %w", err)
 		}
 		res.kafka = append(res.kafka, s)
 	}
