@@ -20,7 +20,6 @@ import (
 
 // Defaults and bounds of GET /balancer (shared/spec/balancer.md §2.2, issue 5).
 const (
-	defaultBalancerLimit   = 10000
 	defaultBalancerTimeout = 3 * time.Second
 	// maxBalancerTimeout keeps a synchronous GET from holding a connection for long; a plan
 	// that needs more belongs to an asynchronous API.
@@ -70,7 +69,8 @@ func balancerRoutes(r *router.Router, b *balancer.Balancer) {
 // parseBalancerQuery turns the query into a request. Values are copied out of fasthttp's
 // buffers (string conversions), so the request outlives ctx.
 func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
-	req := balancer.Request{Limit: defaultBalancerLimit, Timeout: defaultBalancerTimeout}
+	// No limit: the search scales its effort with the cluster (planner.AutoEffort).
+	req := balancer.Request{Timeout: defaultBalancerTimeout}
 	var unknown []string
 	for k := range args.All() {
 		if !balancerParams[string(k)] {

@@ -183,8 +183,10 @@ func TestBalancerPlansRealKafka(t *testing.T) {
 	if !(rep.NewCost < rep.Cost) || len(rep.Changes) == 0 {
 		t.Fatalf("cost %v → %v with %d changes: want a cheaper plan", rep.Cost, rep.NewCost, len(rep.Changes))
 	}
-	if rep.Limit != 10000 || rep.Function != "ReplicaSizeCost,ReplicaLeaderCost" {
-		t.Fatalf("limit %d function %q: want the defaults 10000 and ReplicaSizeCost,ReplicaLeaderCost", rep.Limit, rep.Function)
+	// No limit: at least 10,000 candidates, more on a bigger cluster, fewer than the cap
+	// (20 per replica) since the climb stalls on this small one.
+	if rep.Limit < 10000 || rep.Function != "ReplicaSizeCost,ReplicaLeaderCost" {
+		t.Fatalf("limit %d function %q: want the defaults (automatic, ≥ 10000) and ReplicaSizeCost,ReplicaLeaderCost", rep.Limit, rep.Function)
 	}
 
 	ctx := t.Context()

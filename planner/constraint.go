@@ -167,6 +167,9 @@ func (s *Search) rackViolation(brokers []int32, replace int, to int32) int {
 // replica on an excluded broker or into a directory past its limit, and it does not make
 // its partition less rack-aware.
 func (s *Search) allowed(st *state, m move, sc *scored) bool {
+	if m.exchange {
+		return s.exchangeAllowed(st, m, sc)
+	}
 	if m.swap || sc.toDir == sc.fromDir {
 		return true
 	}

@@ -14,9 +14,9 @@ func WalkForTest(s *Search, batch, steps int) (incremental, scratch float64, err
 		var m move
 		var ok bool
 		if i%2 == 0 {
-			m, ok = s.propose(st)
+			m, ok = s.propose(st, &st.rng, i%4 == 0)
 		} else {
-			m, ok = s.shuffleStep(st)
+			m, ok = s.shuffleStep(st, &st.rng)
 		}
 		if ok {
 			sc := s.score(st, m)

@@ -24,21 +24,30 @@ const draws = 32
 //     the gap between giver and taker, the move that lowers the spread most;
 //   - directories: a replica goes into its new broker's emptiest directory, and a move
 //     inside a broker goes from its fullest directory to its emptiest.
-func (s *Search) propose(st *state) (move, bool) {
+//
+// With exchanges (a climb that is stuck, see Climb), half the candidates are exchanges of two
+// replicas between two brokers.
+func (s *Search) propose(st *state, r *random, exchanges bool) (move, bool) {
 	if len(s.kinds) == 0 {
 		return move{}, false
 	}
-	first := st.intn(len(s.kinds))
+	if exchanges && s.exchanges && r.intn(2) == 0 {
+		if m, ok := s.proposeExchange(st, r); ok {
+			return m, true
+		}
+	}
+	first := r.intn(len(s.kinds))
 	for k := range s.kinds {
 		var m move
 		var ok bool
 		switch s.kinds[(first+k)%len(s.kinds)] {
 		case kindLeader:
-			m, ok = s.proposeLeader(st)
+			m, ok = s.proposeLeader(st, r)
 		case kindBroker:
-			m, ok = s.proposeBroker(st)
+			m, ok = s.proposeBroker(st, r)
 		case kindDir:
-			m, ok = s.proposeDir(st)
+			m, ok = s.proposeDir(st, r)
+
 		}
 		if ok {
 			return m, true
@@ -49,10 +58,10 @@ func (s *Search) propose(st *state) (move, bool) {
 
 // proposeLeader makes a follower of a partition led by a broker with many leaders the new
 // preferred leader; of two followers, the one on the broker with fewer leaders.
-func (s *Search) proposeLeader(st *state) (move, bool) {
+func (s *Search) proposeLeader(st *state, r *random) (move, bool) {
 	c := s.cluster
-	a := s.randomBroker(st)
-	if b := s.randomBroker(st); st.leaders.values[b] > st.leaders.values[a] {
+	a := s.randomBroker(r)
+	if b := s.randomBroker(r); st.leaders.values[b] > st.leaders.values[a] {
 		a = b
 	}
 	list := st.brokerSlots[a]
@@ -60,15 +69,15 @@ func (s *Search) proposeLeader(st *state) (move, bool) {
 		return move{}, false
 	}
 	for range draws {
-		slot := list[st.intn(len(list))]
+		slot := list[r.intn(len(list))]
 		part := c.slotPart[slot]
 		start, end := c.slotStart[part], c.slotStart[part+1]
 		if slot != start || end-start < 2 {
 			continue
 		}
 		rf := int(end - start)
-		f := start + 1 + int32(st.intn(rf-1))
-		if g := start + 1 + int32(st.intn(rf-1)); st.leaders.values[st.slotBroker[g]] < st.leaders.values[st.slotBroker[f]] {
+		f := start + 1 + int32(r.intn(rf-1))
+		if g := start + 1 + int32(r.intn(rf-1)); st.leaders.values[st.slotBroker[g]] < st.leaders.values[st.slotBroker[f]] {
 			f = g
 		}
 		return move{part: part, slot: f, swap: true}, true
@@ -78,17 +87,17 @@ func (s *Search) proposeLeader(st *state) (move, bool) {
 
 // proposeBroker moves a replica from a more loaded broker to a less loaded one that does not
 // hold the partition. When only leaders are scored, only leader replicas are worth moving.
-func (s *Search) proposeBroker(st *state) (move, bool) {
+func (s *Search) proposeBroker(st *state, r *random) (move, bool) {
 	c := s.cluster
 	if len(c.brokers) < 2 {
 		return move{}, false
 	}
-	a := s.randomBroker(st)
-	if b := s.randomBroker(st); s.load(st, b) > s.load(st, a) {
+	a := s.randomBroker(r)
+	if b := s.randomBroker(r); s.load(st, b) > s.load(st, a) {
 		a = b
 	}
-	to := s.otherBroker(st, a)
-	if b := s.otherBroker(st, a); s.excluded[to] || (!s.excluded[b] && s.load(st, b) < s.load(st, to)) {
+	to := s.otherBroker(r, a)
+	if b := s.otherBroker(r, a); s.excluded[to] || (!s.excluded[b] && s.load(st, b) < s.load(st, to)) {
 		to = b
 	}
 	if s.excluded[to] {
@@ -101,7 +110,7 @@ func (s *Search) proposeBroker(st *state) (move, bool) {
 	ideal := (st.bytes.values[a] - st.bytes.values[to]) / 2
 	best, bestGap := int32(-1), int64(0)
 	for range draws {
-		slot := list[st.intn(len(list))]
+		slot := list[r.intn(len(list))]
 		part := c.slotPart[slot]
 		start, end := c.slotStart[part], c.slotStart[part+1]
 		if (!s.followersMatter && slot != start) || hasBroker(st.slotBroker[start:end], to) {
@@ -119,11 +128,11 @@ func (s *Search) proposeBroker(st *state) (move, bool) {
 
 // proposeDir moves a replica from the fullest directory of a broker to its emptiest; of two
 // brokers, the one whose directories differ most.
-func (s *Search) proposeDir(st *state) (move, bool) {
+func (s *Search) proposeDir(st *state, r *random) (move, bool) {
 	c := s.cluster
-	b := s.randomBroker(st)
+	b := s.randomBroker(r)
 	from, to := s.fullestDir(st, b), s.emptiestDir(st, b, -1)
-	if o := s.randomBroker(st); o != b {
+	if o := s.randomBroker(r); o != b {
 		of, ot := s.fullestDir(st, o), s.emptiestDir(st, o, -1)
 		if st.dirs.values[of]-st.dirs.values[ot] > st.dirs.values[from]-st.dirs.values[to] {
 			b, from, to = o, of, ot
@@ -136,7 +145,7 @@ func (s *Search) proposeDir(st *state) (move, bool) {
 	ideal := (st.dirs.values[from] - st.dirs.values[to]) / 2
 	best, bestGap := int32(-1), int64(0)
 	for range draws {
-		slot := list[st.intn(len(list))]
+		slot := list[r.intn(len(list))]
 		if st.slotDir[slot] != from {
 			continue
 		}
@@ -150,11 +159,11 @@ func (s *Search) proposeDir(st *state) (move, bool) {
 	return move{part: c.slotPart[best], slot: best, dir: to}, true
 }
 
-func (s *Search) randomBroker(st *state) int32 { return int32(st.intn(len(s.cluster.brokers))) }
+func (s *Search) randomBroker(r *random) int32 { return int32(r.intn(len(s.cluster.brokers))) }
 
 // otherBroker draws a broker other than b, uniformly; there must be at least two.
-func (s *Search) otherBroker(st *state, b int32) int32 {
-	o := int32(st.intn(len(s.cluster.brokers) - 1))
+func (s *Search) otherBroker(r *random, b int32) int32 {
+	o := int32(r.intn(len(s.cluster.brokers) - 1))
 	if o >= b {
 		o++
 	}
@@ -203,9 +212,9 @@ func abs(x int64) int64 {
 // shuffleStep draws one step of Astraea's ShufflePlanGenerator (spec/balancer.md §2.3): a
 // uniform partition, then a uniform pick among its (RF−1) leader swaps and (B−RF)·RF moves
 // of a replica to a broker that lacks the partition, into a random directory of it.
-func (s *Search) shuffleStep(st *state) (move, bool) {
+func (s *Search) shuffleStep(st *state, r *random) (move, bool) {
 	c := s.cluster
-	part := s.movable[st.intn(len(s.movable))]
+	part := s.movable[r.intn(len(s.movable))]
 	start, end := c.slotStart[part], c.slotStart[part+1]
 	rf := int(end - start)
 	leaderSwaps := rf - 1
@@ -213,7 +222,7 @@ func (s *Search) shuffleStep(st *state) (move, bool) {
 	if total <= 0 {
 		return move{}, false
 	}
-	i := st.intn(total)
+	i := r.intn(total)
 	if i < leaderSwaps {
 		return move{part: part, slot: start + 1 + int32(i), swap: true}, true
 	}
@@ -225,7 +234,7 @@ func (s *Search) shuffleStep(st *state) (move, bool) {
 		}
 		if nth == 0 {
 			dirs := int(c.dirStart[b+1] - c.dirStart[b])
-			return move{part: part, slot: slot, dir: c.dirStart[b] + int32(st.intn(dirs))}, true
+			return move{part: part, slot: slot, dir: c.dirStart[b] + int32(r.intn(dirs))}, true
 		}
 		nth--
 	}

@@ -6,14 +6,20 @@ import (
 	"slices"
 )
 
-// move is one candidate change of one partition: either the preferred leader swaps places
-// with a follower, or one replica goes to another log directory (of another broker, or of
-// the same broker).
+// move is one candidate change: the preferred leader of a partition swaps places with a
+// follower; or one replica goes to another log directory (of another broker, or of the same
+// broker); or two replicas of different partitions on two brokers exchange places.
 type move struct {
 	part int32
 	slot int32 // the replica to relocate, or the follower that becomes the preferred leader
 	dir  int32 // where the replica goes (relocation only); the directory implies the broker
 	swap bool  // leader swap rather than relocation
+
+	// exchange: slot goes where other is, and other where slot is (each into the other's
+	// directory, read when scored). The brokers' bytes change by the difference of sizes
+	// only: the fine-tuning that single relocations, each too big, cannot do.
+	exchange bool
+	other    int32
 }
 
 // scored is what a move would make of the state: new cost, new aggregates, new budgets.
@@ -23,6 +29,8 @@ type scored struct {
 	dirsSq, replicasSq  float64
 	topicSq, topicCV    float64 // the moved replica's topic: its Σ(x−ref)² and CV after
 	topicSum            float64
+	topicSq2, topicCV2  float64 // an exchange's second topic
+	amount, leaderNet   int64   // an exchange's net bytes and leaders from broker from to to
 	moves, leaderMoves  int
 	movedBytes          int64
 	from, to            int32 // brokers losing and gaining (bytes or a leader)
@@ -59,7 +67,7 @@ type state struct {
 	brokerSlots [][]int32
 	slotPos     []int32
 
-	rng rand.PCG
+	rng random
 
 	_ [128]byte
 }
@@ -85,7 +93,7 @@ func (s *Search) newState(batch int) *state {
 	for _, sp := range s.base.topics {
 		st.topics = append(st.topics, sp.clone())
 	}
-	st.rng.Seed(splitMix(s.opts.Seed), splitMix(s.opts.Seed^splitMix(uint64(batch)+1)))
+	st.rng.seed(s.opts.Seed, uint64(batch))
 	// A broker holds at most one replica of a partition, so len(movable) bounds each list
 	// and appends never reallocate in the hot loop.
 	n := len(s.movable)
@@ -130,14 +138,26 @@ func splitMix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// random is a PCG stream for proposals. Each batch, and each chunk of a climb's round, has
+// its own, so what it draws does not depend on who runs it or when.
+type random struct{ pcg rand.PCG }
+
+// seed starts the stream for a seed and a stream number.
+func (r *random) seed(seed, stream uint64) {
+	r.pcg.Seed(splitMix(seed), splitMix(seed^splitMix(stream+1)))
+}
+
 // intn returns a number in [0, n), n > 0, by multiply-shift: no division, no allocation.
-func (st *state) intn(n int) int {
-	hi, _ := bits.Mul64(st.rng.Uint64(), uint64(n))
+func (r *random) intn(n int) int {
+	hi, _ := bits.Mul64(r.pcg.Uint64(), uint64(n))
 	return int(hi)
 }
 
 // score evaluates a move in O(replication factor): it reads the state and changes nothing.
 func (s *Search) score(st *state, m move) scored {
+	if m.exchange {
+		return s.scoreExchange(st, m)
+	}
 	c := s.cluster
 	start := c.slotStart[m.part]
 	sc := scored{
@@ -197,6 +217,10 @@ func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool
 
 // commit applies a scored move to the layout and the aggregates in O(1).
 func (s *Search) commit(st *state, m move, sc *scored) {
+	if m.exchange {
+		s.commitExchange(st, m, sc)
+		return
+	}
 	c := s.cluster
 	if m.swap {
 		start := c.slotStart[m.part]

@@ -62,6 +62,9 @@ type Options struct {
 	ShuffleSteps int
 	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
 	Batches int
+	// StallAfter ends a climb (RunClimb) once this many candidates in a row have kept no
+	// move; 0 means never, the climb then evaluates its whole Limit.
+	StallAfter int
 
 	// ExcludeBrokers are brokers the plan drains: every replica of a movable partition on
 	// them leaves, and none arrives. Each must be a broker of the cluster.
@@ -121,6 +124,7 @@ type Search struct {
 	bytesPerLoad    float64
 	leadersPerLoad  float64
 	replicasPerLoad float64
+	exchanges       bool // exchanges can lower the cost (bytes count); a climb uses them once stuck
 	invTopics       float64 // 1/number of topics, 0 if none
 }
 
@@ -149,8 +153,8 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if opts.Strategy != HillClimb && opts.Strategy != Shuffle {
 		return nil, fmt.Errorf("unknown strategy %q (known: %s, %s)", opts.Strategy, HillClimb, Shuffle)
 	}
-	if opts.ShuffleSteps < 0 || opts.Batches < 0 {
-		return nil, errors.New("shuffle steps and batches must be ≥ 0")
+	if opts.ShuffleSteps < 0 || opts.Batches < 0 || opts.StallAfter < 0 {
+		return nil, errors.New("shuffle steps, batches and stall must be ≥ 0")
 	}
 	if math.IsNaN(opts.MaxDiskUsage) || opts.MaxDiskUsage < 0 || opts.MaxDiskUsage > 1 {
 		return nil, fmt.Errorf("invalid max disk usage %v: must be > 0 and ≤ 1", opts.MaxDiskUsage)
@@ -205,6 +209,7 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 		if w[DirectorySizeCost] > 0 {
 			s.kinds = append(s.kinds, kindDir)
 		}
+		s.exchanges = w[ReplicaSizeCost] > 0 || w[DirectorySizeCost] > 0
 	}
 	if w[ReplicaLeaderCost] > 0 {
 		s.kinds = append([]moveKind{kindLeader}, s.kinds...)
@@ -370,7 +375,7 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	var evaluated int
 	for i := 0; i < b.Count && !stop.stop(i); i++ {
 		evaluated++
-		m, ok := s.propose(st)
+		m, ok := s.propose(st, &st.rng, false)
 		if !ok {
 			continue
 		}
@@ -402,7 +407,7 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 		evaluated++
 		undoLog = undoLog[:0]
 		for range s.opts.ShuffleSteps {
-			m, ok := s.shuffleStep(st)
+			m, ok := s.shuffleStep(st, &st.rng)
 			if !ok {
 				continue
 			}
@@ -446,9 +451,12 @@ func (s *Search) result(b Batch, st *state, evaluated int, interrupted bool) Res
 }
 
 // Run evaluates the whole limit with up to workers goroutines (0 means GOMAXPROCS) and
-// returns the best plan. The batches come from Options.Batches, so the result is the same
-// for any number of workers.
+// returns the best plan, the same for any number of workers: a hill climb is one Climb
+// (RunClimb); Astraea's shuffle splits the limit into Options.Batches batches.
 func (s *Search) Run(ctx context.Context, workers int) Result {
+	if s.opts.Strategy == HillClimb {
+		return s.RunClimb(ctx, workers)
+	}
 	batches := s.Batches(s.opts.Batches)
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

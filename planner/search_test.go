@@ -261,14 +261,29 @@ func TestDeterminism(t *testing.T) {
 		if got := mustSearch(t, again, opts).Run(context.Background(), 2); !sameResult(got, first) {
 			t.Fatalf("%s: the same layout listed in another order gave another result", strategy)
 		}
-		// The actor layer's way: batches run anywhere, in any order, merged by Best.
-		batches := s.Batches(3)
-		var results []planner.Result
-		for i := len(batches) - 1; i >= 0; i-- {
-			results = append(results, s.RunBatch(context.Background(), batches[i]))
+		// The actor layer's way: a climb's chunks scored in any order, handed to Commit in
+		// any order; a shuffle's batches run anywhere, in any order, merged by Best.
+		var got planner.Result
+		if strategy == planner.HillClimb {
+			climb := s.NewClimb()
+			for chunks := climb.Next(); chunks != nil; chunks = climb.Next() {
+				var results []planner.ChunkResult
+				for i := len(chunks) - 1; i >= 0; i-- {
+					results = append(results, climb.Score(chunks[i]))
+				}
+				climb.Commit(results)
+			}
+			got = climb.Result()
+		} else {
+			batches := s.Batches(3)
+			var results []planner.Result
+			for i := len(batches) - 1; i >= 0; i-- {
+				results = append(results, s.RunBatch(context.Background(), batches[i]))
+			}
+			got = planner.Best(results...)
 		}
-		if got := planner.Best(results...); !sameResult(got, first) {
-			t.Fatalf("%s: batches merged in reverse order gave another result", strategy)
+		if !sameResult(got, first) {
+			t.Fatalf("%s: chunks or batches in reverse order gave another result", strategy)
 		}
 		opts.Seed = 100
 		if got := mustSearch(t, c, opts).Run(context.Background(), 2); reflect.DeepEqual(got.Plan().Changes, first.Plan().Changes) {

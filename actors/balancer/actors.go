@@ -31,16 +31,14 @@ type (
 		snap *kafkaload.Snapshot
 		err  error
 	}
-	// runBatch asks a planner to run one batch of a prepared search until ctx ends.
-	runBatch struct {
-		ctx    context.Context
-		search *planner.Search
-		batch  planner.Batch
+	// scoreChunk asks a planner to score one chunk of a climb's round.
+	scoreChunk struct {
+		climb *planner.Climb
+		chunk planner.Chunk
 	}
-	// batchDone is a planner's answer: the batch's best layout, or a recovered panic.
-	batchDone struct {
-		batch  planner.Batch
-		result planner.Result
+	// chunkDone is a planner's answer: what the chunk found, or a recovered panic.
+	chunkDone struct {
+		result planner.ChunkResult
 		err    error
 	}
 	// expired tells a search that its planners are late.
@@ -105,17 +103,17 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	}
 }
 
-// plannerActor runs batches, one at a time: a batch is CPU-bound work that ends by itself
-// (its count, or its context). It answers every batch, even one that panicked, so a search
-// never waits for an answer that will not come.
+// plannerActor scores chunks, one at a time: a chunk is CPU-bound work of ChunkSize
+// candidates (tens of microseconds) that only reads the climb. It answers every chunk, even
+// one that panicked, so a search never waits for an answer that will not come.
 type plannerActor struct{ cfg *config }
 
 func (p *plannerActor) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*runBatch)
+	m, ok := ctx.Message().(*scoreChunk)
 	if !ok {
 		return
 	}
-	done := &batchDone{batch: m.batch}
+	done := &chunkDone{result: planner.ChunkResult{Chunk: m.chunk}}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -123,7 +121,7 @@ func (p *plannerActor) Receive(ctx actor.Context) {
 				done.err = errorf(ErrInternal, "planner failed: %v", r)
 			}
 		}()
-		done.result = m.search.RunBatch(m.ctx, m.batch)
+		done.result = m.climb.Score(m.chunk)
 	}()
 	ctx.Respond(done)
 }
@@ -140,11 +138,12 @@ type searchActor struct {
 	started  time.Time
 	loadedAt time.Time
 
-	cancel  context.CancelFunc // ends the read of Kafka, then the batches
-	search  *planner.Search
-	results []planner.Result
-	pending int
-	guard   *time.Timer
+	cancel   context.CancelFunc // ends the read of Kafka
+	deadline context.Context    // the search's timeout, from the read on
+	climb    *planner.Climb
+	results  []planner.ChunkResult // of the round in flight
+	pending  int
+	guard    *time.Timer
 }
 
 func (a *searchActor) Receive(ctx actor.Context) {
@@ -161,7 +160,7 @@ func (a *searchActor) Receive(ctx actor.Context) {
 		a.start(ctx, m)
 	case *loaded:
 		a.plan(ctx, m)
-	case *batchDone:
+	case *chunkDone:
 		a.collect(ctx, m)
 	case *expired:
 		a.answer(ctx, nil, errorf(ErrTimeout, "planners did not answer within %s of the search's timeout", a.cfg.grace))
@@ -231,51 +230,69 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 			}
 		}
 	}
-	s, err := planner.NewSearch(c, planner.Options{
+	opts := planner.Options{
 		Functions: a.req.Functions, Limit: a.req.Limit, Seed: a.req.Seed, Topics: topics,
-		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves, Batches: a.cfg.batches,
+		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves,
 		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers,
 		MaxDiskUsage: a.req.MaxDiskUsage, MinGain: a.req.MinGain,
-	})
+	}
+	if opts.Limit == 0 {
+		opts.Limit, opts.StallAfter = planner.AutoEffort(c, topics)
+	}
+	s, err := planner.NewSearch(c, opts)
 	if err != nil {
 		a.answer(ctx, nil, withKind(ErrInvalid, err))
 		return
 	}
-	searchCtx, cancel := context.WithTimeout(a.cfg.base, a.req.Timeout)
-	a.cancel, a.search = cancel, s
-	batches := s.Batches(a.cfg.batches)
-	a.results, a.pending = make([]planner.Result, len(batches)), len(batches)
-	for i, b := range batches {
-		ctx.Request(a.planners[i%len(a.planners)], &runBatch{ctx: searchCtx, search: s, batch: b})
-	}
-	// Planners stop a batch within a few candidates of the deadline; only a planner busy
-	// with another search's long batch, or a bug, can be later than this.
+	deadline, cancel := context.WithTimeout(a.cfg.base, a.req.Timeout)
+	a.cancel, a.deadline, a.climb = cancel, deadline, s.NewClimb()
+	// Planners answer a chunk within microseconds; only a bug, or planners busy with many
+	// other searches, can keep a round past this.
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	a.guard = time.AfterFunc(a.req.Timeout+a.cfg.grace, func() { root.Send(self, &expired{}) })
+	a.nextRound(ctx)
 }
 
-// collect keeps each batch's best; when all are in, the global best is the plan. Results are
-// merged by batch index, not arrival order, so the plan depends on the seed only.
-func (a *searchActor) collect(ctx actor.Context, m *batchDone) {
-	if a.answered || a.results == nil {
+// nextRound hands the chunks of the climb's next round to the planners, chunk i to planner
+// (seq + i) mod n, or answers when the climb is over or the timeout has passed.
+func (a *searchActor) nextRound(ctx actor.Context) {
+	if a.cfg.base.Err() != nil {
+		a.answer(ctx, nil, ErrStopped) // cut short by Stop
+		return
+	}
+	if a.deadline.Err() != nil {
+		a.climb.Interrupt()
+	}
+	chunks := a.climb.Next()
+	if chunks == nil {
+		a.cancel()
+		a.guard.Stop()
+		best := a.climb.Result()
+		a.answer(ctx, a.report(best.Plan(), best.Evaluated, best.Interrupted), nil)
+		return
+	}
+	a.results, a.pending = a.results[:0], len(chunks)
+	for i, ch := range chunks {
+		ctx.Request(a.planners[i%len(a.planners)], &scoreChunk{climb: a.climb, chunk: ch})
+	}
+}
+
+// collect gathers a round's chunks; when all are in, the climb commits the round (in chunk
+// order, whatever the order of arrival) and the next round starts.
+func (a *searchActor) collect(ctx actor.Context, m *chunkDone) {
+	if a.answered || a.climb == nil {
 		return
 	}
 	if m.err != nil {
 		a.answer(ctx, nil, m.err)
 		return
 	}
-	if a.cfg.base.Err() != nil {
-		a.answer(ctx, nil, ErrStopped) // the batches were cut short by Stop
-		return
-	}
-	a.results[m.batch.Index] = m.result
+	a.results = append(a.results, m.result)
 	if a.pending--; a.pending > 0 {
 		return
 	}
-	a.cancel()
-	a.guard.Stop()
-	best := planner.Best(a.results...)
-	a.answer(ctx, a.report(best.Plan(), best.Evaluated, best.Interrupted), nil)
+	a.climb.Commit(a.results)
+	a.nextRound(ctx)
 }
 
 func (a *searchActor) report(p planner.Plan, evaluated int, interrupted bool) *Report {

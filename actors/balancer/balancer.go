@@ -46,11 +46,6 @@ type Options struct {
 	// Planners is the size of the planner pool; default GOMAXPROCS. Scoring is CPU-bound,
 	// so more planners than cores buy nothing.
 	Planners int
-	// Batches is how many batches a search splits its limit into; default
-	// planner.DefaultBatches. It is fixed, not the pool size, so that a plan depends on the
-	// seed and never on the machine: a batch is one hill-climbing chain, and fewer, longer
-	// chains reach lower costs.
-	Batches int
 	// MaxSearches bounds the searches running at once (ErrBusy beyond); default 4.
 	MaxSearches int
 	// LoadTimeout bounds reading the cluster; default kafkaload.DefaultTimeout.
@@ -71,7 +66,8 @@ type Options struct {
 type Request struct {
 	// Functions is the cluster cost to minimise; required.
 	Functions planner.Functions
-	// Limit is the number of candidates to evaluate; > 0.
+	// Limit is the number of candidates to evaluate; 0 lets the search scale its effort
+	// with the cluster (planner.AutoEffort): it ends when it stalls.
 	Limit int
 	// Timeout ends the search early, after reading the cluster; > 0.
 	Timeout time.Duration
@@ -136,7 +132,6 @@ type config struct {
 	log         zerolog.Logger
 	source      Source
 	planners    int
-	batches     int
 	maxSearches int
 	loadTimeout time.Duration
 	grace       time.Duration
@@ -163,14 +158,11 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	cfg := &config{
-		log: o.Logger, source: o.Source, planners: o.Planners, batches: o.Batches,
+		log: o.Logger, source: o.Source, planners: o.Planners,
 		maxSearches: o.MaxSearches, loadTimeout: o.LoadTimeout, grace: o.Grace, base: base,
 	}
 	if cfg.planners <= 0 {
 		cfg.planners = runtime.GOMAXPROCS(0)
-	}
-	if cfg.batches <= 0 {
-		cfg.batches = planner.DefaultBatches
 	}
 	if cfg.maxSearches <= 0 {
 		cfg.maxSearches = 4
@@ -254,8 +246,8 @@ func (b *Balancer) Stop() error {
 
 func (r *Request) validate() error {
 	switch {
-	case r.Limit <= 0:
-		return errorf(ErrInvalid, "invalid search limit %d: must be > 0", r.Limit)
+	case r.Limit < 0:
+		return errorf(ErrInvalid, "invalid search limit %d: must be > 0 (or 0 for automatic)", r.Limit)
 	case r.Timeout <= 0:
 		return errorf(ErrInvalid, "invalid timeout %s: must be > 0", r.Timeout)
 	case r.MaxMoveBytes < 0 || r.MaxMoves < 0:

@@ -97,7 +97,7 @@ func TestProposeEqualsSearchRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := s.Run(context.Background(), 0)
+		res := s.RunClimb(context.Background(), 0)
 		want := res.Plan()
 		if got.Cost != want.Cost || got.NewCost != want.NewCost {
 			t.Fatalf("%s: cost %v → %v, want %v → %v", fs, got.Cost, got.NewCost, want.Cost, want.NewCost)
@@ -113,6 +113,32 @@ func TestProposeEqualsSearchRun(t *testing.T) {
 		}
 		if got.Function != fs {
 			t.Fatalf("function %q, want %q", got.Function, fs)
+		}
+	}
+}
+
+// TestAutoEffort: without a limit, the search scales its effort with the cluster and ends
+// when it stalls; the plan is the planner's for planner.AutoEffort, whatever the pool.
+func TestAutoEffort(t *testing.T) {
+	c := skewed(t)
+	limit, stall := planner.AutoEffort(c, nil)
+	req := request(t)
+	req.Limit = 0
+	s, err := planner.NewSearch(c, planner.Options{Functions: req.Functions, Limit: limit, StallAfter: stall, Seed: req.Seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.RunClimb(context.Background(), 3)
+	for _, n := range []int{1, 4} {
+		got, err := start(t, newSystem(t), balancer.Options{Source: static(c), Planners: n}).Propose(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Limit != want.Evaluated || got.NewCost != want.NewCost || !reflect.DeepEqual(got.Changes, want.Plan().Changes) {
+			t.Fatalf("%d planners: evaluated %d to %v, planner evaluated %d to %v", n, got.Limit, got.NewCost, want.Evaluated, want.NewCost)
+		}
+		if got.Limit < stall || got.Limit > limit {
+			t.Fatalf("%d planners: evaluated %d, want at least the stall %d and at most the cap %d", n, got.Limit, stall, limit)
 		}
 	}
 }
@@ -273,7 +299,9 @@ func TestErrors(t *testing.T) {
 		name string
 		edit func(*balancer.Request)
 	}{
-		{"limit 0", func(r *balancer.Request) { r.Limit = 0 }},
+		{"unknown excluded broker", func(r *balancer.Request) { r.ExcludeBrokers = []int32{99} }},
+		{"disk usage above 1", func(r *balancer.Request) { r.MaxDiskUsage = 2 }},
+		{"negative min gain", func(r *balancer.Request) { r.MinGain = -1 }},
 		{"negative limit", func(r *balancer.Request) { r.Limit = -1 }},
 		{"timeout 0", func(r *balancer.Request) { r.Timeout = 0 }},
 		{"no function", func(r *balancer.Request) { r.Functions = nil }},

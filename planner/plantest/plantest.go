@@ -41,6 +41,16 @@ func Benchmark() Config {
 	}
 }
 
+// Large is the cluster at scale: 100 brokers (10 of them new and empty), 4
+// directories each, 33,000 partitions with replication factor 3 (about 100,000 replicas),
+// skewed.
+func Large() Config {
+	return Config{
+		Brokers: 100, DirsPerBroker: 4, Topics: 330, Partitions: 33000, ReplicationFactor: 3,
+		Skew: 1.5, EmptyBrokers: 10, MeanPartitionBytes: 1 << 30, Seed: 1,
+	}
+}
+
 // Generate returns the brokers and partitions of a synthetic cluster.
 func Generate(cfg Config) ([]planner.Broker, []planner.Partition, error) {
 	placed := cfg.Brokers - cfg.EmptyBrokers
