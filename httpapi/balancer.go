@@ -30,11 +30,11 @@ const (
 // balancerParams are the query parameters GET /balancer knows.
 var balancerParams = map[string]bool{
 	"limit": true, "topics": true, "timeout": true, "function": true, "seed": true,
-	"maxMoveBytes": true, "maxMoves": true, "excludeBrokers": true, "maxDiskUsage": true, "minGain": true,
+	"maxMoveBytes": true, "maxMoves": true, "excludeBrokers": true, "targetBrokers": true, "maxDiskUsage": true, "minGain": true,
 }
 
 // balancerParamList names them in the unknown-parameter error.
-const balancerParamList = "limit, topics, timeout, function, seed, maxMoveBytes, maxMoves, excludeBrokers, maxDiskUsage, minGain"
+const balancerParamList = "limit, topics, timeout, function, seed, maxMoveBytes, maxMoves, excludeBrokers, targetBrokers, maxDiskUsage, minGain"
 
 // balancerRoutes serves the Kafka balancer. b is nil when no Kafka is configured: every
 // request then answers 503. Errors use Astraea's shape, {"code": <status>, "message": "..."},
@@ -131,15 +131,11 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 		}
 		req.LeadershipOnly = req.LeadershipOnly || req.MaxMoves == 0
 	}
-	if args.Has("excludeBrokers") {
-		v := string(args.Peek("excludeBrokers"))
-		for id := range strings.SplitSeq(v, ",") {
-			n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
-			if err != nil || n < 0 {
-				return req, fmt.Errorf("invalid excludeBrokers %q: must be a comma list of broker ids such as 1,2", v)
-			}
-			req.ExcludeBrokers = append(req.ExcludeBrokers, int32(n))
-		}
+	if req.ExcludeBrokers, err = parseBrokerIDs(args, "excludeBrokers"); err != nil {
+		return req, err
+	}
+	if req.TargetBrokers, err = parseBrokerIDs(args, "targetBrokers"); err != nil {
+		return req, err
 	}
 	req.MaxDiskUsage = planner.DefaultMaxDiskUsage
 	if v := args.Peek("maxDiskUsage"); v != nil {
@@ -156,6 +152,23 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// parseBrokerIDs reads a comma list of broker ids; nil when the parameter is absent.
+func parseBrokerIDs(args *fasthttp.Args, name string) ([]int32, error) {
+	if !args.Has(name) {
+		return nil, nil
+	}
+	v := string(args.Peek(name))
+	var ids []int32
+	for id := range strings.SplitSeq(v, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid %s %q: must be a comma list of broker ids such as 1,2", name, v)
+		}
+		ids = append(ids, int32(n))
+	}
+	return ids, nil
 }
 
 // astraeaDuration is Astraea's DurationField syntax; a bare number means seconds.

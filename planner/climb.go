@@ -278,7 +278,7 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 // Automatic effort: the candidates a search gets when its limit is not given, per movable
 // replica, and how many in a row may keep no move before the climb is over.
 const (
-	autoPerReplica   = 20
+	autoPerReplica   = 10
 	autoStallPerRepl = 1
 	autoMinimum      = 10_000
 )
@@ -286,7 +286,7 @@ const (
 // AutoEffort is the limit and StallAfter of a search whose limit is not given, scaled with
 // the replicas of the topics that may move (every topic when topics is empty): a climb needs
 // a few candidates per replica to converge (about 3 on plantest.Large), so it gets up to
-// 20, and ends as soon as one candidate per replica in a row has kept no move.
+// 10, and ends as soon as one candidate per replica in a row has kept no move.
 func AutoEffort(c *Cluster, topics []string) (limit, stallAfter int) {
 	replicas := 0
 	if len(topics) == 0 {

@@ -20,6 +20,8 @@ import (
 //     files) are taken as they are now. A directory whose capacity Kafka did not report is
 //     not checked, and the plan says so.
 //   - Excluded brokers: no replica of a movable partition stays on one, none arrives.
+//   - Target brokers, when given: only they receive replicas (filling new brokers); a
+//     change of leader among a partition's current replicas is still allowed anywhere.
 //
 // The repair is deterministic (no random draw) and runs once in NewSearch: each broken
 // partition gets, replica by replica, the relocation that repairs it at the lowest
@@ -52,6 +54,7 @@ type Constraints struct {
 // constraints is a search's view of the hard constraints.
 type constraints struct {
 	excluded []bool  // broker index -> excluded
+	closed   []bool  // broker index -> may receive no replica: excluded, or not a target
 	dirLimit []int64 // directory index -> most planning bytes it may hold; MaxInt64 if unknown
 	dirOther []int64 // directory index -> bytes on its volume that are not its replicas
 	racks    int     // racks among the brokers that are not excluded
@@ -87,6 +90,22 @@ func (s *Search) prepareConstraints(l loads) error {
 			return fmt.Errorf("unknown broker %d to exclude", id)
 		}
 		s.excluded[bi] = true
+	}
+	s.closed = slices.Clone(s.excluded)
+	if len(s.opts.TargetBrokers) > 0 {
+		for bi := range s.closed {
+			s.closed[bi] = true
+		}
+		for _, id := range s.opts.TargetBrokers {
+			bi, ok := c.brokerByID[id]
+			if !ok {
+				return fmt.Errorf("unknown target broker %d", id)
+			}
+			s.closed[bi] = s.excluded[bi]
+		}
+		if !slices.Contains(s.closed, false) {
+			return fmt.Errorf("every target broker is excluded: there is nowhere to put the replicas")
+		}
 	}
 	rackSeen := map[int32]bool{}
 	for bi, rack := range c.brokerRack {
@@ -174,7 +193,7 @@ func (s *Search) allowed(st *state, m move, sc *scored) bool {
 		return true
 	}
 	c := s.cluster
-	if s.excluded[sc.to] || c.size[m.part] > s.dirLimit[sc.toDir]-st.dirs.values[sc.toDir] {
+	if s.closed[sc.to] || c.size[m.part] > s.dirLimit[sc.toDir]-st.dirs.values[sc.toDir] {
 		return false
 	}
 	if c.hasRacks && c.brokerRack[sc.from] != c.brokerRack[sc.to] {
@@ -290,7 +309,7 @@ func (s *Search) bestRelocation(st *state, slot int32, lowerRacks bool) (move, s
 	var bestSc scored
 	found := false
 	for b := range int32(len(c.brokers)) {
-		if s.excluded[b] || (b != from && hasBroker(brokers, b)) {
+		if s.closed[b] || (b != from && hasBroker(brokers, b)) {
 			continue
 		}
 		if c.hasRacks {
@@ -329,44 +348,67 @@ func (s *Search) bestRelocation(st *state, slot int32, lowerRacks bool) (move, s
 func (s *Search) unmet(slotDir []int32) []string {
 	c := s.cluster
 	var out []string
-	var excluded, racks []string
+	var excluded, racks, full examples
 	brokers := make([]int32, 0, 8)
 	for _, p := range s.movable {
 		start, end := c.slotStart[p], c.slotStart[p+1]
 		brokers = brokers[:0]
-		name := fmt.Sprintf("%s-%d", c.partitions[p].Topic, c.partitions[p].Partition)
 		for _, d := range slotDir[start:end] {
 			b := c.dirBroker[d]
 			brokers = append(brokers, b)
 			if s.excluded[b] {
-				excluded = append(excluded, fmt.Sprintf("%s on broker %d", name, c.brokers[b].ID))
+				excluded.add(func() string {
+					return fmt.Sprintf("%s-%d on broker %d", c.partitions[p].Topic, c.partitions[p].Partition, c.brokers[b].ID)
+				})
 			}
 		}
 		if c.hasRacks && s.rackViolation(brokers, -1, 0) > 0 {
-			racks = append(racks, name)
+			racks.add(func() string { return fmt.Sprintf("%s-%d", c.partitions[p].Topic, c.partitions[p].Partition) })
 		}
 	}
-	if len(excluded) > 0 {
-		out = append(out, fmt.Sprintf("%d replicas stay on excluded brokers: %s", len(excluded), abbreviate(excluded)))
+	if excluded.n > 0 {
+		out = append(out, fmt.Sprintf("%d replicas stay on excluded brokers: %s", excluded.n, excluded))
 	}
-	if len(racks) > 0 {
-		out = append(out, fmt.Sprintf("%d partitions are not spread over min(RF, %d) racks: %s", len(racks), s.racks, abbreviate(racks)))
+	if racks.n > 0 {
+		out = append(out, fmt.Sprintf("%d partitions are not spread over min(RF, %d) racks: %s", racks.n, s.racks, racks))
 	}
 	dirBytes := make([]int64, len(c.dirPath))
 	for slot, d := range slotDir {
 		dirBytes[d] += c.size[c.slotPart[slot]]
 	}
-	var full []string
 	for d, limit := range s.dirLimit {
 		if dirBytes[d] > limit {
-			usage := float64(s.dirOther[d]+dirBytes[d]) / float64(c.dirSpace[d].Total)
-			full = append(full, fmt.Sprintf("broker %d %s at %.1f%%", c.brokers[c.dirBroker[d]].ID, c.dirPath[d], 100*usage))
+			full.add(func() string {
+				usage := float64(s.dirOther[d]+dirBytes[d]) / float64(c.dirSpace[d].Total)
+				return fmt.Sprintf("broker %d %s at %.1f%%", c.brokers[c.dirBroker[d]].ID, c.dirPath[d], 100*usage)
+			})
 		}
 	}
-	if len(full) > 0 {
-		out = append(out, fmt.Sprintf("%d log directories end above maxDiskUsage %g: %s", len(full), s.opts.MaxDiskUsage, abbreviate(full)))
+	if full.n > 0 {
+		out = append(out, fmt.Sprintf("%d log directories end above maxDiskUsage %g: %s", full.n, s.opts.MaxDiskUsage, full))
 	}
 	return out
+}
+
+// examples counts items and names the first few, so a message stays readable (and cheap
+// to build) on a big cluster.
+type examples struct {
+	n     int
+	names []string
+}
+
+func (e *examples) add(name func() string) {
+	if e.n < 5 {
+		e.names = append(e.names, name())
+	}
+	e.n++
+}
+
+func (e examples) String() string {
+	if e.n <= len(e.names) {
+		return strings.Join(e.names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(e.names, ", "), e.n-len(e.names))
 }
 
 // abbreviate lists at most 5 items, so a message stays readable on a big cluster.

@@ -80,7 +80,7 @@ func TestRackAwareProperty(t *testing.T) {
 		text := functionSets[int(seed)%len(functionSets)]
 		strategy := []planner.Strategy{planner.HillClimb, planner.Shuffle}[seed%2]
 		fs := functions(t, text)
-		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 2000, Seed: seed, Strategy: strategy}).Run(context.Background(), 2)
+		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 2000 + int(seed%3)*10000, Seed: seed, Strategy: strategy}).Run(context.Background(), 2)
 		plan := r.Plan()
 		checkPlan(t, c, fs, plan)
 		after := apply(t, c, plan)
@@ -327,6 +327,35 @@ func TestLeadershipOnly(t *testing.T) {
 		// Only the leader cost can improve without copying.
 		if strings.Contains(text, "ReplicaLeaderCost") != r.HasPlan() {
 			t.Fatalf("%s: has plan %v (%v -> %v)", text, r.HasPlan(), r.Cost, r.NewCost)
+		}
+	}
+}
+
+// TestTargetBrokers: with target brokers, only they receive replicas; the rest of the
+// cluster only sees leaders change among current replicas.
+func TestTargetBrokers(t *testing.T) {
+	c := mustCluster(t, smallConfig(6)) // broker 6 is new and empty
+	fs := functions(t, "ReplicaSizeCost,ReplicaLeaderCost")
+	for seed := range uint64(3) {
+		r := mustSearch(t, c, planner.Options{Functions: fs, Limit: 5000, Seed: seed, TargetBrokers: []int32{6}}).Run(context.Background(), 2)
+		plan := r.Plan()
+		checkPlan(t, c, fs, plan)
+		if plan.MovedPartitions == 0 {
+			t.Fatalf("seed %d: nothing moved to the empty target broker", seed)
+		}
+		for _, ch := range plan.Changes {
+			for _, a := range ch.After {
+				arrives := !slices.ContainsFunc(ch.Before, func(r planner.Replica) bool { return r.BrokerID == a.BrokerID && r.Directory == a.Directory })
+				if arrives && a.BrokerID != 6 {
+					t.Fatalf("seed %d: %s-%d gets a replica on broker %d, not a target", seed, ch.Topic, ch.Partition, a.BrokerID)
+				}
+			}
+		}
+	}
+	for _, o := range []planner.Options{{TargetBrokers: []int32{99}}, {TargetBrokers: []int32{6}, ExcludeBrokers: []int32{6}}} {
+		o.Functions, o.Limit = fs, 10
+		if _, err := planner.NewSearch(c, o); err == nil {
+			t.Errorf("options %+v accepted", o)
 		}
 	}
 }

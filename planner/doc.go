@@ -26,18 +26,37 @@
 //
 // Astraea builds each candidate from the original layout with 30 random steps and keeps the
 // best of N. Random steps mostly undo each other's good, so the best of N barely improves
-// on a skewed cluster. Here a batch is a hill-climbing chain instead: each candidate is one
-// move applied to the batch's best layout so far, kept only if it lowers the cost strictly
-// and stays within the budgets (maxMoves, maxMoveBytes, maxLeaderMoves). A plan of
-// thousands of moves is thus built one useful move at a time.
+// on a skewed cluster. Here the search is one hill-climbing chain instead (a Climb): each
+// candidate is one move applied to the best layout so far, kept only if it lowers the
+// objective strictly and stays within the budgets (maxMoves, maxMoveBytes, maxLeaderMoves)
+// and the hard constraints. A plan of thousands of moves is thus built one useful move at
+// a time.
 //
 // The moves are: a follower becomes the preferred leader; a replica goes to another broker,
 // into that broker's emptiest directory; a replica goes to another directory of its broker
-// (which Astraea never generated). Only kinds that can change the chosen functions are
-// proposed. Choices are random but tilted, in O(1): the more loaded of two random brokers
-// gives and the less loaded of two takes, and of a few replicas drawn on the giving side
-// the one whose size is closest to half the gap moves. Big replicas therefore move first,
-// small ones fine-tune, and no draw is ever stuck on one pair of brokers.
+// (which Astraea never generated); and, once the climb is stuck, two replicas on two brokers
+// trade places (exchange.go), which moves the difference of their sizes. Only kinds that can
+// change the chosen functions are proposed. Choices are random but tilted, in O(1): the more
+// loaded of two random brokers gives and the less loaded of two takes, and of a few replicas
+// drawn on the giving side the one whose size is closest to half the gap moves. Big
+// replicas therefore move first, small ones fine-tune, and no draw is ever stuck on one pair
+// of brokers. A climb stuck even with exchanges keeps its best layout aside and kicks itself
+// out with a few random moves, up to 8 times: every seed of the issue's 3-broker layout that
+// stopped at 0.0196 now reaches the optimum.
+//
+// # Parallelism and determinism
+//
+// A climb runs in rounds of RoundChunks chunks of ChunkSize candidates. The chunks of a round
+// are proposed and scored against the layout as it was at the start of the round, each with
+// its own random stream (seed, round, chunk), so they run on any number of goroutines or
+// planner actors at once and find the same moves; Commit then re-scores the improving ones in
+// chunk order on the layout the earlier ones left and keeps those that still improve it. The
+// plan depends on the seed only: more cores give the same plan sooner, never a worse one
+// (splitting the limit into independent chains, as before, cost quality). Astraea's shuffle
+// (Strategy Shuffle, for comparison) still splits the limit into Options.Batches batches.
+//
+// Without a limit (AutoEffort) the effort scales with the replicas of the topics in scope: up
+// to 10 candidates per replica, ending once one candidate per replica in a row kept nothing.
 //
 // # Movement
 //
@@ -46,29 +65,19 @@
 // best first move (bestGainPerByte). A cost that is a coefficient of variation is scale-free,
 // so a fixed price per byte would stop every move on one layout and none on another; "at
 // least half as good as the best move" (MinGain 0.5, GET /balancer's default) means the same
-// on every layout. Batches then compare objectives, not costs.
+// on every layout. Results are then compared by objective, not cost.
 //
 // # Hard constraints
 //
 // Racks, directory capacity and excluded brokers (constraint.go) are never broken: NewSearch
-// first repairs a layout that breaks them, deterministically, and every batch starts from the
+// first repairs a layout that breaks them, deterministically, and every climb starts from the
 // repaired layout and accepts only moves that keep them. A leadership-only search
 // (Options.LeadershipOnly) proposes only changes of preferred leader and copies nothing.
 //
-// # Parallelism and determinism
-//
-// NewSearch prepares a Search once; RunBatch runs one batch and may be called from many
-// goroutines at once, each batch on its own copy of the layout. A batch's random stream
-// depends only on the seed and the batch index, and Best merges results by cost, then batch
-// index, so the plan depends on the seed and the batch split, never on scheduling. Fewer,
-// longer batches reach lower costs (a chain is as long as its batch), so split the limit
-// into one batch per worker, not more: Run uses Options.Batches (default 2) whatever the
-// number of workers.
-//
 // # Results
 //
-// A batch returns a small Result (costs, counts, and its layout); Best keeps the cheapest,
-// and Plan renders only that one in the report's shape: the cost before (every topic
+// A climb (or a shuffle batch) returns a small Result (costs, counts, and its layout); Best
+// keeps the cheapest of a shuffle's batches, and Plan renders only that one in the report's shape: the cost before (every topic
 // counted, even when Options.Topics limits what may change) and after, the changed
 // partitions with their placement before (broker, directory, size) and after (broker,
 // directory), and the migration costs "size" (bytes in positive, bytes out negative, per

@@ -76,7 +76,7 @@ func (s *Search) commitExchange(st *state, m move, sc *scored) {
 // gains bytes has room for them, and neither partition less rack-aware.
 func (s *Search) exchangeAllowed(st *state, m move, sc *scored) bool {
 	c := s.cluster
-	if s.excluded[sc.from] || s.excluded[sc.to] {
+	if s.closed[sc.from] || s.closed[sc.to] {
 		return false
 	}
 	if sc.amount > 0 && sc.amount > s.dirLimit[sc.toDir]-st.dirs.values[sc.toDir] {
@@ -127,11 +127,11 @@ func (s *Search) proposeExchange(st *state, r *random) (move, bool) {
 		a = b
 	}
 	to := s.otherBroker(r, a)
-	if b := s.otherBroker(r, a); s.excluded[to] || (!s.excluded[b] && s.load(st, b) < s.load(st, to)) {
+	if b := s.otherBroker(r, a); s.closed[to] || (!s.closed[b] && s.load(st, b) < s.load(st, to)) {
 		to = b
 	}
 	la, lb := st.brokerSlots[a], st.brokerSlots[to]
-	if s.excluded[to] || len(la) == 0 || len(lb) == 0 {
+	if s.closed[to] || s.closed[a] || len(la) == 0 || len(lb) == 0 {
 		return move{}, false
 	}
 	ideal := (st.bytes.values[a] - st.bytes.values[to]) / 2

@@ -97,10 +97,10 @@ func (s *Search) proposeBroker(st *state, r *random) (move, bool) {
 		a = b
 	}
 	to := s.otherBroker(r, a)
-	if b := s.otherBroker(r, a); s.excluded[to] || (!s.excluded[b] && s.load(st, b) < s.load(st, to)) {
+	if b := s.otherBroker(r, a); s.closed[to] || (!s.closed[b] && s.load(st, b) < s.load(st, to)) {
 		to = b
 	}
-	if s.excluded[to] {
+	if s.closed[to] {
 		return move{}, false
 	}
 	list := st.brokerSlots[a]

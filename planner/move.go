@@ -94,13 +94,28 @@ func (s *Search) newState(batch int) *state {
 		st.topics = append(st.topics, sp.clone())
 	}
 	st.rng.seed(s.opts.Seed, uint64(batch))
-	// A broker holds at most one replica of a partition, so len(movable) bounds each list
-	// and appends never reallocate in the hot loop.
-	n := len(s.movable)
-	backing := make([]int32, n*len(c.brokers))
+	// Each list gets room for twice its replicas plus an even share, from one backing
+	// array: appends seldom reallocate in the hot loop (and may: a list then moves out),
+	// and the memory is O(replicas), not brokers × partitions (13 MB on plantest.Large).
+	count := make([]int, len(c.brokers))
+	movableSlots := 0
+	for _, p := range s.movable {
+		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
+			count[st.slotBroker[slot]]++
+			movableSlots++
+		}
+	}
+	share := movableSlots/len(c.brokers) + 16
+	total := 0
+	for b := range count {
+		count[b] = min(len(s.movable), 2*count[b]+share)
+		total += count[b]
+	}
+	backing := make([]int32, total)
 	st.brokerSlots = make([][]int32, len(c.brokers))
 	for b := range st.brokerSlots {
-		st.brokerSlots[b] = backing[b*n : b*n : (b+1)*n]
+		st.brokerSlots[b] = backing[:0:count[b]]
+		backing = backing[count[b]:]
 	}
 	st.slotPos = make([]int32, len(c.slotBroker))
 	for _, p := range s.movable {

@@ -2,8 +2,11 @@ package planner_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/plantest"
@@ -11,10 +14,10 @@ import (
 
 // BenchmarkSearch is the BRIEF's planner target: 10,000 candidates on the 12-broker,
 // 3-directory, 5,000-partition RF-3 skewed cluster, on 1 and 2 workers, for the hill
-// climber and for Astraea's method (each candidate 30 random steps from the original
-// layout, best of all). Each reports the cost it reaches (cost-after) next to the original
-// cost (cost-before). Both strategies use the same split (Options.Batches = 2), so 1 and 2
-// workers compute the same plan and only the time differs.
+// climber (one climb scored in parallel rounds) and for Astraea's method (each candidate
+// 30 random steps from the original layout, best of all, in Options.Batches = 2 batches).
+// Each reports the cost it reaches (cost-after) next to the original cost (cost-before);
+// 1 and 2 workers compute the same plan, only the time differs.
 func BenchmarkSearch(b *testing.B) {
 	c, err := plantest.Cluster(plantest.Benchmark())
 	if err != nil {
@@ -47,6 +50,102 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 
+// BenchmarkMovement is the movement-aware target on plantest.Benchmark(): the default plan
+// (MinGain = DefaultMinGain) against the balance-to-the-byte plan (MinGain 0), both with
+// the automatic effort, for the GET /balancer default functions. It reports the share of
+// the cost reduction the default plan keeps and the share of the bytes it copies.
+func BenchmarkMovement(b *testing.B) {
+	c, err := plantest.Cluster(plantest.Benchmark())
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := functions(b, "ReplicaSizeCost,ReplicaLeaderCost")
+	limit, stall := planner.AutoEffort(c, nil)
+	run := func(minGain float64) (planner.Result, planner.Plan) {
+		s, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: limit, StallAfter: stall, Seed: 1, MinGain: minGain})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := s.Run(context.Background(), 0)
+		return r, r.Plan()
+	}
+	full, fullPlan := run(0)
+	var def planner.Result
+	var defPlan planner.Plan
+	for b.Loop() {
+		def, defPlan = run(planner.DefaultMinGain)
+	}
+	b.ReportMetric(100*(def.Cost-def.NewCost)/(full.Cost-full.NewCost), "%reduction")
+	b.ReportMetric(100*float64(defPlan.MovedBytes)/float64(fullPlan.MovedBytes), "%bytes")
+	b.ReportMetric(float64(defPlan.MovedBytes>>30), "GiB-default")
+	b.ReportMetric(float64(fullPlan.MovedBytes>>30), "GiB-to-the-byte")
+}
+
+// BenchmarkLarge is the scale target: plantest.Large() (100 brokers, 4 directories each,
+// 33,000 partitions RF 3, about 100,000 replicas) with the automatic effort of a GET
+// /balancer without limit, on 1 and 2 workers. It reports the cost reached and the
+// candidates evaluated; with -large-reference it also runs, once, a search ten times as
+// long and reports its cost (cost-10x), which the default's must be within 5% of.
+func BenchmarkLarge(b *testing.B) {
+	c, err := plantest.Cluster(plantest.Large())
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := functions(b, "ReplicaSizeCost,ReplicaLeaderCost")
+	limit, stall := planner.AutoEffort(c, nil)
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			s, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: limit, StallAfter: stall, Seed: 1, MinGain: planner.DefaultMinGain})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var r planner.Result
+			for b.Loop() {
+				r = s.Run(context.Background(), workers)
+			}
+			b.ReportMetric(r.Cost, "cost-before")
+			b.ReportMetric(r.NewCost, "cost-after")
+			b.ReportMetric(float64(r.Evaluated), "candidates")
+			if workers == 2 && *largeReference {
+				long, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: 10 * r.Evaluated, Seed: 1, MinGain: planner.DefaultMinGain})
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				ref := long.Run(context.Background(), workers)
+				b.ReportMetric(ref.NewCost, "cost-10x")
+				b.ReportMetric(time.Since(start).Seconds(), "s-10x")
+			}
+		})
+	}
+}
+
+// BenchmarkLargeMemory reports the heap a search on plantest.Large() holds at its peak: the
+// prepared search and one climb's state (the planner's whole working set).
+func BenchmarkLargeMemory(b *testing.B) {
+	c, err := plantest.Cluster(plantest.Large())
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := functions(b, "ReplicaSizeCost,ReplicaLeaderCost")
+	var before, after runtime.MemStats
+	var climb *planner.Climb
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: 1, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		climb = s.NewClimb()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	runtime.KeepAlive(climb)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-search")
+}
+
 // BenchmarkPrepare is what the plan actor pays once per plan before any batch: indexing the
 // snapshot and preparing the search.
 func BenchmarkPrepare(b *testing.B) {
@@ -65,3 +164,6 @@ func BenchmarkPrepare(b *testing.B) {
 		}
 	}
 }
+
+// largeReference: go test ./planner -bench Large -large-reference (ten times the time).
+var largeReference = flag.Bool("large-reference", false, "BenchmarkLarge also runs a search ten times as long")

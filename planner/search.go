@@ -11,12 +11,13 @@ import (
 	"sync/atomic"
 )
 
-// Strategy is how a batch turns its candidates into a plan.
+// Strategy is how a search turns its candidates into a plan.
 type Strategy string
 
 const (
-	// HillClimb (the default): each candidate is one move applied to the batch's best layout
-	// so far, kept if it lowers the cost. See doc.go.
+	// HillClimb (the default): each candidate is one move applied to the climb's best layout
+	// so far, kept if it lowers the objective (Climb, RunClimb; RunBatch runs one batch as a
+	// sequential chain). See doc.go.
 	HillClimb Strategy = "hill-climb"
 	// Shuffle is Astraea's seed-time search: each candidate is ShuffleSteps random steps from
 	// the original layout, and the batch keeps the cheapest. It is here to compare against.
@@ -27,9 +28,9 @@ const (
 // (copying the layout, building the result) outweighs the candidates.
 const MinBatchSize = 100
 
-// DefaultBatches is how many batches Run splits the limit into when Options.Batches is 0.
-// A batch is one hill-climbing chain, so fewer, longer batches reach lower costs; 4 keeps 2
-// to 4 cores busy. Run's result depends on the batches, never on the number of workers.
+// DefaultBatches is how many batches Run splits a Shuffle's limit into when Options.Batches
+// is 0. Run's result depends on the batches, never on the number of workers. (A hill climb
+// is one Climb, whatever the workers.)
 const DefaultBatches = 2
 
 // DefaultShuffleSteps is Astraea's RebalancePlanGenerator.random(30).
@@ -60,7 +61,8 @@ type Options struct {
 	Strategy Strategy
 	// ShuffleSteps is the number of random steps per Shuffle candidate; 0 means 30.
 	ShuffleSteps int
-	// Batches is the number of batches Run splits Limit into; 0 means DefaultBatches.
+	// Batches is the number of batches Run splits a Shuffle's Limit into; 0 means
+	// DefaultBatches.
 	Batches int
 	// StallAfter ends a climb (RunClimb) once this many candidates in a row have kept no
 	// move; 0 means never, the climb then evaluates its whole Limit.
@@ -69,6 +71,10 @@ type Options struct {
 	// ExcludeBrokers are brokers the plan drains: every replica of a movable partition on
 	// them leaves, and none arrives. Each must be a broker of the cluster.
 	ExcludeBrokers []int32
+	// TargetBrokers, when not empty, are the only brokers that may receive replicas (to fill
+	// new brokers and leave the others as they are, but for leaders). Each must be a broker
+	// of the cluster.
+	TargetBrokers []int32
 	// MaxDiskUsage is the share of a directory's volume (DirSpace.Total) no directory may
 	// end above; 0 means DefaultMaxDiskUsage. It is only checked on directories whose
 	// capacity Kafka reported.
@@ -124,7 +130,7 @@ type Search struct {
 	bytesPerLoad    float64
 	leadersPerLoad  float64
 	replicasPerLoad float64
-	exchanges       bool // exchanges can lower the cost (bytes count); a climb uses them once stuck
+	exchanges       bool    // exchanges can lower the cost (bytes count); a climb uses them once stuck
 	invTopics       float64 // 1/number of topics, 0 if none
 }
 
@@ -174,6 +180,7 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	opts.Functions = append(Functions(nil), opts.Functions...)
 	opts.Topics = append([]string(nil), opts.Topics...)
 	opts.ExcludeBrokers = append([]int32(nil), opts.ExcludeBrokers...)
+	opts.TargetBrokers = append([]int32(nil), opts.TargetBrokers...)
 
 	s := &Search{cluster: c, opts: opts, weights: opts.Functions.weights()}
 	if len(c.topicNames) > 0 {

@@ -31,15 +31,15 @@ type (
 		snap *kafkaload.Snapshot
 		err  error
 	}
-	// scoreChunk asks a planner to score one chunk of a climb's round.
-	scoreChunk struct {
-		climb *planner.Climb
-		chunk planner.Chunk
+	// scoreChunks asks a planner to score its share of a climb's round.
+	scoreChunks struct {
+		climb  *planner.Climb
+		chunks []planner.Chunk
 	}
-	// chunkDone is a planner's answer: what the chunk found, or a recovered panic.
-	chunkDone struct {
-		result planner.ChunkResult
-		err    error
+	// chunksDone is a planner's answer: what each chunk found, or a recovered panic.
+	chunksDone struct {
+		results []planner.ChunkResult
+		err     error
 	}
 	// expired tells a search that its planners are late.
 	expired struct{}
@@ -103,17 +103,18 @@ func (s *supervisor) Receive(ctx actor.Context) {
 	}
 }
 
-// plannerActor scores chunks, one at a time: a chunk is CPU-bound work of ChunkSize
-// candidates (tens of microseconds) that only reads the climb. It answers every chunk, even
-// one that panicked, so a search never waits for an answer that will not come.
+// plannerActor scores its share of a round's chunks, one share at a time: CPU-bound work
+// of ChunkSize candidates per chunk (tens of microseconds each) that only reads the climb.
+// It answers every share, even one that panicked, so a search never waits for an answer that
+// will not come.
 type plannerActor struct{ cfg *config }
 
 func (p *plannerActor) Receive(ctx actor.Context) {
-	m, ok := ctx.Message().(*scoreChunk)
+	m, ok := ctx.Message().(*scoreChunks)
 	if !ok {
 		return
 	}
-	done := &chunkDone{result: planner.ChunkResult{Chunk: m.chunk}}
+	done := &chunksDone{results: make([]planner.ChunkResult, 0, len(m.chunks))}
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -121,7 +122,9 @@ func (p *plannerActor) Receive(ctx actor.Context) {
 				done.err = errorf(ErrInternal, "planner failed: %v", r)
 			}
 		}()
-		done.result = m.climb.Score(m.chunk)
+		for _, ch := range m.chunks {
+			done.results = append(done.results, m.climb.Score(ch))
+		}
 	}()
 	ctx.Respond(done)
 }
@@ -160,7 +163,7 @@ func (a *searchActor) Receive(ctx actor.Context) {
 		a.start(ctx, m)
 	case *loaded:
 		a.plan(ctx, m)
-	case *chunkDone:
+	case *chunksDone:
 		a.collect(ctx, m)
 	case *expired:
 		a.answer(ctx, nil, errorf(ErrTimeout, "planners did not answer within %s of the search's timeout", a.cfg.grace))
@@ -233,7 +236,7 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	opts := planner.Options{
 		Functions: a.req.Functions, Limit: a.req.Limit, Seed: a.req.Seed, Topics: topics,
 		MaxMoveBytes: a.req.MaxMoveBytes, MaxMoves: a.req.MaxMoves,
-		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers,
+		LeadershipOnly: a.req.LeadershipOnly, ExcludeBrokers: a.req.ExcludeBrokers, TargetBrokers: a.req.TargetBrokers,
 		MaxDiskUsage: a.req.MaxDiskUsage, MinGain: a.req.MinGain,
 	}
 	if opts.Limit == 0 {
@@ -253,8 +256,9 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	a.nextRound(ctx)
 }
 
-// nextRound hands the chunks of the climb's next round to the planners, chunk i to planner
-// (seq + i) mod n, or answers when the climb is over or the timeout has passed.
+// nextRound hands the chunks of the climb's next round to the planners, in one message per
+// planner (chunk i to planner (seq + i) mod n: a message per chunk cost as much as the
+// scoring), or answers when the climb is over or the timeout has passed.
 func (a *searchActor) nextRound(ctx actor.Context) {
 	if a.cfg.base.Err() != nil {
 		a.answer(ctx, nil, ErrStopped) // cut short by Stop
@@ -271,15 +275,20 @@ func (a *searchActor) nextRound(ctx actor.Context) {
 		a.answer(ctx, a.report(best.Plan(), best.Evaluated, best.Interrupted), nil)
 		return
 	}
-	a.results, a.pending = a.results[:0], len(chunks)
+	n := min(len(a.planners), len(chunks))
+	shares := make([][]planner.Chunk, n)
 	for i, ch := range chunks {
-		ctx.Request(a.planners[i%len(a.planners)], &scoreChunk{climb: a.climb, chunk: ch})
+		shares[i%n] = append(shares[i%n], ch)
+	}
+	a.results, a.pending = a.results[:0], n
+	for i, share := range shares {
+		ctx.Request(a.planners[i], &scoreChunks{climb: a.climb, chunks: share})
 	}
 }
 
 // collect gathers a round's chunks; when all are in, the climb commits the round (in chunk
 // order, whatever the order of arrival) and the next round starts.
-func (a *searchActor) collect(ctx actor.Context, m *chunkDone) {
+func (a *searchActor) collect(ctx actor.Context, m *chunksDone) {
 	if a.answered || a.climb == nil {
 		return
 	}
@@ -287,7 +296,7 @@ func (a *searchActor) collect(ctx actor.Context, m *chunkDone) {
 		a.answer(ctx, nil, m.err)
 		return
 	}
-	a.results = append(a.results, m.result)
+	a.results = append(a.results, m.results...)
 	if a.pending--; a.pending > 0 {
 		return
 	}

@@ -82,6 +82,8 @@ type Request struct {
 	LeadershipOnly bool
 	// ExcludeBrokers are drained: every replica of the topics in scope leaves them.
 	ExcludeBrokers []int32
+	// TargetBrokers, when not empty, are the only brokers that receive replicas.
+	TargetBrokers []int32
 	// MaxDiskUsage is the share of a directory's volume no directory may end above; 0
 	// means planner.DefaultMaxDiskUsage.
 	MaxDiskUsage float64
