@@ -24,11 +24,11 @@ type topicLayout struct {
 func layouts() []layout {
 	return []layout{
 		{
-			name: "hot-brokers",
-			what: "everything on brokers 1 and 2: 12 partitions of RF 2 (128 KiB to 1.5 MiB) and 6 of RF 1 (1 MiB), leaders on 1",
+			name: "hot-broker",
+			what: "a balanced, rack-aware topic of 24 partitions of RF 2 (256 KiB) over all brokers, and 6 partitions of RF 2 (1.5 MiB) all led by broker 1",
 			topics: []topicLayout{
-				{name: "hot", assignment: repeat([]int32{1, 2}, 12), bytes: ramp(12, 128<<10)},
-				{name: "hot-single", assignment: repeat([]int32{1}, 6), bytes: flat(6, 1<<20)},
+				{name: "even", assignment: cycle(24, []int32{1, 2}, []int32{2, 3}, []int32{3, 4}, []int32{4, 5}, []int32{5, 6}, []int32{6, 1}), bytes: flat(24, 256<<10)},
+				{name: "heavy", assignment: cycle(6, []int32{1, 2}, []int32{1, 3}, []int32{1, 5}, []int32{1, 6}), bytes: flat(6, 1536<<10)},
 			},
 		},
 		{
@@ -54,14 +54,6 @@ func (l layout) topicNames(prefix string) []string {
 	var out []string
 	for _, t := range l.topics {
 		out = append(out, fmt.Sprintf("%s-%s", prefix, t.name))
-	}
-	return out
-}
-
-func repeat(brokers []int32, n int) [][]int32 {
-	out := make([][]int32, n)
-	for i := range out {
-		out[i] = slices.Clone(brokers)
 	}
 	return out
 }
