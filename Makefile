@@ -7,12 +7,15 @@ LISTEN   ?= 127.0.0.1:7799
 
 .PHONY: build test test-race lint bench run clean kafka-up kafka-down
 
-# The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers, 2 log dirs each, jars from
-# Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test starts
-# its own in KAFKA_TEST_DIR, so tests never touch the one make run uses.
-KAFKA_DIR      ?= .kafka
-KAFKA_TEST_DIR ?= .kafka-test
-KAFKALOCAL     := bin/kafkalocal
+# The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers on 3 racks, 2 log dirs each,
+# jars from Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test
+# starts its own in KAFKA_TEST_DIR, so tests never touch the one make run uses: 6 brokers on
+# 3 racks, so that the rack and drain tests have more brokers than racks.
+KAFKA_DIR          ?= .kafka
+KAFKA_TEST_DIR     ?= .kafka-test
+KAFKA_TEST_BROKERS ?= 6
+KAFKA_TEST_RACKS   ?= 3
+KAFKALOCAL         := bin/kafkalocal
 
 # schemathesis (PyPI, pinned) checks the API against httpapi/openapi.json in make test
 # (cmd/fulcrum TestSchemathesis); it is installed into a venv under bin/ on first use.
@@ -32,7 +35,7 @@ FORCE:
 # If Kafka cannot start, the recipe fails with the brokers' logs: the tests are never skipped.
 with-kafka = set -e; \
 	trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR)' EXIT; trap 'exit 130' INT TERM; \
-	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
+	FULCRUM_TEST_KAFKA_BOOTSTRAP=$$($(KAFKALOCAL) up --dir $(KAFKA_TEST_DIR) --brokers $(KAFKA_TEST_BROKERS) --racks $(KAFKA_TEST_RACKS)); export FULCRUM_TEST_KAFKA_BOOTSTRAP; \
 	FULCRUM_TEST_KAFKA_DIR=$(CURDIR)/$(KAFKA_TEST_DIR); export FULCRUM_TEST_KAFKA_DIR;
 
 # The local etcd (cmd/etcdlocal: 3 members on loopback, one process each) for the etcd
@@ -59,9 +62,10 @@ test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS)
 	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
-# cluster already running there is reused.
+# cluster already running there is reused. KAFKA_BROKERS and KAFKA_RACKS shape a new one
+# (3 on 3 by default): make run KAFKA_BROKERS=6 KAFKA_RACKS=3.
 kafka-up: $(KAFKALOCAL)
-	$(KAFKALOCAL) up --dir $(KAFKA_DIR)
+	$(KAFKALOCAL) up --dir $(KAFKA_DIR) $(if $(KAFKA_BROKERS),--brokers $(KAFKA_BROKERS)) $(if $(KAFKA_RACKS),--racks $(KAFKA_RACKS))
 
 # Stop it and remove its data.
 kafka-down: $(KAFKALOCAL)
@@ -102,6 +106,7 @@ bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
 	$(MAKE) bench-load BENCH_GOBENCH=bin/gobench.txt
+	$(MAKE) bench-kafka
 
 .PHONY: bench-load bench-scale
 
@@ -110,6 +115,14 @@ bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
 	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) \
 		-pin-server '$(BENCH_PIN_SERVER)' -pin-loadgen '$(BENCH_PIN_LOADGEN)' $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+# Fulcrum's plans beside kafka-reassign-partitions --generate on three skewed layouts of a
+# local 6-broker, 3-rack Kafka that it starts and stops (about two minutes; rewrites the
+# kafka-compare block of bench/RESULTS.md).
+.PHONY: bench-kafka
+bench-kafka: build
+	$(GO) build -o bin/kafkacompare ./bench/kafkacompare
+	./bin/kafkacompare -fulcrum bin/fulcrum -results bench/RESULTS.md
 
 # 10,000 clusters: RSS and cold start-up against the BRIEF targets (rewrites the
 # loadgen-scale block of bench/RESULTS.md).

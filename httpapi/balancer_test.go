@@ -389,8 +389,14 @@ func TestBalancerParameters(t *testing.T) {
 
 // TestBalancerBadRequests: every malformed parameter is a 400 in Astraea's error shape.
 func TestBalancerBadRequests(t *testing.T) {
-	cl := kafkatest.Client(t, kafkatest.Bootstrap(t))
+	boot := kafkatest.Bootstrap(t)
+	cl := kafkatest.Client(t, boot)
 	s := startBalancerServer(t, kadm.NewClient(cl), 0)
+	// Excluding every broker of the cluster leaves nowhere to put a replica.
+	var all []string
+	for _, b := range kafkatest.Layout(t, boot).Brokers {
+		all = append(all, fmt.Sprint(b.ID))
+	}
 	for _, q := range []string{
 		"limit=0", "limit=-3", "limit=abc", "limit=NaN", "limit=1.5", "limit=",
 		"topics=no-such-topic-anywhere", "topics=", "topics=a,,b",
@@ -399,7 +405,7 @@ func TestBalancerBadRequests(t *testing.T) {
 		"timeout=abc", "timeout=0", "timeout=-1s", "timeout=1h", "timeout=3x",
 		"seed=-1", "seed=x", "maxMoves=-1", "maxMoves=x", "maxMoveBytes=-1", "maxMoveBytes=5XB",
 		"excludeBrokers=", "excludeBrokers=a", "excludeBrokers=1,,2", "excludeBrokers=-1", "excludeBrokers=99",
-		"excludeBrokers=1,2,3", "targetBrokers=", "targetBrokers=x", "targetBrokers=99", "excludeBrokers=3&targetBrokers=3",
+		"excludeBrokers=" + strings.Join(all, ","), "targetBrokers=", "targetBrokers=x", "targetBrokers=99", "excludeBrokers=3&targetBrokers=3",
 		"maxDiskUsage=0", "maxDiskUsage=1.5", "maxDiskUsage=abc", "maxDiskUsage=NaN",
 		"maxDiskUsage=", "minGain=-1", "minGain=abc", "minGain=Inf", "minGain=NaN", "minGain=",
 		"loop=10",

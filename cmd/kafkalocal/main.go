@@ -1,7 +1,8 @@
 // Command kafkalocal starts and stops a real local Kafka cluster (KRaft: one
-// controller, three brokers with two log dirs each) for Fulcrum's tests.
+// controller, brokers with two log dirs each, spread round-robin over racks) for
+// Fulcrum's tests.
 //
-//	kafkalocal up           [--dir .kafka] [--version 4.4.0] [--cache DIR] [--timeout 120s]
+//	kafkalocal up           [--dir .kafka] [--brokers 3] [--racks 3] [--version 4.4.0] [--cache DIR] [--timeout 120s]
 //	kafkalocal down         [--dir .kafka]
 //	kafkalocal stop-broker  [--dir .kafka] --id N [--kill]
 //	kafkalocal start-broker [--dir .kafka] --id N [--timeout 120s]
@@ -9,6 +10,9 @@
 //
 // "up" prints the bootstrap list and writes it to <dir>/bootstrap. Jars are
 // cached in --cache, $FULCRUM_KAFKA_CACHE or ~/.cache/fulcrum/kafka-<version>.
+// --brokers N --racks R start brokers 1..N on racks rack-a, rack-b, ... in turn
+// (broker i on rack (i-1) mod R); without them "up" starts 3 brokers on 3 racks, or
+// reuses the cluster running in --dir whatever its shape.
 //
 // "topic" creates a topic laid out by hand (every partition on --replicas, the first the
 // preferred leader) and writes --fill-kib KiB to each partition: a skewed layout for trying
@@ -40,7 +44,7 @@ func main() {
 }
 
 func usage() error {
-	return errors.New("usage: kafkalocal up|down|stop-broker|start-broker|topic [--dir DIR] [--id N] [--kill] [--version V] [--cache DIR] [--timeout D] [--name T --partitions N --replicas 1,2 --fill-kib K]")
+	return errors.New("usage: kafkalocal up|down|stop-broker|start-broker|topic [--dir DIR] [--brokers N --racks R] [--id N] [--kill] [--version V] [--cache DIR] [--timeout D] [--name T --partitions N --replicas 1,2 --fill-kib K]")
 }
 
 func run(args []string) error {
@@ -53,7 +57,9 @@ func run(args []string) error {
 	version := fs.String("version", envOr("FULCRUM_KAFKA_VERSION", kafkacluster.DefaultVersion), "Kafka version (env FULCRUM_KAFKA_VERSION)")
 	cache := fs.String("cache", "", "jar cache dir (env FULCRUM_KAFKA_CACHE; default ~/.cache/fulcrum/kafka-<version>)")
 	timeout := fs.Duration("timeout", kafkacluster.DefaultStartTimeout, "how long to wait for brokers to become ready")
-	id := fs.Int("id", 0, "broker id (1..3) for stop-broker and start-broker")
+	brokers := fs.Int("brokers", 0, fmt.Sprintf("up: number of brokers (default %d, or the running cluster's)", kafkacluster.DefaultBrokers))
+	racks := fs.Int("racks", 0, fmt.Sprintf("up: number of racks the brokers are spread over (default %d, at most --brokers)", kafkacluster.DefaultRacks))
+	id := fs.Int("id", 0, "broker id (1..N) for stop-broker and start-broker")
 	kill := fs.Bool("kill", false, "stop-broker: SIGKILL at once (a crash) instead of a controlled shutdown")
 	topic := fs.String("name", "", "topic: the topic to create")
 	partitions := fs.Int("partitions", 6, "topic: number of partitions")
@@ -75,6 +81,11 @@ func run(args []string) error {
 		CacheDir:     *cache,
 		StartTimeout: *timeout,
 		Log:          os.Stderr,
+		Brokers:      *brokers,
+		Racks:        *racks,
+	}
+	if *brokers < 0 || *racks < 0 {
+		return errors.New("--brokers and --racks must be positive")
 	}
 
 	switch sub {
@@ -87,7 +98,8 @@ func run(args []string) error {
 		if already {
 			fmt.Fprintf(os.Stderr, "kafkalocal: already running in %s\n", *dir)
 		} else {
-			fmt.Fprintf(os.Stderr, "kafkalocal: 3 brokers ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+			l := c.Layout()
+			fmt.Fprintf(os.Stderr, "kafkalocal: %d brokers on %d racks ready in %s\n", len(l.Brokers), l.Racks(), time.Since(start).Round(100*time.Millisecond))
 		}
 		fmt.Println(strings.Join(c.Bootstrap(), ","))
 		return nil

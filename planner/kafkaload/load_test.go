@@ -3,6 +3,7 @@ package kafkaload_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"testing"
@@ -46,9 +47,10 @@ func TestLoadRealKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	layout := kafkatest.Layout(t, boot)
 	brokers := snap.Cluster.Brokers()
-	if len(brokers) != 3 {
-		t.Fatalf("%d brokers, want 3", len(brokers))
+	if len(brokers) != len(layout.Brokers) {
+		t.Fatalf("%d brokers, want %d", len(brokers), len(layout.Brokers))
 	}
 	for i, b := range brokers {
 		if b.ID != int32(i+1) || len(b.Dirs) != 2 {
@@ -69,8 +71,8 @@ func TestLoadRealKafka(t *testing.T) {
 			t.Fatalf("broker %d rack %q, metadata says %q", b.ID, b.Rack, snap.Racks[b.ID])
 		}
 	}
-	if snap.Racks[1] != "rack-a" || snap.Racks[2] != "rack-b" || snap.Racks[3] != "rack-c" {
-		t.Fatalf("racks %v", snap.Racks)
+	if want := kafkatest.LayoutRacks(layout); !maps.Equal(snap.Racks, want) {
+		t.Fatalf("racks %v, want %v", snap.Racks, want)
 	}
 	if !snap.Internal["__consumer_offsets"] || snap.Internal[topic] {
 		t.Fatalf("internal topics %v", snap.Internal)

@@ -1,13 +1,13 @@
 // Package kafkacluster runs a real local Kafka cluster for tests: one KRaft
-// controller (node 3000) and three brokers (nodes 1, 2, 3 on racks rack-a,
-// rack-b, rack-c), each broker with two log dirs, all on 127.0.0.1 with
-// ports picked at start. The jars come from Maven Central through mvn and
-// are cached outside the data dir.
+// controller (node 3000) and N brokers (nodes 1..N, 3 by default) spread
+// round-robin over R racks (rack-a, rack-b, ...; 3 by default), each broker
+// with two log dirs, all on 127.0.0.1 with ports picked at start. The jars
+// come from Maven Central through mvn and are cached outside the data dir.
 //
 // Data dir layout:
 //
 //	cluster.json              layout (ports, ids, lib dir); read by later commands
-//	bootstrap                 "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+//	bootstrap                 "127.0.0.1:p1,127.0.0.1:p2,..."
 //	log4j2.properties
 //	controller.pid, broker-N.pid
 //	controller/{server.properties,kafka.log,format.log,metadata/}
@@ -50,6 +50,10 @@ type Config struct {
 	CacheDir     string        // jar cache; DefaultCacheDir(Version)
 	StartTimeout time.Duration // wait for brokers; DefaultStartTimeout
 	Log          io.Writer     // progress and failure details; io.Discard
+	// Brokers and Racks shape a new cluster (DefaultBrokers, DefaultRacks when zero). Up
+	// reuses a running cluster of any shape when they are zero, and refuses one of
+	// another shape when they are set.
+	Brokers, Racks int
 }
 
 func (c *Config) defaults() error {
@@ -76,6 +80,29 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// fits says whether a running cluster laid out as l can serve cfg: any shape when cfg
+// asks for none, else the one asked for.
+func (c *Config) fits(l Layout) error {
+	brokers, racks := c.shape()
+	if (c.Brokers != 0 && len(l.Brokers) != brokers) || (c.Racks != 0 && l.Racks() != racks) {
+		return fmt.Errorf("%s runs %d brokers on %d racks, not %d on %d; stop it first (kafkalocal down)",
+			c.Dir, len(l.Brokers), l.Racks(), brokers, racks)
+	}
+	return nil
+}
+
+// shape is the number of brokers and racks of a new cluster.
+func (c *Config) shape() (brokers, racks int) {
+	brokers, racks = c.Brokers, c.Racks
+	if brokers == 0 {
+		brokers = DefaultBrokers
+	}
+	if racks == 0 {
+		racks = min(DefaultRacks, brokers)
+	}
+	return brokers, racks
+}
+
 // Cluster is a handle on a local cluster's data dir and the JVMs it records.
 type Cluster struct {
 	cfg    Config
@@ -97,8 +124,15 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, alreadyRunning bool, err e
 	if err := cfg.defaults(); err != nil {
 		return nil, false, err
 	}
+	brokers, racks := cfg.shape()
+	if err := checkShape(brokers, racks); err != nil {
+		return nil, false, err
+	}
 	if old, err := Open(cfg); err == nil {
 		if old.running(ctx) {
+			if err := cfg.fits(old.layout); err != nil {
+				return nil, false, err
+			}
 			return old, true, nil
 		}
 		fmt.Fprintf(cfg.Log, "kafkalocal: %s holds a stopped or broken cluster; wiping it\n", cfg.Dir)
@@ -119,11 +153,11 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, alreadyRunning bool, err e
 	if err != nil {
 		return nil, false, err
 	}
-	ports, err := freePorts(1 + NumBrokers)
+	ports, err := freePorts(1 + brokers)
 	if err != nil {
 		return nil, false, err
 	}
-	layout, err := NewLayout(cfg.Dir, cfg.Version, lib, id, ports)
+	layout, err := NewLayout(cfg.Dir, cfg.Version, lib, id, ports, racks)
 	if err != nil {
 		return nil, false, err
 	}
@@ -135,8 +169,8 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, alreadyRunning bool, err e
 	if err := c.formatAll(ctx); err != nil {
 		return nil, false, err
 	}
-	fmt.Fprintf(cfg.Log, "kafkalocal: formatted storage in %s; starting Kafka %s (controller %d, brokers 1..%d) in %s\n",
-		time.Since(start).Round(100*time.Millisecond), cfg.Version, ControllerID, NumBrokers, cfg.Dir)
+	fmt.Fprintf(cfg.Log, "kafkalocal: formatted storage in %s; starting Kafka %s (controller %d, brokers 1..%d on %d racks) in %s\n",
+		time.Since(start).Round(100*time.Millisecond), cfg.Version, ControllerID, brokers, racks, cfg.Dir)
 	for _, n := range layout.Nodes() {
 		if _, err := c.procs.start(layout, n); err != nil {
 			c.fail(nil)
@@ -186,7 +220,7 @@ func (c *Cluster) Down() error {
 func (c *Cluster) StopBroker(id int32, kill bool) error {
 	n, ok := c.layout.Broker(id)
 	if !ok {
-		return fmt.Errorf("no broker %d (brokers are 1..%d)", id, NumBrokers)
+		return fmt.Errorf("no broker %d (brokers are 1..%d)", id, len(c.layout.Brokers))
 	}
 	pid := readPID(c.layout.PIDPath(n))
 	if kill {
@@ -200,7 +234,7 @@ func (c *Cluster) StopBroker(id int32, kill bool) error {
 func (c *Cluster) StartBroker(ctx context.Context, id int32) error {
 	n, ok := c.layout.Broker(id)
 	if !ok {
-		return fmt.Errorf("no broker %d (brokers are 1..%d)", id, NumBrokers)
+		return fmt.Errorf("no broker %d (brokers are 1..%d)", id, len(c.layout.Brokers))
 	}
 	if c.procs.alive(c.layout, n, readPID(c.layout.PIDPath(n))) {
 		fmt.Fprintf(c.cfg.Log, "kafkalocal: broker %d is already running\n", id)

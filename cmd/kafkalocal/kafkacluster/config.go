@@ -9,14 +9,24 @@ import (
 )
 
 // Node ids: one dedicated controller far away from the broker ids, so that
-// broker ids 1..3 read naturally in replica lists and tests.
-const ControllerID int32 = 3000
+// broker ids 1..N read naturally in replica lists and tests.
+const (
+	ControllerID int32 = 3000
+	// DefaultBrokers and DefaultRacks are the shape of a cluster nobody sized: one
+	// broker per rack.
+	DefaultBrokers = 3
+	DefaultRacks   = 3
+	// MaxBrokers bounds what a 2-core laptop can run; MaxRacks the rack names rack-a..z.
+	MaxBrokers = 32
+	MaxRacks   = 26
+)
 
-// NumBrokers is the size of the default cluster; untyped so it serves as a count and an id.
-const NumBrokers = 3
+// RackName is the rack of the i-th rack (0-based): rack-a, rack-b, ...
+func RackName(i int) string { return "rack-" + string(rune('a'+i)) }
 
-// Racks are assigned to brokers 1..3 in order.
-var racks = []string{"rack-a", "rack-b", "rack-c"}
+// BrokerRack is the rack of broker id (1-based) when brokers are spread round-robin over
+// racks: with 6 brokers on 3 racks, brokers 1 and 4 are on rack-a.
+func BrokerRack(id int32, racks int) string { return RackName(int(id-1) % racks) }
 
 // Node is one Kafka JVM of the local cluster.
 type Node struct {
@@ -40,11 +50,13 @@ type Layout struct {
 	Brokers    []Node `json:"brokers"`
 }
 
-// NewLayout lays out 1 controller and 3 brokers under dir. ports holds the
-// controller port first, then one port per broker.
-func NewLayout(dir, version, libDir, clusterID string, ports []int) (Layout, error) {
-	if len(ports) != 1+NumBrokers {
-		return Layout{}, fmt.Errorf("need %d ports, got %d", 1+NumBrokers, len(ports))
+// NewLayout lays out 1 controller and len(ports)-1 brokers under dir, the brokers spread
+// round-robin over racks racks. ports holds the controller port first, then one port per
+// broker.
+func NewLayout(dir, version, libDir, clusterID string, ports []int, racks int) (Layout, error) {
+	brokers := len(ports) - 1
+	if err := checkShape(brokers, racks); err != nil {
+		return Layout{}, err
 	}
 	l := Layout{
 		Dir:       dir,
@@ -59,14 +71,14 @@ func NewLayout(dir, version, libDir, clusterID string, ports []int) (Layout, err
 			LogDirs: []string{filepath.Join(dir, "controller", "metadata")},
 		},
 	}
-	for i := 0; i < NumBrokers; i++ {
+	for i := range brokers {
 		name := fmt.Sprintf("broker-%d", i+1)
 		l.Brokers = append(l.Brokers, Node{
 			ID:   int32(i + 1),
 			Name: name,
 			Role: "broker",
 			Port: ports[i+1],
-			Rack: racks[i],
+			Rack: BrokerRack(int32(i+1), racks),
 			LogDirs: []string{
 				filepath.Join(dir, name, "logs-a"),
 				filepath.Join(dir, name, "logs-b"),
@@ -74,6 +86,29 @@ func NewLayout(dir, version, libDir, clusterID string, ports []int) (Layout, err
 		})
 	}
 	return l, nil
+}
+
+// checkShape refuses a cluster that cannot be started or makes no sense: every rack must
+// hold a broker.
+func checkShape(brokers, racks int) error {
+	switch {
+	case brokers < 1 || brokers > MaxBrokers:
+		return fmt.Errorf("%d brokers: want 1..%d", brokers, MaxBrokers)
+	case racks < 1 || racks > MaxRacks:
+		return fmt.Errorf("%d racks: want 1..%d", racks, MaxRacks)
+	case racks > brokers:
+		return fmt.Errorf("%d racks for %d brokers: a rack would be empty", racks, brokers)
+	}
+	return nil
+}
+
+// Racks returns the number of distinct racks of the brokers.
+func (l Layout) Racks() int {
+	seen := map[string]bool{}
+	for _, b := range l.Brokers {
+		seen[b.Rack] = true
+	}
+	return len(seen)
 }
 
 // Nodes returns the controller first: it must be up before brokers can register.
@@ -188,6 +223,18 @@ logger.clients.name = org.apache.kafka.clients
 logger.clients.level = WARN
 `
 
+// ToolLog4j2Properties sends a command-line tool's warnings to stderr, keeping its stdout
+// for its answer.
+const ToolLog4j2Properties = `status = warn
+appender.console.type = Console
+appender.console.name = STDERR
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = STDERR
+`
+
 // Pom lists the broker and a log4j2 backend. Kafka's pom drags in slf4j-api
 // 1.7, which the slf4j2 binding ignores; pinning slf4j-api 2.x here wins by
 // Maven's nearest-first rule and is backward compatible with 1.7 callers.
@@ -224,6 +271,11 @@ func Pom(version string) string {
   </dependencies>
 </project>
 `, version, log4jVersion, log4jVersion, slf4jVersion)
+}
+
+// ToolsPom lists Kafka's command-line tools (kafka-tools) and the same log4j2 backend as Pom.
+func ToolsPom(version string) string {
+	return strings.Replace(Pom(version), "<artifactId>kafka_2.13</artifactId>", "<artifactId>kafka-tools</artifactId>", 1)
 }
 
 const (

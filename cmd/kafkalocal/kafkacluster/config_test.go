@@ -1,6 +1,7 @@
 package kafkacluster
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,16 +29,78 @@ func parseProps(t *testing.T, s string) map[string]string {
 
 func testLayout(t *testing.T) Layout {
 	t.Helper()
-	l, err := NewLayout("/data/k", "4.4.0", "/cache/lib", "abcdefghijklmnopqrstuv", []int{9093, 9001, 9002, 9003})
+	l, err := NewLayout("/data/k", "4.4.0", "/cache/lib", "abcdefghijklmnopqrstuv", []int{9093, 9001, 9002, 9003}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l
 }
 
-func TestNewLayoutNeedsOnePortPerNode(t *testing.T) {
-	if _, err := NewLayout("/d", "4.4.0", "/lib", "id", []int{1, 2, 3}); err == nil {
-		t.Fatal("want error for 3 ports")
+func TestNewLayoutRefusesBadShapes(t *testing.T) {
+	for _, c := range []struct {
+		ports []int
+		racks int
+		want  string
+	}{
+		{[]int{1}, 1, "0 brokers"},
+		{make([]int, MaxBrokers+2), 3, "33 brokers"},
+		{[]int{1, 2, 3}, 0, "0 racks"},
+		{[]int{1, 2, 3}, 3, "3 racks for 2 brokers"},
+		{make([]int, 30), 27, "27 racks"},
+	} {
+		_, err := NewLayout("/d", "4.4.0", "/lib", "id", c.ports, c.racks)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%d ports, %d racks: error %v, want %q", len(c.ports), c.racks, err, c.want)
+		}
+	}
+}
+
+// Brokers are spread over the racks in turn, so every rack has a broker and the racks'
+// sizes differ by at most one.
+func TestNewLayoutSpreadsBrokersOverRacks(t *testing.T) {
+	for _, c := range []struct {
+		brokers, racks int
+		want           string
+	}{
+		{3, 3, "1:rack-a 2:rack-b 3:rack-c"},
+		{6, 3, "1:rack-a 2:rack-b 3:rack-c 4:rack-a 5:rack-b 6:rack-c"},
+		{5, 2, "1:rack-a 2:rack-b 3:rack-a 4:rack-b 5:rack-a"},
+		{4, 1, "1:rack-a 2:rack-a 3:rack-a 4:rack-a"},
+		{1, 1, "1:rack-a"},
+	} {
+		ports := make([]int, 1+c.brokers)
+		for i := range ports {
+			ports[i] = 9000 + i
+		}
+		l, err := NewLayout("/d", "4.4.0", "/lib", "id", ports, c.racks)
+		if err != nil {
+			t.Fatalf("%d brokers on %d racks: %v", c.brokers, c.racks, err)
+		}
+		var got []string
+		for _, b := range l.Brokers {
+			got = append(got, fmt.Sprintf("%d:%s", b.ID, b.Rack))
+			if p := parseProps(t, l.Properties(b)); p["broker.rack"] != b.Rack {
+				t.Errorf("broker %d: broker.rack=%q, layout says %q", b.ID, p["broker.rack"], b.Rack)
+			}
+		}
+		if strings.Join(got, " ") != c.want || l.Racks() != c.racks || len(l.Bootstrap()) != c.brokers {
+			t.Errorf("%d brokers on %d racks: %s (%d racks, %d addresses), want %s", c.brokers, c.racks, strings.Join(got, " "), l.Racks(), len(l.Bootstrap()), c.want)
+		}
+	}
+}
+
+func TestConfigShapeDefaults(t *testing.T) {
+	for _, c := range []struct{ brokers, racks, wantBrokers, wantRacks int }{
+		{0, 0, 3, 3},
+		{6, 0, 6, 3},
+		{2, 0, 2, 2},
+		{6, 2, 6, 2},
+		{0, 1, 3, 1},
+	} {
+		cfg := Config{Brokers: c.brokers, Racks: c.racks}
+		if b, r := cfg.shape(); b != c.wantBrokers || r != c.wantRacks {
+			t.Errorf("--brokers %d --racks %d: %d brokers on %d racks, want %d on %d", c.brokers, c.racks, b, r, c.wantBrokers, c.wantRacks)
+		}
 	}
 }
 
@@ -119,6 +182,40 @@ func TestPomPinsVersions(t *testing.T) {
 		if !strings.Contains(pom, s) {
 			t.Errorf("pom lacks %q", s)
 		}
+	}
+}
+
+// A running cluster is reused whatever its shape when none is asked for, and refused when
+// another shape is asked for.
+func TestConfigFitsRunningCluster(t *testing.T) {
+	six, err := NewLayout("/d", "4.4.0", "/lib", "id", make([]int, 7), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		brokers, racks int
+		ok             bool
+	}{
+		{0, 0, true},
+		{6, 0, true},
+		{6, 3, true},
+		{0, 3, true},
+		{3, 0, false},
+		{6, 2, false},
+		{0, 2, false},
+	} {
+		cfg := Config{Dir: "/d", Brokers: c.brokers, Racks: c.racks}
+		if err := cfg.fits(six); (err == nil) != c.ok {
+			t.Errorf("--brokers %d --racks %d on 6 brokers, 3 racks: %v, want ok=%v", c.brokers, c.racks, err, c.ok)
+		}
+	}
+}
+
+func TestToolsPomFetchesTheTools(t *testing.T) {
+	pom := ToolsPom("4.4.0")
+	if !strings.Contains(pom, "<artifactId>kafka-tools</artifactId>\n      <version>4.4.0</version>") ||
+		strings.Contains(pom, "kafka_2.13") || !strings.Contains(pom, "log4j-slf4j2-impl") {
+		t.Fatalf("tools pom:\n%s", pom)
 	}
 }
 

@@ -34,10 +34,23 @@ const fetchTimeout = 10 * time.Minute
 // EnsureJars makes sure cacheDir/lib holds the broker's runtime classpath for
 // version and returns that lib directory.
 func EnsureJars(ctx context.Context, cacheDir, version string, log io.Writer) (string, error) {
-	pom := Pom(version)
+	return ensureLib(ctx, filepath.Join(cacheDir, "lib"), Pom(version), "kafka_2.13-"+version+".jar", log)
+}
+
+// EnsureToolJars makes sure toolsDir holds the classpath of Kafka's command-line tools
+// (kafka-tools: kafka-reassign-partitions and friends) for version and returns it. The
+// tools have a lib of their own beside the broker's, so that fetching them never rewrites
+// the lib that running brokers load classes from.
+func EnsureToolJars(ctx context.Context, toolsDir, version string, log io.Writer) (string, error) {
+	return ensureLib(ctx, toolsDir, ToolsPom(version), "kafka-tools-"+version+".jar", log)
+}
+
+// ensureLib makes sure lib holds the runtime classpath of pom, checked by the presence of
+// wantJar, fetching it with Maven if needed.
+func ensureLib(ctx context.Context, lib, pom, wantJar string, log io.Writer) (string, error) {
 	sum := sha256.Sum256([]byte(pom))
 	stamp := hex.EncodeToString(sum[:])
-	lib := filepath.Join(cacheDir, "lib")
+	cacheDir := filepath.Dir(lib)
 	stampPath := filepath.Join(lib, ".complete")
 
 	// The stamp is written last, so a half-finished copy is never trusted, and
@@ -51,19 +64,23 @@ func EnsureJars(ctx context.Context, cacheDir, version string, log io.Writer) (s
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	pomPath := filepath.Join(cacheDir, "pom.xml")
+	name := filepath.Base(lib)
+	pomPath := filepath.Join(cacheDir, name+".pom.xml")
+	if name == "lib" {
+		pomPath = filepath.Join(cacheDir, "pom.xml") // where earlier versions wrote it
+	}
 	if err := os.WriteFile(pomPath, []byte(pom), 0o644); err != nil {
 		return "", err
 	}
 	// Copy into a private dir and rename it into place, so concurrent runs
 	// sharing a cache never see each other's partial output.
-	tmp, err := os.MkdirTemp(cacheDir, "lib.tmp-")
+	tmp, err := os.MkdirTemp(cacheDir, name+".tmp-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
 
-	fmt.Fprintf(log, "kafkalocal: fetching Kafka %s jars with Maven into %s\n", version, lib)
+	fmt.Fprintf(log, "kafkalocal: fetching %s with Maven into %s\n", wantJar, lib)
 	mvnLog := filepath.Join(cacheDir, "mvn.log")
 	out, err := os.Create(mvnLog)
 	if err != nil {
@@ -76,10 +93,10 @@ func EnsureJars(ctx context.Context, cacheDir, version string, log io.Writer) (s
 		"dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory="+tmp)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("mvn dependency:copy-dependencies for Kafka %s: %w\n%s", version, err, tailFile(mvnLog, 30))
+		return "", fmt.Errorf("mvn dependency:copy-dependencies for %s: %w\n%s", wantJar, err, tailFile(mvnLog, 30))
 	}
-	if _, err := os.Stat(filepath.Join(tmp, "kafka_2.13-"+version+".jar")); err != nil {
-		return "", fmt.Errorf("maven finished but kafka_2.13-%s.jar is missing; see %s", version, mvnLog)
+	if _, err := os.Stat(filepath.Join(tmp, wantJar)); err != nil {
+		return "", fmt.Errorf("maven finished but %s is missing; see %s", wantJar, mvnLog)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".complete"), []byte(stamp+"\n"), 0o644); err != nil {
 		return "", err

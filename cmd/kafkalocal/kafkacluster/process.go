@@ -16,11 +16,12 @@ import (
 	"time"
 )
 
-// JVM options per node. Four JVMs share the machine, so heaps stay small.
+// JVM options per node. Up to seven JVMs share a 2-core machine (make test runs 6
+// brokers), and test data are a few MB, so heaps stay small.
 // Tool runs are short-lived: C1 only and a serial GC start fastest.
 var (
-	brokerJVMOpts     = []string{"-Xms128m", "-Xmx384m"}
-	controllerJVMOpts = []string{"-Xms64m", "-Xmx256m"}
+	brokerJVMOpts     = []string{"-Xms64m", "-Xmx256m"}
+	controllerJVMOpts = []string{"-Xms32m", "-Xmx192m"}
 	commonJVMOpts     = []string{
 		"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
 		// C1 only: brokers become ready in about 5 s instead of 8-10 s on two

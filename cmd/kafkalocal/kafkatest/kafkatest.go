@@ -1,6 +1,7 @@
 // Package kafkatest gives integration tests a real local Kafka cluster (kafkacluster: one
-// KRaft controller, brokers 1..3 on racks rack-a..c, two log dirs each) and helpers to lay
-// out skewed topics with data in them.
+// KRaft controller, brokers 1..6 spread round-robin over racks rack-a..c, two log dirs
+// each) and helpers to lay out skewed topics with data in them. Tests read the cluster's
+// shape (Layout, Racks) rather than assume it.
 //
 // make test starts one cluster for every test binary and passes its bootstrap list in
 // FULCRUM_TEST_KAFKA_BOOTSTRAP (not FULCRUM_KAFKA_BOOTSTRAP, which the fulcrum processes that
@@ -39,8 +40,20 @@ import (
 const EnvBootstrap = "FULCRUM_TEST_KAFKA_BOOTSTRAP"
 
 // EnvDir names the variable make test sets to the shared cluster's data dir, so that a test
-// can stop and start its brokers (Cluster).
+// can stop and start its brokers (Cluster) and read its shape (Layout).
 const EnvDir = "FULCRUM_TEST_KAFKA_DIR"
+
+// TestBrokers and TestRacks are the shape of the cluster a test binary starts when make test
+// has not: more brokers than racks, so that a layout can break rack awareness. make test
+// starts the same (the Makefile's KAFKA_TEST_BROKERS and KAFKA_TEST_RACKS).
+const (
+	TestBrokers = 6
+	TestRacks   = 3
+)
+
+// started maps the bootstrap list (joined by commas) of each cluster this process started
+// to its layout.
+var started sync.Map
 
 var shared struct {
 	inMain  bool
@@ -117,9 +130,11 @@ func Healthy(t testing.TB, cl *kgo.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	adm := kadm.NewClient(cl)
+	seeds, _ := cl.OptValue(kgo.SeedBrokers).([]string)
+	brokers := len(Layout(t, seeds).Brokers)
 	var last error
 	for {
-		if last = healthy(ctx, adm); last == nil {
+		if last = healthy(ctx, adm, brokers); last == nil {
 			return
 		}
 		select {
@@ -130,15 +145,15 @@ func Healthy(t testing.TB, cl *kgo.Client) {
 	}
 }
 
-func healthy(ctx context.Context, adm *kadm.Client) error {
+func healthy(ctx context.Context, adm *kadm.Client, brokers int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	md, err := adm.Metadata(ctx)
 	if err != nil {
 		return err
 	}
-	if len(md.Brokers) != kafkacluster.NumBrokers {
-		return fmt.Errorf("brokers %v in metadata", md.Brokers.NodeIDs())
+	if len(md.Brokers) != brokers {
+		return fmt.Errorf("brokers %v in metadata, want %d", md.Brokers.NodeIDs(), brokers)
 	}
 	for _, td := range md.Topics.Sorted() {
 		for _, p := range td.Partitions.Sorted() {
@@ -251,12 +266,35 @@ func up() (*kafkacluster.Cluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	c, _, err := kafkacluster.Up(ctx, kafkacluster.Config{Dir: dir, Log: os.Stderr})
+	c, _, err := kafkacluster.Up(ctx, kafkacluster.Config{Dir: dir, Log: os.Stderr, Brokers: TestBrokers, Racks: TestRacks})
 	if err != nil {
 		return nil, err
 	}
+	started.Store(strings.Join(c.Bootstrap(), ","), c.Layout())
 	fmt.Fprintf(os.Stderr, "kafkatest: Kafka up in %s at %s\n", time.Since(start).Round(100*time.Millisecond), strings.Join(c.Bootstrap(), ","))
 	return c, nil
+}
+
+// Layout returns the shape of the cluster whose bootstrap list is boot (from Bootstrap or
+// Exclusive): its brokers' ids, racks and log dirs, as kafkalocal started them.
+func Layout(t testing.TB, boot []string) kafkacluster.Layout {
+	t.Helper()
+	if l, ok := started.Load(strings.Join(boot, ",")); ok {
+		return l.(kafkacluster.Layout)
+	}
+	dir := os.Getenv(EnvDir)
+	if dir == "" {
+		t.Fatalf("kafkatest.Layout: %v is not a cluster this process started, and %s is not set", boot, EnvDir)
+	}
+	c, err := kafkacluster.Open(kafkacluster.Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("kafkatest: open the cluster in %s: %v", dir, err)
+	}
+	l := c.Layout()
+	if got, want := strings.Join(l.Bootstrap(), ","), strings.Join(boot, ","); got != want {
+		t.Fatalf("kafkatest.Layout: the cluster in %s is at %s, not %s", dir, got, want)
+	}
+	return l
 }
 
 // Client returns a client of the cluster, closed when the test ends. Every call it makes is
