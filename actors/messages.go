@@ -45,7 +45,7 @@ type (
 	}
 	restoreMeta struct {
 		asked
-		Store *meta.MetaStore
+		Plan *restorePlan
 	}
 	setReplicas struct {
 		asked

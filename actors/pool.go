@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"time"
 
@@ -19,6 +20,9 @@ type pending struct {
 	replyTo *actor.PID
 	reply   Result
 	ticket  *ticket // the asker's, finished with the reply
+	// bulk: a whole-state restore, whose commit takes long. It starts a batch of its own,
+	// so the changes accepted before it are not answered only after its commit.
+	bulk bool
 }
 
 // ProxyPoolActor owns the proxies, hosts, failed proxies, failure reports and the global
@@ -151,7 +155,7 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 	case *setEpoch:
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.setAllEpochs(m.Epoch) })
 	case *restoreMeta:
-		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.restore(m.Store) })
+		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.restorePlanned(m.Plan) })
 	case *setReplicas:
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.setReplicas(m.Addresses) })
 	case *recoverEpoch:
@@ -194,7 +198,8 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 	if err != nil {
 		res, tx.d = Result{Err: err}, delta{}
 	}
-	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res, ticket: ticketOf(ctx.Message())}
+	_, bulk := ctx.Message().(*restoreMeta)
+	p := &pending{d: &tx.d, replyTo: ctx.Sender(), reply: res, ticket: ticketOf(ctx.Message()), bulk: bulk && err == nil}
 	defer func() { a.metrics.pendingChanges.Set(float64(len(a.queued) + len(a.writing))) }()
 	if p.d.empty() && len(a.queued) == 0 && a.writing == nil {
 		a.reply(ctx, p)
@@ -220,7 +225,11 @@ func (a *ProxyPoolActor) reply(ctx actor.Context, p *pending) {
 // records are encoded there, not here: deltas and records are immutable once accepted, and
 // encoding is most of a batch's CPU, which the pool's mailbox should not wait for.
 func (a *ProxyPoolActor) startWrite(ctx actor.Context) {
-	a.writing, a.queued = a.queued, nil
+	n := a.batchEnd()
+	a.writing, a.queued = a.queued[:n:n], a.queued[n:]
+	if len(a.queued) == 0 {
+		a.queued = nil
+	}
 	deltas := make([]*delta, 0, len(a.writing))
 	for _, p := range a.writing {
 		if !p.d.empty() {
@@ -237,6 +246,19 @@ func (a *ProxyPoolActor) startWrite(ctx actor.Context) {
 	go func() {
 		root.Send(self, &writeDone{Err: commitDeltas(store, deltas)})
 	}()
+}
+
+// batchEnd is how many queued changes the next batch takes: all of them, except that a
+// restore starts a batch (the changes before it go first, in a batch of their own, so that
+// they are not answered only after its long commit). Changes after it join it: they would
+// wait for its commit anyway.
+func (a *ProxyPoolActor) batchEnd() int {
+	for i, p := range a.queued {
+		if p.bulk && i > 0 {
+			return i
+		}
+	}
+	return len(a.queued)
 }
 
 func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
@@ -261,9 +283,17 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 	changed := false
 	for _, p := range batch {
 		p.d.applyTo(a.durable)
+		changed = changed || !p.d.empty()
+	}
+	// The next batch is written while this one's cluster actors are installed or spawned
+	// (thousands, after a restore), unless it holds only replies: those must not overtake
+	// this batch's.
+	if slices.ContainsFunc(a.queued[:a.batchEnd()], func(p *pending) bool { return !p.d.empty() }) {
+		a.startWrite(ctx)
+	}
+	for _, p := range batch {
 		a.forgetProxyViews(p.d)
 		a.publish(ctx, p)
-		changed = changed || !p.d.empty()
 	}
 	if changed {
 		// Any change moves the global epoch that free proxies' views carry.
@@ -273,7 +303,7 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 	if a.replicator != nil && changed {
 		ctx.Send(a.replicator, &replicaState{Replicas: a.durable.replicas})
 	}
-	if len(a.queued) > 0 {
+	if len(a.queued) > 0 && a.writing == nil {
 		a.startWrite(ctx)
 	}
 }

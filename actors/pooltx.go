@@ -75,6 +75,58 @@ type delta struct {
 	failed   map[string]bool
 	failures map[string]map[string]int64
 	clusters map[string]*meta.ClusterStore
+	// encoded holds records already encoded (a restore's, by its planner): the writer
+	// uses their bytes for the very records they were made from.
+	encoded []*encodedRecords
+}
+
+// encodedRecords are records' JSON encodings, by record: a record is immutable, so its
+// pointer names its bytes.
+type encodedRecords struct {
+	proxies  map[*meta.ProxyResource][]byte
+	clusters map[*meta.ClusterStore][]byte
+}
+
+// encodeRecords encodes the proxy and cluster records a delta sets.
+func encodeRecords(d *delta) (*encodedRecords, error) {
+	enc := &encodedRecords{proxies: make(map[*meta.ProxyResource][]byte, len(d.proxies)), clusters: make(map[*meta.ClusterStore][]byte, len(d.clusters))}
+	for _, p := range d.proxies {
+		if p != nil {
+			data, err := json.Marshal(p)
+			if err != nil {
+				return nil, err
+			}
+			enc.proxies[p] = data
+		}
+	}
+	for _, c := range d.clusters {
+		if c != nil {
+			data, err := json.Marshal(c)
+			if err != nil {
+				return nil, err
+			}
+			enc.clusters[c] = data
+		}
+	}
+	return enc, nil
+}
+
+func (d *delta) encodedProxy(p *meta.ProxyResource) ([]byte, bool) {
+	for _, e := range d.encoded {
+		if data, ok := e.proxies[p]; ok {
+			return data, true
+		}
+	}
+	return nil, false
+}
+
+func (d *delta) encodedCluster(c *meta.ClusterStore) ([]byte, bool) {
+	for _, e := range d.encoded {
+		if data, ok := e.clusters[c]; ok {
+			return data, true
+		}
+	}
+	return nil, false
 }
 
 func (d *delta) empty() bool {
@@ -140,6 +192,7 @@ func (d *delta) merge(o *delta) {
 	d.failed = mergeInto(d.failed, o.failed)
 	d.failures = mergeInto(d.failures, o.failures)
 	d.clusters = mergeInto(d.clusters, o.clusters)
+	d.encoded = append(d.encoded, o.encoded...)
 }
 
 func mergeInto[V any](dst, src map[string]V) map[string]V {
@@ -184,6 +237,8 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	for _, k := range sortedKeys(d.proxies) {
 		if v := d.proxies[k]; v == nil {
 			b.Delete(persist.Proxies, k)
+		} else if data, ok := d.encodedProxy(v); ok {
+			b.Put(persist.Proxies, k, data)
 		} else if err := putJSON(b, persist.Proxies, k, v); err != nil {
 			return err
 		}
@@ -205,6 +260,8 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	for _, k := range sortedKeys(d.clusters) {
 		if v := d.clusters[k]; v == nil {
 			b.Delete(persist.Clusters, k)
+		} else if data, ok := d.encodedCluster(v); ok {
+			b.Put(persist.Clusters, k, data)
 		} else if err := putJSON(b, persist.Clusters, k, v); err != nil {
 			return err
 		}

@@ -4,18 +4,53 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/persist"
 )
 
+// restorePlan is a restore worked out on the asker's goroutine, against a snapshot of the
+// durable state, so that the pool, the one order of every change, spends on it little more
+// than map lookups: the diff (comparing every cluster record is the costly part) and the
+// encoding of the records to write are done here; the pool reuses the diff's verdict for
+// every record it still holds as the snapshot had it, and compares only the others.
+type restorePlan struct {
+	ms   *meta.MetaStore
+	base *poolState      // the snapshot the diff was made against
+	d    delta           // the changes from base to the document
+	enc  *encodedRecords // the records of d, encoded
+}
+
+// planRestore diffs a parsed, checked document against a durable snapshot and encodes the
+// records that differ.
+func planRestore(ms *meta.MetaStore, base *poolState) (*restorePlan, error) {
+	tx := &poolTx{base: base}
+	if _, err := tx.restore(ms, nil); err != nil {
+		return nil, err
+	}
+	enc, err := encodeRecords(&tx.d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encoding the document: %v", ErrInternal, err)
+	}
+	return &restorePlan{ms: ms, base: base, d: tx.d, enc: enc}, nil
+}
+
+// restorePlanned is the pool's part of a restore planned off its goroutine.
+func (tx *poolTx) restorePlanned(p *restorePlan) (Result, error) {
+	res, err := tx.restore(p.ms, p)
+	if err == nil {
+		tx.d.encoded = append(tx.d.encoded, p.enc)
+	}
+	return res, err
+}
+
 // restore replaces the whole state with a parsed, checked document (PUT /metadata, the
 // replication push, import-meta) in one transaction. Records that did not change are not
 // rewritten, so a replica that already holds the pushed state writes nothing. The document
 // was checked (meta.CheckStore) against an epoch read before; the epoch is checked again
-// here, against every change accepted since.
-func (tx *poolTx) restore(ms *meta.MetaStore) (Result, error) {
+// here, against every change accepted since. plan, if not nil, is this document's diff
+// against an earlier state: its verdicts hold for the clusters that did not change since.
+func (tx *poolTx) restore(ms *meta.MetaStore, plan *restorePlan) (Result, error) {
 	if err := meta.CheckStoreEpoch(ms, tx.epoch()); err != nil {
 		return Result{}, err
 	}
@@ -62,11 +97,24 @@ func (tx *poolTx) restore(ms *meta.MetaStore) (Result, error) {
 		}
 	}
 	for name, c := range ms.Clusters {
-		if cur := tx.base.clusters[name]; cur == nil || !reflect.DeepEqual(normalized(cur), normalized(c)) {
+		if !sameCluster(tx.base.clusters[name], name, c, plan) {
 			tx.setCluster(name, c)
 		}
 	}
 	return Result{}, nil
+}
+
+// sameCluster says whether the document's cluster c equals the current record cur: from the
+// plan's verdict when cur is the record the plan was compared with, else by comparing them.
+func sameCluster(cur *meta.ClusterStore, name string, c *meta.ClusterStore, plan *restorePlan) bool {
+	if cur == nil {
+		return false
+	}
+	if plan != nil && plan.base.clusters[name] == cur {
+		_, changed := plan.d.clusters[name]
+		return !changed
+	}
+	return reflect.DeepEqual(normalized(cur), normalized(c))
 }
 
 // normalized makes empty and nil task lists compare equal.
@@ -145,7 +193,7 @@ func ImportMeta(dataDir string, doc []byte) error {
 		return err
 	}
 	tx := &poolTx{base: st}
-	if _, err := tx.restore(ms); err != nil {
+	if _, err := tx.restore(ms, nil); err != nil {
 		return err
 	}
 	var b persist.Batch
@@ -155,29 +203,37 @@ func ImportMeta(dataDir string, doc []byte) error {
 	return store.Commit(&b)
 }
 
-// restoreMetadata runs one restore at a time (another is refused with OVERLOADED). It checks
-// the document in undermoon's order — version, epoch, invariants — on the asker's goroutine
-// (a big document takes long to check, and the pool serves everyone), then hands it to the
-// pool, which checks the epoch again against its latest state.
+// restoreMetadata runs one restore at a time (another is refused with OVERLOADED). On the
+// asker's goroutine (a big document takes long, and the pool serves everyone) it checks the
+// document in undermoon's order — version, epoch, invariants —, diffs it against a snapshot
+// of the durable state and encodes what changed (planRestore); the pool then checks the
+// epoch again against its latest state and takes the plan's verdicts where they still hold.
 func (e *Engine) restoreMetadata(doc []byte) Result {
 	if !e.restoring.CompareAndSwap(false, true) {
 		return Result{Err: fmt.Errorf("%w: another whole-state restore is running", ErrOverloaded)}
 	}
 	defer e.restoring.Store(false)
+	if e.stopped.Load() {
+		return Result{Err: ErrStopped}
+	}
 	ms, err := meta.ParseStore(doc, false)
 	if err != nil {
 		return Result{Err: err}
 	}
-	res := e.Epoch()
-	if res.Err != nil {
-		return res
-	}
-	current, err := strconv.ParseUint(string(res.Body), 10, 64)
+	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
 	if err != nil {
-		return Result{Err: fmt.Errorf("%w: epoch %q: %v", ErrInternal, res.Body, err)}
+		return Result{Err: askError(err)}
 	}
-	if err := meta.CheckStore(ms, current); err != nil {
+	base, ok := v.(*poolState)
+	if !ok {
+		return Result{Err: fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)}
+	}
+	if err := meta.CheckStore(ms, base.epoch); err != nil {
 		return Result{Err: err}
 	}
-	return e.askPool("restore_metadata", &restoreMeta{Store: ms})
+	plan, err := planRestore(ms, base)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return e.askPool("restore_metadata", &restoreMeta{Plan: plan})
 }

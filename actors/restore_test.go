@@ -3,8 +3,14 @@ package actors
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
@@ -169,4 +175,170 @@ func TestOneRestoreAtATime(t *testing.T) {
 	wantErr(t, e.RestoreMetadata(doc), ErrOverloaded)
 	e.restoring.Store(false)
 	ok(t, e.RestoreMetadata(doc))
+}
+
+// TestSmallWritesDuringRestore: small changes sent while a big restore runs are all
+// answered, and the one order of changes holds: each client's reports accepted before the
+// restore are wiped by it, those after survive it (a suffix of each client's sequence), and
+// the global epoch is the document's plus one per surviving report. The state survives a
+// restart as answered.
+func TestSmallWritesDuringRestore(t *testing.T) {
+	src := startEngine(t, t.TempDir(), Options{})
+	if err := seedClusters(src, 20, 40, 300); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, src.SetEpoch(1_000_000)) // above every epoch the small writes reach before it
+	doc := ok(t, src.Metadata())
+	docEpoch := epoch(t, src)
+
+	dir := t.TempDir()
+	e := startEngine(t, dir, Options{})
+	addProxies(t, e, 2, 1)
+	const clients = 4
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	written := make([]int, clients) // each client's answered writes
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			after := 0
+			for n := 0; after < 5; n++ { // some writes surely after the restore's answer
+				if stop.Load() {
+					after++
+				}
+				if r := e.ReportFailure(fmt.Sprintf("10.9.%d.%d:1", c, n), "w"); r.Err != nil {
+					t.Errorf("client %d write %d: %v", c, n, r.Err)
+					return
+				}
+				written[c] = n + 1
+			}
+		}()
+	}
+	ok(t, e.RestoreMetadata(doc))
+	stop.Store(true)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	check := func(e *Engine) {
+		t.Helper()
+		ms := metadata(t, e)
+		survivors := 0
+		for c := range clients {
+			first := -1 // the first report of this client after the restore
+			for n := range written[c] {
+				_, kept := ms.Failures[fmt.Sprintf("10.9.%d.%d:1", c, n)]
+				switch {
+				case kept && first < 0:
+					first = n
+				case !kept && first >= 0:
+					t.Fatalf("client %d: report %d kept, report %d wiped: the restore is not between the same two writes of one client", c, first, n)
+				}
+				if kept {
+					survivors++
+				}
+			}
+			if first < 0 {
+				t.Fatalf("client %d: none of its %d reports, some sent after the restore's answer, was kept", c, written[c])
+			}
+		}
+		t.Logf("%d reports before the restore (wiped by it), %d after", sum(written)-survivors, survivors)
+		if got, want := ms.GlobalEpoch, docEpoch+uint64(survivors); got != want {
+			t.Fatalf("global epoch %d, want the document's %d + %d reports after it", got, docEpoch, survivors)
+		}
+		if len(ms.Clusters) != 300 {
+			t.Fatalf("%d clusters after the restore, want 300", len(ms.Clusters))
+		}
+		checkStore(t, e)
+	}
+	check(e)
+	before := ok(t, e.Metadata())
+	e.Stop()
+	e = startEngine(t, dir, Options{})
+	if after := ok(t, e.Metadata()); string(after) != string(before) {
+		t.Fatal("the state after a restart differs from the one answered")
+	}
+	check(e)
+}
+
+// TestRestorePlanRebase: a restore is diffed against a snapshot off the pool; the pool
+// reuses that verdict only for the clusters it still holds as in the snapshot.
+func TestRestorePlanRebase(t *testing.T) {
+	e := startEngine(t, t.TempDir(), Options{})
+	addProxies(t, e, 4, 2)
+	ok(t, e.CreateCluster("changed", 4))
+	ok(t, e.CreateCluster("same", 4))
+	ms, err := meta.ParseStore(ok(t, e.Metadata()), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.GlobalEpoch += 100 // ahead of the change below
+	plan, err := planRestore(ms, snapshotOf(t, e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.d.clusters) != 0 {
+		t.Fatalf("the plan rewrites %v, equal to the snapshot", sortedKeys(plan.d.clusters))
+	}
+	ok(t, e.PatchClusterConfig("changed", map[string]string{"migration_scan_count": "7"}))
+	tx := &poolTx{base: snapshotOf(t, e)}
+	if _, err := tx.restorePlanned(plan); err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedKeys(tx.d.clusters); !slices.Equal(got, []string{"changed"}) {
+		t.Fatalf("the restore rewrites %v, want [changed] (changed since the plan)", got)
+	}
+	// Through the pool: the document wins, and the cluster actor serves it.
+	ok(t, e.askPool("restore_metadata", &restoreMeta{Plan: plan}))
+	if got := metadata(t, e).Clusters["changed"].Config; !reflect.DeepEqual(got, ms.Clusters["changed"].Config) {
+		t.Fatalf("config after the restore %+v, want the document's %+v", got, ms.Clusters["changed"].Config)
+	}
+	if strings.Contains(string(ok(t, e.ClusterMeta("changed", Format{}))), `"migration_scan_count":"7"`) {
+		t.Fatal("the cluster actor still serves the change the restore replaced")
+	}
+}
+
+func snapshotOf(t *testing.T, e *Engine) *poolState {
+	t.Helper()
+	v, err := e.replies.ask(e.pool, &getSnapshot{}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(*poolState)
+}
+
+func sum(xs []int) (n int) {
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// TestRestoreStartsABatch: the changes queued before a restore are written in a batch of
+// their own (they are not answered only after its long commit); those after it join it.
+func TestRestoreStartsABatch(t *testing.T) {
+	tests := []struct {
+		queue string // s: a small change, R: a restore
+		want  int    // changes in the next batch
+	}{
+		{"", 0},
+		{"s", 1},
+		{"sss", 3},
+		{"R", 1},
+		{"Rss", 3},
+		{"ssR", 2},
+		{"sRsR", 1},
+		{"RsRs", 2},
+	}
+	for _, tt := range tests {
+		a := &ProxyPoolActor{}
+		for _, c := range tt.queue {
+			a.queued = append(a.queued, &pending{d: &delta{}, bulk: c == 'R'})
+		}
+		if got := a.batchEnd(); got != tt.want {
+			t.Errorf("queue %q: next batch of %d, want %d", tt.queue, got, tt.want)
+		}
+	}
 }
