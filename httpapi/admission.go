@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/seed248d40c9/fulcrum/actors"
 )
 
 // Memory admission. fasthttp would read a whole body (up to MaxRequestBodySize) before any
@@ -41,7 +43,7 @@ func (b *bodyBudget) give(n int64) { b.used.Add(-n) }
 func (s *Server) admitBody(h *fasthttp.RequestHeader) (int64, error) {
 	n := int64(h.ContentLength())
 	if n > s.maxBody {
-		return 0, &requestError{"PAYLOAD_TOO_LARGE", fmt.Sprintf("request bodies are at most %d bytes", s.maxBody)}
+		return 0, &requestError{errPayloadTooLarge, fmt.Sprintf("request bodies are at most %d bytes", s.maxBody)}
 	}
 	if n < 0 {
 		n = s.maxBody
@@ -52,7 +54,7 @@ func (s *Server) admitBody(h *fasthttp.RequestHeader) (int64, error) {
 	return n, nil
 }
 
-var errBodyBudget = &requestError{"OVERLOADED", "too many request body bytes in flight; retry later"}
+var errBodyBudget = &requestError{actors.ErrOverloaded, "too many request body bytes in flight; retry later"}
 
 // readBody reads the streamed body of an admitted request into memory, within the budget,
 // and hands it to the handlers as the request's body. It returns the bytes taken from the
@@ -93,14 +95,14 @@ func readAll(r io.Reader, n int, max int64) ([]byte, error) {
 		return nil, bodyReadError(err)
 	}
 	if int64(len(body)) > max {
-		return nil, &requestError{"PAYLOAD_TOO_LARGE", fmt.Sprintf("request bodies are at most %d bytes", max)}
+		return nil, &requestError{errPayloadTooLarge, fmt.Sprintf("request bodies are at most %d bytes", max)}
 	}
 	return body, nil
 }
 
 func bodyReadError(err error) error {
 	if isTimeout(err) {
-		return &requestError{"REQUEST_TIMEOUT", "request body not received in time"}
+		return &requestError{errRequestTimeout, "request body not received in time"}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return badRequest("request body shorter than announced")

@@ -212,7 +212,7 @@ func (s *Server) fromCoordinatorNetwork(ctx *fasthttp.RequestCtx) bool {
 }
 
 func unauthorized(ctx *fasthttp.RequestCtx, msg string) {
-	writeError(ctx, &requestError{"UNAUTHORIZED", msg})
+	writeError(ctx, &requestError{errUnauthorized, msg})
 	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Bearer realm="fulcrum"`)
 }
 

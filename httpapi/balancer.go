@@ -230,21 +230,6 @@ func parseBytes(v string) (int64, error) {
 	return int64(n), nil
 }
 
-func balancerStatus(err error) int {
-	switch {
-	case errors.Is(err, balancer.ErrInvalid):
-		return fasthttp.StatusBadRequest
-	case errors.Is(err, balancer.ErrConflict):
-		return fasthttp.StatusConflict
-	case errors.Is(err, balancer.ErrNotFound):
-		return fasthttp.StatusNotFound
-	case errors.Is(err, balancer.ErrInternal):
-		return fasthttp.StatusInternalServerError
-	default: // unavailable, busy, timeout, stopped: worth retrying later
-		return fasthttp.StatusServiceUnavailable
-	}
-}
-
 type balancerErrorBody struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`

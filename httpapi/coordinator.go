@@ -57,7 +57,7 @@ func (s *Server) coordinatorServer(routes fasthttp.RequestHandler) *fasthttp.Ser
 	return &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
 			if !coordinatorCall(ctx.Method(), ctx.Request.URI().PathOriginal()) { // the router's path
-				writeError(ctx, &requestError{"NOT_FOUND", "the coordinator listener serves only the calls of an undermoon coordinator"})
+				writeError(ctx, &requestError{errNoEndpoint, "the coordinator listener serves only the calls of an undermoon coordinator"})
 				ctx.SetConnectionClose() // a body may be left unread
 				s.log.Warn().Bytes("method", ctx.Method()).Bytes("path", ctx.Path()).Msg("not a coordinator call: refused on the coordinator listener")
 				return

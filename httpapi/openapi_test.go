@@ -78,7 +78,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 func TestOpenAPIErrorCodes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	codes := doc.Components.Schemas["Error"].Properties["error"].Enum
-	want := sortedKeys(errorTable)
+	want := sortedKeys(byCode)
 	if !slices.Equal(codes, want) {
 		t.Errorf("Error.error enum\n got %v\nwant %v (httpapi/errors.go)", codes, want)
 	}

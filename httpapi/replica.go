@@ -39,7 +39,7 @@ func (s *Server) replicaAllows(ctx *fasthttp.RequestCtx) bool {
 		return true
 	}
 	s.refusedWrites.Inc()
-	writeError(ctx, &requestError{"REPLICA_READ_ONLY",
+	writeError(ctx, &requestError{errReplicaReadOnly,
 		"this instance is a replica (--replica): send changes to its master; restart it without --replica to promote it"})
 	return false
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
 
 // Options configure a Server.
@@ -115,10 +116,10 @@ func New(o Options) *Server {
 			writeBalancerError(ctx, fasthttp.StatusNotFound, "no plan or endpoint "+string(ctx.Path()))
 			return
 		}
-		writeError(ctx, &requestError{"NOT_FOUND", "no endpoint " + string(ctx.Path())})
+		writeError(ctx, &requestError{errNoEndpoint, "no endpoint " + string(ctx.Path())})
 	}
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
-		writeError(ctx, &requestError{"METHOD_NOT_ALLOWED", string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
+		writeError(ctx, &requestError{errMethodNotAllowed, string(ctx.Method()) + " is not allowed on " + string(ctx.Path())})
 	}
 	r.GET("/openapi.json", serveOpenAPI)
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) {
@@ -179,12 +180,12 @@ func (s *Server) Shutdown() error {
 // fixed per kind: fasthttp's errors quote request bytes and socket addresses, which an
 // error body never echoes (they go to the log).
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	re := &requestError{"INVALID_REQUEST", "malformed HTTP request"}
+	re := &requestError{meta.ErrInvalidRequest, "malformed HTTP request"}
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		re = &requestError{"PAYLOAD_TOO_LARGE", fmt.Sprintf("request bodies are at most %d bytes", s.srv.MaxRequestBodySize)}
+		re = &requestError{errPayloadTooLarge, fmt.Sprintf("request bodies are at most %d bytes", s.srv.MaxRequestBodySize)}
 	case isTimeout(err):
-		re = &requestError{"REQUEST_TIMEOUT", "request not received in time"}
+		re = &requestError{errRequestTimeout, "request not received in time"}
 	}
 	writeError(ctx, re)
 	s.log.Warn().Err(err).Int("status", ctx.Response.StatusCode()).Msg("request rejected by the transport")
@@ -212,7 +213,7 @@ func (s *Server) middleware(next fasthttp.RequestHandler) fasthttp.RequestHandle
 			id = append(idBuf[:0], id...)
 		}
 		if n := s.inFlight.Add(1); n > s.maxIn {
-			writeError(ctx, &requestError{"OVERLOADED", fmt.Sprintf("more than %d requests in flight", s.maxIn)})
+			writeError(ctx, &requestError{actors.ErrOverloaded, fmt.Sprintf("more than %d requests in flight", s.maxIn)})
 		} else if !s.guard(ctx) {
 			// Refused before its body is read (auth.go): the connection cannot carry another.
 			ctx.SetConnectionClose()
@@ -266,7 +267,7 @@ func (s *Server) recovered(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler) 
 		if r := recover(); r != nil {
 			s.log.Error().Interface("panic", r).Str("stack", string(debug.Stack())).Msg("handler panicked")
 			ctx.Response.Reset()
-			writeError(ctx, &requestError{"INTERNAL_ERROR", "internal error"})
+			writeError(ctx, &requestError{actors.ErrInternal, "internal error"})
 		}
 	}()
 	h(ctx)

@@ -6,7 +6,7 @@ import (
 )
 
 // Kinds of errors a proposal can fail with. Each error returned by Propose matches exactly
-// one of them with errors.Is; the HTTP layer maps kinds to statuses.
+// one of them with errors.Is; each kind has its status in httpapi's error table.
 var (
 	// ErrInvalid: the request is malformed (bad limit, unknown topic, bad weights...).
 	ErrInvalid = errors.New("invalid request")
