@@ -278,7 +278,16 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	token := e.post(planOf(plan,
 		balancer.PlanChange{Topic: topic, Partition: 0, After: after(a, c)},
 		balancer.PlanChange{Topic: topic, Partition: 1, After: after(c, a)}))
+	// The plan sets the rates and the topic's list in separate calls: wait for all of its
+	// settings, so that a reading between two calls is not taken for a missing one.
+	planReplicas := []string{"1:" + strconv.Itoa(int(a)), "0:" + strconv.Itoa(int(c)), "1:" + strconv.Itoa(int(c))}
 	during := e.waitThrottleConfigs("while the plan copies", func(m map[string]string) bool {
+		list := strings.Split(m["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
+		for _, want := range planReplicas {
+			if !slices.Contains(list, want) {
+				return false
+			}
+		}
 		return m[fmt.Sprintf("broker %d %s", c, kafkaload.FollowerThrottledRate)] == strconv.Itoa(plan)
 	}, topic)
 	if st := e.status(token); st.Done {
@@ -293,7 +302,7 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 		}
 	}
 	list := strings.Split(during["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
-	for _, want := range []string{"1:" + strconv.Itoa(int(a)), "0:" + strconv.Itoa(int(c)), "1:" + strconv.Itoa(int(c))} {
+	for _, want := range planReplicas {
 		if !slices.Contains(list, want) {
 			t.Errorf("while the plan copies, the topic's follower list %v lacks %s", list, want)
 		}

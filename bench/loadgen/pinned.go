@@ -169,8 +169,8 @@ func pinnedMarkdown(f *suiteFlags, runs []pinnedRun) string {
 		"with GOMAXPROCS=1, what Fulcrum ran with before (DESIGN.md, \"Durability rule\"); **unpinned**: both free on every CPU, "+
 		"as the shared-machine table above. The **durable** scenario is failure reports spread over every proxy, each from a new "+
 		"reporter, so every request is a durable change (fsync before the answer); the short TTL keeps each proxy's record to the "+
-		"last second's reports, a handful, as a fleet of a few coordinators makes (the `reports` scenario above, with the default "+
-		"60 s, grows every record to hundreds of reporters, and rewriting them is then the cost). Placements run interleaved, "+
+		"last second's reports, a handful, as a fleet of a few coordinators makes (with the default 60 s a record would reach "+
+		"the 64 live reporters a proxy keeps, and further reports would be refused with TOO_MANY_REPORTERS). Placements run interleaved, "+
 		"round after round. Server CPU per request is the steadier figure: throughput moves with whatever else the machine runs "+
 		"(the rest of the machine column: during the reads / during the durable writes).\n\n",
 		f.fulcrum, f.pinned.failureTTL, count(f.Clusters), count(f.Proxies), f.conc, f.API, onOff(f.Gzip), f.dur, f.warmup,
