@@ -314,7 +314,7 @@ func TestExecutePlanFromProposal(t *testing.T) {
 	}
 	// The report, posted as it is (with "cost", "before" sizes...), plus a throttle high
 	// enough not to slow the test.
-	raw := e.s.do("GET", "/balancer?topics="+topic+"&seed=1", "")
+	raw := e.s.do("GET", "/balancer?"+roomOnDisk("topics="+topic+"&seed=1"), "")
 	var body map[string]any
 	if err := json.Unmarshal(raw.body, &body); err != nil {
 		t.Fatal(err)

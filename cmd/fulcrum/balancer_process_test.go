@@ -13,6 +13,11 @@ import (
 
 func getBalancer(t *testing.T, p *process, query string) (int, map[string]any) {
 	t.Helper()
+	// The test Kafka shares this machine's disk: on a full one, the default maxDiskUsage
+	// (0.8 of the volume) would forbid every copy, so tests lift it unless they set it.
+	if !strings.Contains(query, "maxDiskUsage=") {
+		query += "&maxDiskUsage=1"
+	}
 	resp, err := client.Get(p.base + "/balancer?" + query)
 	if err != nil {
 		t.Fatal(err)
