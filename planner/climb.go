@@ -242,37 +242,82 @@ func (c *Climb) Result() Result {
 
 // RunClimb runs a whole climb on up to workers goroutines (0 means GOMAXPROCS), until its
 // limit, its stall or ctx's end. The plan is the same for any number of workers.
+//
+// A round is a fraction of a millisecond of work, less than waking a parked goroutine's
+// thread takes on some machines: so the calling goroutine scores chunks too, and the
+// helpers stay for the whole climb, spinning (and yielding) between rounds instead of
+// being started and waited for each round.
 func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	c := s.NewClimb()
-	results := make([]ChunkResult, RoundChunks)
+	if workers == 1 {
+		results := make([]ChunkResult, RoundChunks)
+		for chunks := c.Next(); chunks != nil; chunks = c.Next() {
+			if ctx.Err() != nil {
+				c.Interrupt()
+				break
+			}
+			results = results[:len(chunks)]
+			for i, ch := range chunks {
+				results[i] = c.Score(ch)
+			}
+			c.Commit(results)
+		}
+		return c.Result()
+	}
+	var (
+		cur  atomic.Pointer[roundJob] // the round being scored; nil once the climb is over
+		over atomic.Bool
+		wg   sync.WaitGroup
+	)
+	defer wg.Wait()
+	defer over.Store(true)
+	for range min(workers, RoundChunks) - 1 {
+		wg.Go(func() {
+			var last *roundJob
+			for !over.Load() {
+				j := cur.Load()
+				if j == nil || j == last {
+					runtime.Gosched()
+					continue
+				}
+				last = j
+				j.score(c)
+			}
+		})
+	}
 	for chunks := c.Next(); chunks != nil; chunks = c.Next() {
 		if ctx.Err() != nil {
 			c.Interrupt()
 			break
 		}
-		results = results[:len(chunks)]
-		if workers == 1 || len(chunks) == 1 {
-			for i, ch := range chunks {
-				results[i] = c.Score(ch)
-			}
-		} else {
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			for range min(workers, len(chunks)) {
-				wg.Go(func() {
-					for i := int(next.Add(1) - 1); i < len(chunks); i = int(next.Add(1) - 1) {
-						results[i] = c.Score(chunks[i])
-					}
-				})
-			}
-			wg.Wait()
+		j := &roundJob{chunks: chunks, results: make([]ChunkResult, len(chunks))}
+		cur.Store(j)
+		j.score(c)
+		for j.done.Load() < int64(len(chunks)) {
+			runtime.Gosched()
 		}
-		c.Commit(results)
+		c.Commit(j.results)
 	}
 	return c.Result()
+}
+
+// roundJob is one round of a RunClimb, shared by its goroutines: each takes the next
+// unscored chunk until none is left. A goroutine late for a round finds its chunks taken.
+type roundJob struct {
+	chunks  []Chunk
+	results []ChunkResult
+	next    atomic.Int64 // chunks handed out
+	done    atomic.Int64 // chunks scored
+}
+
+func (j *roundJob) score(c *Climb) {
+	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
+		j.results[i] = c.Score(j.chunks[i])
+		j.done.Add(1)
+	}
 }
 
 // Automatic effort: the candidates a search gets when its limit is not given, per movable
