@@ -34,7 +34,7 @@ type Climb struct {
 	interrupted bool
 }
 
-// Chunks per round and candidates per chunk. A round (1,024 candidates, ~0.3 ms on one
+// Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
 // core) is long enough that handing it out costs little, short enough that a candidate's
 // view of the layout is recent.
 const (
