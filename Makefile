@@ -42,14 +42,14 @@ with-kafka = set -e; \
 # backend's tests. with-etcd starts a fresh one in ETCD_TEST_DIR, exports its endpoints and
 # dir to the tests, and stops it and removes its data when the recipe ends; if it cannot
 # start, the recipe fails: the tests are never skipped. Its EXIT trap replaces with-kafka's,
-# so it stops that Kafka too: use it after with-kafka.
+# so it stops that Kafka too (and etcd even if stopping Kafka fails): use it after with-kafka.
 ETCD_TEST_DIR ?= .etcd-test
 ETCDLOCAL     := bin/etcdlocal
 
 $(ETCDLOCAL): FORCE
 	$(GO) build -o $(ETCDLOCAL) ./cmd/etcdlocal
 
-with-etcd = set -e; trap '$(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR); $(ETCDLOCAL) down --dir $(ETCD_TEST_DIR)' EXIT; \
+with-etcd = set -e; trap 'st=$$?; $(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR) || st=1; $(ETCDLOCAL) down --dir $(ETCD_TEST_DIR) || st=1; exit $$st' EXIT; \
 	FULCRUM_TEST_ETCD_ENDPOINTS=$$($(ETCDLOCAL) up --dir $(ETCD_TEST_DIR)); export FULCRUM_TEST_ETCD_ENDPOINTS; \
 	FULCRUM_TEST_ETCD_DIR=$(CURDIR)/$(ETCD_TEST_DIR); export FULCRUM_TEST_ETCD_DIR;
 
