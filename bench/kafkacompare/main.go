@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/seed248d40c9/fulcrum/bench/resultsfile"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkacluster"
 )
 
@@ -107,5 +108,5 @@ func run(ctx context.Context, f flags) (err error) {
 	if f.results == "" {
 		return nil
 	}
-	return updateResults(f.results, "kafka-compare", table)
+	return resultsfile.Update(f.results, "kafka-compare", table)
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/seed248d40c9/fulcrum/bench/resultsfile"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkacluster"
 )
 
@@ -25,7 +24,7 @@ func render(results []layoutResult, f flags, l kafkacluster.Layout) string {
 		"Bytes moved: every new (broker, directory) of a partition copies its size. "+
 		"Rack conflicts: partitions left with two replicas on one rack. Times include a JVM start for Kafka's "+
 		"tool; the machine was shared with other builds and tests, so they are indicative only.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), commit(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), resultsfile.Commit(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
 		l.Version, len(l.Brokers), l.Racks(), rackList(l), f.seed, queryNote(f.query), f.runs)
 	b.WriteString("| layout | plan | cost | bytes moved | partitions changed | leaders moved | rack conflicts | time |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
@@ -94,35 +93,4 @@ func queryNote(q string) string {
 		return ""
 	}
 	return "&" + q
-}
-
-func commit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	c := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
-		c += "+dirty"
-	}
-	return c
-}
-
-// updateResults replaces the text between the block's markers in path (appending the block
-// when the file has none), keeping everything else as it is.
-func updateResults(path, name, body string) error {
-	doc, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
-	block := begin + "\n" + strings.TrimRight(body, "\n") + "\n" + end
-	s := string(doc)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		s = strings.TrimRight(s, "\n") + "\n\n" + block + "\n"
-	} else {
-		s = s[:i] + block + s[j+len(end):]
-	}
-	return os.WriteFile(path, []byte(s), 0o644)
 }

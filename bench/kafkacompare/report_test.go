@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -22,26 +20,6 @@ func TestPick(t *testing.T) {
 		}
 		if best, median := pick(scores); best != c.best || median != c.median {
 			t.Errorf("%v: best %d median %d, want %d %d", c.costs, best, median, c.best, c.median)
-		}
-	}
-}
-
-// The block is replaced in place, text around it kept; a file without it gets it appended.
-func TestUpdateResults(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "RESULTS.md")
-	for _, c := range []struct{ before, want string }{
-		{"", "\n\n<!-- x:begin -->\nnew\n<!-- x:end -->\n"},
-		{"# R\n", "# R\n\n<!-- x:begin -->\nnew\n<!-- x:end -->\n"},
-		{"a\n<!-- x:begin -->\nold\nold\n<!-- x:end -->\nb\n", "a\n<!-- x:begin -->\nnew\n<!-- x:end -->\nb\n"},
-	} {
-		if err := os.WriteFile(path, []byte(c.before), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := updateResults(path, "x", "new\n"); err != nil {
-			t.Fatal(err)
-		}
-		if got, _ := os.ReadFile(path); string(got) != c.want {
-			t.Errorf("from %q: got %q, want %q", c.before, got, c.want)
 		}
 	}
 }

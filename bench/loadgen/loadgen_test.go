@@ -341,19 +341,6 @@ func TestFormatting(t *testing.T) {
 	}
 }
 
-func TestReplaceBlock(t *testing.T) {
-	const b, e = "<!-- x:begin -->", "<!-- x:end -->"
-	doc := "# R\n\nmine\n"
-	once := ReplaceBlock(doc, b, e, "gen 1\n")
-	if once != "# R\n\nmine\n\n"+b+"\ngen 1\n"+e+"\n" {
-		t.Errorf("append: %q", once)
-	}
-	twice := ReplaceBlock(once+"\nafter\n", b, e, "gen 2")
-	if twice != "# R\n\nmine\n\n"+b+"\ngen 2\n"+e+"\n\nafter\n" {
-		t.Errorf("replace: %q", twice)
-	}
-}
-
 func TestParseMetricAndStatus(t *testing.T) {
 	text := "# HELP process_resident_memory_bytes x\nprocess_resident_memory_bytes_other 1\nprocess_resident_memory_bytes 4.5056e+07\n"
 	v, err := parseMetric(strings.NewReader(text), "process_resident_memory_bytes")
