@@ -167,6 +167,12 @@ func running(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
+	// A PID from cluster.json may have been reused by an unrelated process (the dir outlived
+	// a reboot or a crash): only a member process ("<binary> member --dir ...") counts, so
+	// that Up and Down never signal anything else, as kafkalocal checks its brokers'.
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !bytes.Contains(cmdline, []byte("\x00member\x00--dir\x00")) {
+		return false
+	}
 	// A killed member whose parent ("up", long gone) was replaced by a reaper that has not
 	// reaped it yet is a zombie: dead, though kill 0 still finds it.
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

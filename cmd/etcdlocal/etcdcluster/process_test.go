@@ -116,3 +116,14 @@ func TestMemberOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// A live process that is not a member (a stale PID reused) is not taken for one, so Up and
+// Down never signal it.
+func TestRunningOnlyMembers(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("no procfs")
+	}
+	if running(os.Getpid()) {
+		t.Error("the test process itself counts as a running member")
+	}
+}
