@@ -47,8 +47,27 @@ type process struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	log  *bytes.Buffer
+	log  *logBuffer
 	done chan error
+}
+
+// logBuffer is the process's output: exec's copying goroutine writes it while a test may
+// read it (a log line awaited, a failure message).
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -75,7 +94,7 @@ func startFulcrum(t *testing.T, dataDir, listen string, extra ...string) *proces
 // answers /healthz with 200.
 func launch(t *testing.T, health endpoint, level string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &process{t: t, log: &logBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(fulcrumBin, append([]string{"serve", "--log-level", level}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
