@@ -172,7 +172,6 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) bool {
 	if s.tokens == nil {
 		return true
 	}
-	need := classify(ctx.Method(), ctx.Request.URI().PathOriginal())
 	h := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	if len(h) > 0 {
 		// A token that is sent is checked even where none is needed: a wrong one is a
@@ -183,7 +182,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) bool {
 		unauthorized(ctx, "invalid bearer token")
 		return false
 	}
-	switch need {
+	switch classify(ctx.Method(), ctx.Request.URI().PathOriginal()) {
 	case accessOpen:
 		return true
 	case accessCoordinator:

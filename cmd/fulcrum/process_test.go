@@ -47,8 +47,27 @@ type process struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	log  *bytes.Buffer
+	log  *logBuffer
 	done chan error
+}
+
+// logBuffer is the process's output: exec's copying goroutine writes it while a test may
+// read it (a log line awaited, a failure message).
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -66,9 +85,17 @@ var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 // startFulcrum runs `fulcrum serve` and waits (bounded) until /healthz answers.
 func startFulcrum(t *testing.T, dataDir, listen string, extra ...string) *process {
 	t.Helper()
-	p := &process{t: t, log: &bytes.Buffer{}, done: make(chan error, 1), base: "http://" + listen}
-	args := append([]string{"serve", "--listen", listen, "--data-dir", dataDir, "--log-level", "warn"}, extra...)
-	p.cmd = exec.Command(fulcrumBin, args...)
+	p := launch(t, endpoint{t, "http://" + listen, client}, "warn", append([]string{"--listen", listen, "--data-dir", dataDir}, extra...)...)
+	p.base = "http://" + listen
+	return p
+}
+
+// launch runs `fulcrum serve --log-level level args...` and waits (bounded) until health
+// answers /healthz with 200.
+func launch(t *testing.T, health endpoint, level string, args ...string) *process {
+	t.Helper()
+	p := &process{t: t, log: &logBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(fulcrumBin, append([]string{"serve", "--log-level", level}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -82,8 +109,7 @@ func startFulcrum(t *testing.T, dataDir, listen string, extra ...string) *proces
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := client.Get(p.base + "/healthz")
-		if err == nil {
+		if resp, err := health.client.Get(health.base + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return p

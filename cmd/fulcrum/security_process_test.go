@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -104,40 +103,10 @@ func (e endpoint) must(token, method, path, body string) []byte {
 	return b
 }
 
-// startServe runs `fulcrum serve args...` and waits (bounded) until health answers 200.
+// startServe runs `fulcrum serve args...` (log level info) and waits (bounded) until health answers 200.
 func startServe(t *testing.T, health endpoint, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, log: &bytes.Buffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(fulcrumBin, append([]string{"serve", "--log-level", "info"}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if resp, err := health.client.Get(health.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("fulcrum exited at start: %v\n%s", err, p.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fulcrum did not answer /healthz in 15s\n%s", p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return launch(t, health, "info", args...)
 }
 
 // TestProcessSecurity runs the real binary with HTTPS on --listen, a token file and a
