@@ -220,13 +220,9 @@ func (e *Engine) restoreMetadata(doc []byte) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
-	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
+	base, err := e.durableSnapshot()
 	if err != nil {
-		return Result{Err: askError(err)}
-	}
-	base, ok := v.(*poolState)
-	if !ok {
-		return Result{Err: fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)}
+		return Result{Err: err}
 	}
 	if err := meta.CheckStore(ms, base.epoch); err != nil {
 		return Result{Err: err}
