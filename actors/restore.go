@@ -16,9 +16,9 @@ import (
 // every record it still holds as the snapshot had it, and compares only the others.
 type restorePlan struct {
 	ms   *meta.MetaStore
-	base *poolState      // the snapshot the diff was made against
-	d    delta           // the changes from base to the document
-	enc  *encodedRecords // the records of d, encoded
+	base *poolState     // the snapshot the diff was made against
+	d    delta          // the changes from base to the document
+	enc  encodedRecords // the records of d, encoded
 }
 
 // planRestore diffs a parsed, checked document against a durable snapshot and encodes the
