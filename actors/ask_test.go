@@ -10,12 +10,12 @@ import (
 )
 
 // Messages of the test actor: echo answers at once; hold keeps the sender; release answers
-// the held sender late.
+// the held sender late (and then its own sender, if it has one).
 type (
 	echoMsg    struct{ body string }
 	holdMsg    struct{}
 	twiceMsg   struct{ first, second string }
-	releaseMsg struct{ body string }
+	releaseMsg struct{ body, echo string }
 )
 
 type askTestActor struct{ held *actor.PID }
@@ -31,6 +31,9 @@ func (a *askTestActor) Receive(ctx actor.Context) {
 		a.held = ctx.Sender()
 	case *releaseMsg:
 		ctx.Send(a.held, Result{Body: []byte(m.body)})
+		if ctx.Sender() != nil {
+			ctx.Respond(Result{Body: []byte(m.echo)})
+		}
 	}
 }
 
@@ -86,7 +89,17 @@ func TestAskLateReplyAnswersNoOtherAsk(t *testing.T) {
 	if _, err := r.ask(pid, &holdMsg{}, 20*time.Millisecond); !errors.Is(err, actor.ErrTimeout) {
 		t.Fatalf("held ask: err = %v, want timeout", err)
 	}
-	r.sys.Root.Send(pid, &releaseMsg{"late"})
+	// Were the timed-out box given back, it would now be at the head of a free list of
+	// minFreeBoxes, and taken by the ask that releases the late reply while it waits.
+	for i := range minFreeBoxes - 1 {
+		body := fmt.Sprint("fill-", i)
+		if got := askBody(t, r, pid, &echoMsg{body}); got != body {
+			t.Fatalf("ask %q answered %q", body, got)
+		}
+	}
+	if got := askBody(t, r, pid, &releaseMsg{"late", "fresh-0"}); got != "fresh-0" {
+		t.Fatalf("ask %q answered %q", "fresh-0", got)
+	}
 	for _, body := range []string{"fresh-1", "fresh-2", "fresh-3"} {
 		if got := askBody(t, r, pid, &echoMsg{body}); got != body {
 			t.Fatalf("ask %q answered %q", body, got)

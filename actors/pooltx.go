@@ -77,52 +77,43 @@ type delta struct {
 	clusters map[string]*meta.ClusterStore
 	// encoded holds records already encoded (a restore's, by its planner): the writer
 	// uses their bytes for the very records they were made from.
-	encoded []*encodedRecords
+	encoded []encodedRecords
 }
 
-// encodedRecords are records' JSON encodings, by record: a record is immutable, so its
-// pointer names its bytes.
-type encodedRecords struct {
-	proxies  map[*meta.ProxyResource][]byte
-	clusters map[*meta.ClusterStore][]byte
-}
+// encodedRecords are records' JSON encodings, by record (a *meta.ProxyResource or a
+// *meta.ClusterStore): a record is immutable, so its pointer names its bytes.
+type encodedRecords map[any][]byte
 
 // encodeRecords encodes the proxy and cluster records a delta sets.
-func encodeRecords(d *delta) (*encodedRecords, error) {
-	enc := &encodedRecords{proxies: make(map[*meta.ProxyResource][]byte, len(d.proxies)), clusters: make(map[*meta.ClusterStore][]byte, len(d.clusters))}
-	for _, p := range d.proxies {
-		if p != nil {
-			data, err := json.Marshal(p)
-			if err != nil {
-				return nil, err
-			}
-			enc.proxies[p] = data
-		}
+func encodeRecords(d *delta) (encodedRecords, error) {
+	enc := make(encodedRecords, len(d.proxies)+len(d.clusters))
+	if err := encodeInto(enc, d.proxies); err != nil {
+		return nil, err
 	}
-	for _, c := range d.clusters {
-		if c != nil {
-			data, err := json.Marshal(c)
-			if err != nil {
-				return nil, err
-			}
-			enc.clusters[c] = data
-		}
+	if err := encodeInto(enc, d.clusters); err != nil {
+		return nil, err
 	}
 	return enc, nil
 }
 
-func (d *delta) encodedProxy(p *meta.ProxyResource) ([]byte, bool) {
-	for _, e := range d.encoded {
-		if data, ok := e.proxies[p]; ok {
-			return data, true
+// encodeInto encodes the records of recs (nil ones are deletions) into enc.
+func encodeInto[T any](enc encodedRecords, recs map[string]*T) error {
+	for _, r := range recs {
+		if r != nil {
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			enc[r] = data
 		}
 	}
-	return nil, false
+	return nil
 }
 
-func (d *delta) encodedCluster(c *meta.ClusterStore) ([]byte, bool) {
+// encodedRecord is the bytes encoded ahead for rec, if any.
+func (d *delta) encodedRecord(rec any) ([]byte, bool) {
 	for _, e := range d.encoded {
-		if data, ok := e.clusters[c]; ok {
+		if data, ok := e[rec]; ok {
 			return data, true
 		}
 	}
@@ -237,7 +228,7 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	for _, k := range sortedKeys(d.proxies) {
 		if v := d.proxies[k]; v == nil {
 			b.Delete(persist.Proxies, k)
-		} else if data, ok := d.encodedProxy(v); ok {
+		} else if data, ok := d.encodedRecord(v); ok {
 			b.Put(persist.Proxies, k, data)
 		} else if err := putJSON(b, persist.Proxies, k, v); err != nil {
 			return err
@@ -260,7 +251,7 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	for _, k := range sortedKeys(d.clusters) {
 		if v := d.clusters[k]; v == nil {
 			b.Delete(persist.Clusters, k)
-		} else if data, ok := d.encodedCluster(v); ok {
+		} else if data, ok := d.encodedRecord(v); ok {
 			b.Put(persist.Clusters, k, data)
 		} else if err := putJSON(b, persist.Clusters, k, v); err != nil {
 			return err

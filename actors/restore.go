@@ -16,9 +16,9 @@ import (
 // every record it still holds as the snapshot had it, and compares only the others.
 type restorePlan struct {
 	ms   *meta.MetaStore
-	base *poolState      // the snapshot the diff was made against
-	d    delta           // the changes from base to the document
-	enc  *encodedRecords // the records of d, encoded
+	base *poolState     // the snapshot the diff was made against
+	d    delta          // the changes from base to the document
+	enc  encodedRecords // the records of d, encoded
 }
 
 // planRestore diffs a parsed, checked document against a durable snapshot and encodes the
@@ -220,13 +220,9 @@ func (e *Engine) restoreMetadata(doc []byte) Result {
 	if err != nil {
 		return Result{Err: err}
 	}
-	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
+	base, err := e.durableSnapshot()
 	if err != nil {
-		return Result{Err: askError(err)}
-	}
-	base, ok := v.(*poolState)
-	if !ok {
-		return Result{Err: fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)}
+		return Result{Err: err}
 	}
 	if err := meta.CheckStore(ms, base.epoch); err != nil {
 		return Result{Err: err}

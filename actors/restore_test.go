@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
@@ -302,11 +301,11 @@ func TestRestorePlanRebase(t *testing.T) {
 
 func snapshotOf(t *testing.T, e *Engine) *poolState {
 	t.Helper()
-	v, err := e.replies.ask(e.pool, &getSnapshot{}, 5*time.Second)
+	st, err := e.durableSnapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v.(*poolState)
+	return st
 }
 
 func sum(xs []int) (n int) {

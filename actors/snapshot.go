@@ -22,19 +22,29 @@ func (a *ProxyPoolActor) snapshot() *poolState {
 	return a.snap
 }
 
+// durableSnapshot asks the pool for its durable state (getSnapshot), for work done on the
+// asker's goroutine.
+func (e *Engine) durableSnapshot() (*poolState, error) {
+	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
+	if err != nil {
+		return nil, askError(err)
+	}
+	st, ok := v.(*poolState)
+	if !ok {
+		return nil, fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)
+	}
+	return st, nil
+}
+
 // checkResources is POST /resources/failures/check (§3.12), over a snapshot.
 func (e *Engine) checkResources() Result {
 	if e.stopped.Load() {
 		return Result{Err: ErrStopped}
 	}
 	start := time.Now()
-	v, err := e.replies.ask(e.pool, &getSnapshot{}, e.timeout)
+	st, err := e.durableSnapshot()
 	if err != nil {
-		return Result{Err: askError(err)}
-	}
-	st, ok := v.(*poolState)
-	if !ok {
-		return Result{Err: fmt.Errorf("%w: unexpected reply %T", ErrInternal, v)}
+		return Result{Err: err}
 	}
 	tx := &poolTx{base: st, now: e.cfg.now().Unix(), ttl: int64(e.cfg.failureTTL / time.Second)}
 	hosts := meta.HostsCannotFail(st.proxies, tx.freeProxies(), st.clusters)

@@ -9,16 +9,8 @@ import (
 func TestSnapshotIsImmutable(t *testing.T) {
 	e := startEngine(t, t.TempDir(), Options{})
 	addProxies(t, e, 3, 2)
-	ask := func() *poolState {
-		t.Helper()
-		v, err := e.sys.Root.RequestFuture(e.pool, &getSnapshot{}, e.timeout).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v.(*poolState)
-	}
-	snap := ask()
-	if ask() != snap {
+	snap := snapshotOf(t, e)
+	if snapshotOf(t, e) != snap {
 		t.Fatal("an unchanged state was copied again")
 	}
 	proxies, epoch := len(snap.proxies), snap.epoch
@@ -32,7 +24,7 @@ func TestSnapshotIsImmutable(t *testing.T) {
 			t.Fatalf("proxy %s of the old snapshot is in cluster %q", p.ProxyAddress, p.Cluster)
 		}
 	}
-	next := ask()
+	next := snapshotOf(t, e)
 	if next == snap || len(next.clusters) != 1 || len(next.proxies) != proxies-1 {
 		t.Fatal("the snapshot after a change does not show it")
 	}
