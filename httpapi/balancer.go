@@ -27,14 +27,19 @@ const (
 	defaultBalancerFunc = "ReplicaSizeCost,ReplicaLeaderCost"
 )
 
-// balancerParams are the query parameters GET /balancer knows.
-var balancerParams = map[string]bool{
-	"limit": true, "topics": true, "timeout": true, "function": true, "seed": true,
-	"maxMoveBytes": true, "maxMoves": true, "excludeBrokers": true, "targetBrokers": true, "maxDiskUsage": true, "minGain": true,
-}
-
-// balancerParamList names them in the unknown-parameter error.
-const balancerParamList = "limit, topics, timeout, function, seed, maxMoveBytes, maxMoves, excludeBrokers, targetBrokers, maxDiskUsage, minGain"
+// balancerParamNames are the query parameters GET /balancer knows, in the order the
+// unknown-parameter error names them; balancerParams is the same set.
+var (
+	balancerParamNames = []string{"limit", "topics", "timeout", "function", "seed",
+		"maxMoveBytes", "maxMoves", "excludeBrokers", "targetBrokers", "maxDiskUsage", "minGain"}
+	balancerParams = func() map[string]bool {
+		m := make(map[string]bool, len(balancerParamNames))
+		for _, n := range balancerParamNames {
+			m[n] = true
+		}
+		return m
+	}()
+)
 
 // balancerRoutes serves the Kafka balancer. b is nil when no Kafka is configured: every
 // request then answers 503. Errors use Astraea's shape, {"code": <status>, "message": "..."},
@@ -78,7 +83,7 @@ func parseBalancerQuery(args *fasthttp.Args) (balancer.Request, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return req, fmt.Errorf("unknown query parameter %q (known: %s)", unknown[0], balancerParamList)
+		return req, fmt.Errorf("unknown query parameter %q (known: %s)", unknown[0], strings.Join(balancerParamNames, ", "))
 	}
 	var err error
 	if v := args.Peek("limit"); v != nil {

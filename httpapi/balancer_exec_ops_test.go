@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -19,10 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
-	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -58,38 +55,9 @@ func newExecEnvWithMetrics(t *testing.T, exec balancer.ExecOptions) *execEnv {
 	adm := kadm.NewClient(cl)
 	e := &execEnv{t: t, cl: cl, adm: adm}
 	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
-	reg := prometheus.NewRegistry()
-	eng, err := actors.Start(actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bal, err := balancer.Start(eng.System(), balancer.Options{
-		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaload.NewAdmin(adm, 0), Store: eng.Store(),
-		Exec: exec, Registerer: reg,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httpapi.New(httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Balancer: bal, Gatherer: reg, Registerer: reg})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	tr := &http.Transport{}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
-		if err := bal.Stop(); err != nil {
-			t.Errorf("balancer stop: %v", err)
-		}
-		if err := eng.Stop(); err != nil {
-			t.Errorf("engine stop: %v", err)
-		}
-	})
-	e.s = &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, eng: eng, reg: reg}
+	e.s = startBalancerServerMetrics(t, &balancer.Options{
+		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaload.NewAdmin(adm, 0), Exec: exec,
+	}, prometheus.NewRegistry())
 	return e
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -50,13 +51,29 @@ func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Durati
 // engine's store is its store) and the HTTP server, and stops them in main's order.
 func startBalancerServerWith(t *testing.T, o *balancer.Options) *testServer {
 	t.Helper()
-	eng, err := actors.Start(actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()})
+	return startBalancerServerMetrics(t, o, nil)
+}
+
+// startBalancerServerMetrics is startBalancerServerWith with, when reg is not nil, reg
+// wired to the engine, the balancer and the server and served at /metrics, as fulcrum
+// serve does.
+func startBalancerServerMetrics(t *testing.T, o *balancer.Options, reg *prometheus.Registry) *testServer {
+	t.Helper()
+	eo := actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()}
+	so := httpapi.Options{Logger: zerolog.Nop()}
+	if reg != nil {
+		eo.Registerer, so.Gatherer, so.Registerer = reg, reg, reg
+	}
+	eng, err := actors.Start(eo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var bal *balancer.Balancer
 	if o != nil {
 		o.Store = eng.Store()
+		if reg != nil {
+			o.Registerer = reg
+		}
 		if os.Getenv("FULCRUM_TEST_LOG") != "" {
 			o.Logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 		}
@@ -65,7 +82,8 @@ func startBalancerServerWith(t *testing.T, o *balancer.Options) *testServer {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Options{Engine: eng, Logger: zerolog.Nop(), Balancer: bal})
+	so.Engine, so.Balancer = eng, bal
+	srv := httpapi.New(so)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +104,7 @@ func startBalancerServerWith(t *testing.T, o *balancer.Options) *testServer {
 			t.Errorf("engine stop: %v", err)
 		}
 	})
-	return &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, eng: eng}
+	return &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, eng: eng, reg: reg}
 }
 
 // balancerReport is GET /balancer's body, decoded strictly: an unknown field fails.

@@ -246,30 +246,16 @@ func (c *Climb) Result() Result {
 // A round is a fraction of a millisecond of work, less than waking a parked goroutine's
 // thread takes on some machines: so the calling goroutine scores chunks too, and the
 // helpers stay for the whole climb, spinning (and yielding) between rounds instead of
-// being started and waited for each round.
+// being started and waited for each round. On one worker there are no helpers: the
+// caller scores every chunk itself.
 func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	c := s.NewClimb()
-	if workers == 1 {
-		results := make([]ChunkResult, RoundChunks)
-		for chunks := c.Next(); chunks != nil; chunks = c.Next() {
-			if ctx.Err() != nil {
-				c.Interrupt()
-				break
-			}
-			results = results[:len(chunks)]
-			for i, ch := range chunks {
-				results[i] = c.Score(ch)
-			}
-			c.Commit(results)
-		}
-		return c.Result()
-	}
 	var (
-		cur  atomic.Pointer[roundJob] // the round being scored; nil once the climb is over
-		over atomic.Bool
+		cur  atomic.Pointer[roundJob] // the round being scored, or the last one
+		over atomic.Bool              // the climb is over: helpers return
 		wg   sync.WaitGroup
 	)
 	defer wg.Wait()

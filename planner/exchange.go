@@ -114,7 +114,7 @@ func (s *Search) exchangeValid(st *state, x, y int32) bool {
 // exchangeDraws is how many replicas an exchange proposal draws on each side.
 const exchangeDraws = 6
 
-// proposeExchange picks a more loaded broker A and a less loaded B (as proposeBroker), draws
+// proposeExchange picks a more loaded broker A and a less loaded B (proposePair), draws
 // a few replicas on each, and pairs the two whose difference of sizes is closest to half the
 // gap between A and B.
 func (s *Search) proposeExchange(st *state, r *random) (move, bool) {
@@ -122,14 +122,7 @@ func (s *Search) proposeExchange(st *state, r *random) (move, bool) {
 	if len(c.brokers) < 2 {
 		return move{}, false
 	}
-	a := s.randomBroker(r)
-	if b := s.randomBroker(r); s.load(st, b) > s.load(st, a) {
-		a = b
-	}
-	to := s.otherBroker(r, a)
-	if b := s.otherBroker(r, a); s.closed[to] || (!s.closed[b] && s.load(st, b) < s.load(st, to)) {
-		to = b
-	}
+	a, to := s.proposePair(st, r)
 	la, lb := st.brokerSlots[a], st.brokerSlots[to]
 	if s.closed[to] || s.closed[a] || len(la) == 0 || len(lb) == 0 {
 		return move{}, false

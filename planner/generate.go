@@ -92,14 +92,7 @@ func (s *Search) proposeBroker(st *state, r *random) (move, bool) {
 	if len(c.brokers) < 2 {
 		return move{}, false
 	}
-	a := s.randomBroker(r)
-	if b := s.randomBroker(r); s.load(st, b) > s.load(st, a) {
-		a = b
-	}
-	to := s.otherBroker(r, a)
-	if b := s.otherBroker(r, a); s.closed[to] || (!s.closed[b] && s.load(st, b) < s.load(st, to)) {
-		to = b
-	}
+	a, to := s.proposePair(st, r)
 	if s.closed[to] {
 		return move{}, false
 	}
@@ -124,6 +117,21 @@ func (s *Search) proposeBroker(st *state, r *random) (move, bool) {
 		return move{}, false
 	}
 	return move{part: c.slotPart[best], slot: best, dir: s.emptiestDir(st, to, -1)}, true
+}
+
+// proposePair draws the two brokers of a move between brokers: a more loaded one (of two
+// drawn) and another, less loaded (of two drawn, preferring an open one). to may still be
+// closed. There must be at least two brokers.
+func (s *Search) proposePair(st *state, r *random) (a, to int32) {
+	a = s.randomBroker(r)
+	if b := s.randomBroker(r); s.load(st, b) > s.load(st, a) {
+		a = b
+	}
+	to = s.otherBroker(r, a)
+	if b := s.otherBroker(r, a); s.closed[to] || (!s.closed[b] && s.load(st, b) < s.load(st, to)) {
+		to = b
+	}
+	return a, to
 }
 
 // proposeDir moves a replica from the fullest directory of a broker to its emptiest; of two

@@ -27,27 +27,35 @@ func BenchmarkSearch(b *testing.B) {
 		for _, strategy := range []planner.Strategy{planner.HillClimb, planner.Shuffle} {
 			for _, workers := range []int{1, 2} {
 				b.Run(fmt.Sprintf("functions=%s/strategy=%s/workers=%d", fs, strategy, workers), func(b *testing.B) {
-					s, err := planner.NewSearch(c, planner.Options{
+					r := benchSearch(b, c, planner.Options{
 						Functions: functions(b, fs),
 						Limit:     10_000,
 						Seed:      1,
 						Strategy:  strategy,
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ReportAllocs()
-					var r planner.Result
-					for b.Loop() {
-						r = s.Run(context.Background(), workers)
-					}
-					b.ReportMetric(r.Cost, "cost-before")
-					b.ReportMetric(r.NewCost, "cost-after")
+					}, workers)
 					b.ReportMetric(float64(len(r.Plan().Changes)), "changes")
 				})
 			}
 		}
 	}
+}
+
+// benchSearch runs a search with opts on workers for each of b's iterations, reports the
+// allocations and the costs before and after, and returns the last result.
+func benchSearch(b *testing.B, c *planner.Cluster, opts planner.Options, workers int) planner.Result {
+	b.Helper()
+	s, err := planner.NewSearch(c, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var r planner.Result
+	for b.Loop() {
+		r = s.Run(context.Background(), workers)
+	}
+	b.ReportMetric(r.Cost, "cost-before")
+	b.ReportMetric(r.NewCost, "cost-after")
+	return r
 }
 
 // BenchmarkMovement is the movement-aware target on plantest.Benchmark(): the default plan
@@ -95,17 +103,7 @@ func BenchmarkLarge(b *testing.B) {
 	limit, stall := planner.AutoEffort(c, nil)
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			s, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: limit, StallAfter: stall, Seed: 1, MinGain: planner.DefaultMinGain})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			var r planner.Result
-			for b.Loop() {
-				r = s.Run(context.Background(), workers)
-			}
-			b.ReportMetric(r.Cost, "cost-before")
-			b.ReportMetric(r.NewCost, "cost-after")
+			r := benchSearch(b, c, planner.Options{Functions: fs, Limit: limit, StallAfter: stall, Seed: 1, MinGain: planner.DefaultMinGain}, workers)
 			b.ReportMetric(float64(r.Evaluated), "candidates")
 			if workers == 2 && *largeReference {
 				long, err := planner.NewSearch(c, planner.Options{Functions: fs, Limit: 10 * r.Evaluated, Seed: 1, MinGain: planner.DefaultMinGain})
