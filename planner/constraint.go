@@ -79,17 +79,38 @@ func (r repairCounts) asMap() map[string]int {
 	return m
 }
 
+// CheckBrokers refuses excluded or target brokers the cluster does not have, and targets
+// that are all excluded. NewSearch checks it; a caller that answers without a search (no
+// topic may move) checks it too, so a bad request is refused the same way either way.
+func CheckBrokers(c *Cluster, exclude, target []int32) error {
+	for _, id := range exclude {
+		if _, ok := c.brokerByID[id]; !ok {
+			return fmt.Errorf("unknown broker %d to exclude", id)
+		}
+	}
+	open := false
+	for _, id := range target {
+		if _, ok := c.brokerByID[id]; !ok {
+			return fmt.Errorf("unknown target broker %d", id)
+		}
+		open = open || !slices.Contains(exclude, id)
+	}
+	if len(target) > 0 && !open {
+		return fmt.Errorf("every target broker is excluded: there is nowhere to put the replicas")
+	}
+	return nil
+}
+
 // prepareConstraints checks the excluded brokers and works out the directory limits and
 // the rack count, from the original aggregates l.
 func (s *Search) prepareConstraints(l loads) error {
 	c := s.cluster
+	if err := CheckBrokers(c, s.opts.ExcludeBrokers, s.opts.TargetBrokers); err != nil {
+		return err
+	}
 	s.excluded = make([]bool, len(c.brokers))
 	for _, id := range s.opts.ExcludeBrokers {
-		bi, ok := c.brokerByID[id]
-		if !ok {
-			return fmt.Errorf("unknown broker %d to exclude", id)
-		}
-		s.excluded[bi] = true
+		s.excluded[c.brokerByID[id]] = true
 	}
 	s.closed = slices.Clone(s.excluded)
 	if len(s.opts.TargetBrokers) > 0 {
@@ -97,14 +118,8 @@ func (s *Search) prepareConstraints(l loads) error {
 			s.closed[bi] = true
 		}
 		for _, id := range s.opts.TargetBrokers {
-			bi, ok := c.brokerByID[id]
-			if !ok {
-				return fmt.Errorf("unknown target broker %d", id)
-			}
+			bi := c.brokerByID[id]
 			s.closed[bi] = s.excluded[bi]
-		}
-		if !slices.Contains(s.closed, false) {
-			return fmt.Errorf("every target broker is excluded: there is nowhere to put the replicas")
 		}
 	}
 	rackSeen := map[int32]bool{}

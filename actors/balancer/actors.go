@@ -215,7 +215,12 @@ func (a *searchActor) plan(ctx actor.Context, m *loaded) {
 	if len(topics) == 0 {
 		topics = m.snap.DefaultTopics()
 		if len(topics) == 0 {
-			// Nothing may move (only internal topics exist): the current layout is the plan.
+			// Nothing may move (only internal topics exist): the current layout is the plan,
+			// once the request is checked as a search would check it.
+			if err := planner.CheckBrokers(c, a.req.ExcludeBrokers, a.req.TargetBrokers); err != nil {
+				a.answer(ctx, nil, withKind(ErrInvalid, err))
+				return
+			}
 			p, err := planner.Evaluate(c, a.req.Functions, nil)
 			if err != nil {
 				a.answer(ctx, nil, withKind(ErrInvalid, err))

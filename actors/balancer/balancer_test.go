@@ -227,6 +227,18 @@ func TestOnlyInternalTopics(t *testing.T) {
 	if r.NewCost != r.Cost || len(r.Changes) != 0 || r.Limit != 0 || r.Changes == nil {
 		t.Fatalf("got cost %v → %v, %d changes (nil %v), limit %d; want no plan", r.Cost, r.NewCost, len(r.Changes), r.Changes == nil, r.Limit)
 	}
+	// Without a search, broker ids are still checked as a search checks them.
+	for _, edit := range []func(*balancer.Request){
+		func(r *balancer.Request) { r.ExcludeBrokers = []int32{99} },
+		func(r *balancer.Request) { r.TargetBrokers = []int32{99} },
+		func(r *balancer.Request) { r.ExcludeBrokers, r.TargetBrokers = []int32{1}, []int32{1} },
+	} {
+		req := request(t)
+		edit(&req)
+		if _, err := b.Propose(req); !errors.Is(err, balancer.ErrInvalid) {
+			t.Errorf("exclude %v, target %v: got %v, want ErrInvalid", req.ExcludeBrokers, req.TargetBrokers, err)
+		}
+	}
 }
 
 // TestBudgets: every plan respects maxMoves and maxMoveBytes.
