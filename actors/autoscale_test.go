@@ -117,6 +117,33 @@ func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
 	checkStore(t, e)
 }
 
+// TestDeleteUnderScaleLock: a cluster deleted while an auto-scale waits for its proxies
+// answers the auto-scale CLUSTER_NOT_FOUND, its true outcome, not OUTCOME_UNKNOWN.
+func TestDeleteUnderScaleLock(t *testing.T) {
+	e, proxies := autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
+	ok(t, e.CreateCluster("c", 4))
+	done := make(chan Result, 1)
+	go func() { done <- e.AutoScale("c", 8) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for polled := false; !polled; {
+		for _, p := range proxies {
+			polled = polled || p.calls.Load() > 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the auto-scale never polled the proxies")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ok(t, e.DeleteCluster("c"))
+	select {
+	case r := <-done:
+		wantErr(t, r, meta.ErrClusterNotFound)
+	case <-time.After(time.Minute):
+		t.Fatal("the auto-scale was never answered")
+	}
+	checkStore(t, e)
+}
+
 // TestConcurrentScalingNeverCorruptsPlans races many scaling calls on one cluster: each
 // is refused with NODE_NUMBER_CHANGING or applied whole, and the store stays valid.
 func TestConcurrentScalingNeverCorruptsPlans(t *testing.T) {

@@ -117,6 +117,12 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		if a.cancel != nil {
 			a.cancel()
 		}
+		// The cluster was deleted under a scaling change: nothing of the change can be
+		// applied after the delete, so its asker learns that now, not as an unknown outcome
+		// once its ticket's wait runs out.
+		if a.holder != nil {
+			a.unlock(ctx, Result{Err: meta.ErrClusterNotFound})
+		}
 	}
 }
 
