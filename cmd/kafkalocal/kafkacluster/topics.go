@@ -43,7 +43,18 @@ func CreateTopic(ctx context.Context, cl *kgo.Client, name string, assignment []
 	for {
 		md, err := adm.Metadata(ctx, name)
 		if err == nil && topicReady(md.Topics[name], assignment) {
-			return nil
+			// Metadata lists the replicas before every broker has created their logs; the
+			// balancer refuses a layout with a replica without a log (409), so a GET /balancer
+			// of any other test would fail while this topic is being created.
+			set := make(kadm.TopicsSet)
+			for p := range assignment {
+				set.Add(name, int32(p))
+			}
+			var dirs kadm.DescribedAllLogDirs
+			dirs, err = adm.DescribeAllLogDirs(ctx, set)
+			if err == nil && logsReady(dirs, name, assignment) {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -61,6 +72,24 @@ func topicReady(td kadm.TopicDetail, assignment [][]int32) bool {
 		pd, ok := td.Partitions[int32(p)]
 		if !ok || pd.Err != nil || pd.Leader < 0 || len(pd.ISR) != len(want) || !slices.Equal(pd.Replicas, want) {
 			return false
+		}
+	}
+	return true
+}
+
+// logsReady reports whether every replica of the assignment has its log on its broker.
+func logsReady(dirs kadm.DescribedAllLogDirs, topic string, assignment [][]int32) bool {
+	for p, brokers := range assignment {
+		for _, b := range brokers {
+			found := false
+			for _, d := range dirs[b] {
+				if _, ok := d.Topics[topic][int32(p)]; ok {
+					found = true
+				}
+			}
+			if !found {
+				return false
+			}
 		}
 	}
 	return true
