@@ -13,7 +13,8 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner"
 )
 
-// Executing plans: POST /balancer, GET /balancer/plans, GET and DELETE /balancer/{token}
+// Executing plans: POST /balancer, GET /balancer/plans, GET and DELETE /balancer/{token};
+// GET /balancer/layout
 // (shared/spec/balancer.md §3–§4, issue 6). Errors are Astraea's {"code", "message"}.
 func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 	r.POST("/balancer", func(ctx *fasthttp.RequestCtx) {
@@ -44,6 +45,19 @@ func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 			return
 		}
 		writeBalancerJSON(ctx, fasthttp.StatusOK, map[string]any{"plans": plans})
+	})
+	// The layout summed per broker and directory, for the dashboard (httpapi/ui).
+	r.GET("/balancer/layout", func(ctx *fasthttp.RequestCtx) {
+		if b == nil {
+			writeBalancerError(ctx, fasthttp.StatusServiceUnavailable, kafkaNotConfigured)
+			return
+		}
+		l, err := b.Layout()
+		if err != nil {
+			writeBalancerError(ctx, balancerStatus(err), err.Error())
+			return
+		}
+		writeBalancerJSON(ctx, fasthttp.StatusOK, l)
 	})
 	r.GET(tokenPath, func(ctx *fasthttp.RequestCtx) {
 		if b == nil {

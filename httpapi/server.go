@@ -112,6 +112,10 @@ func New(o Options) *Server {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/ui" && ctx.IsGet() { // the router cannot route it beside /ui/{filepath:*}
+			redirectUI(ctx)
+			return
+		}
 		if bytes.HasPrefix(ctx.Path(), []byte("/balancer/")) { // the balancer's own shape
 			writeBalancerError(ctx, fasthttp.StatusNotFound, "no plan or endpoint "+string(ctx.Path()))
 			return
@@ -137,6 +141,7 @@ func New(o Options) *Server {
 	s.brokerRoutes(r.Group("/api/v2"), false)
 	s.brokerRoutes(r.Group("/api/v3"), true)
 	balancerRoutes(r, o.Balancer)
+	r.GET("/ui/{filepath:*}", serveUI) // the dashboard (ui.go)
 	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
