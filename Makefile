@@ -55,10 +55,10 @@ with-etcd = set -e; trap 'st=$$?; $(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR) || 
 
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
 # balancer's integration tests against a real local Kafka.
-test: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS)
+test: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM)
 	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -count=1 -timeout 20m ./...
 
-test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS)
+test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM)
 	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
@@ -76,6 +76,16 @@ $(SCHEMATHESIS):
 	rm -rf $(SCHEMATHESIS_VENV) && mkdir -p bin
 	python3 -m venv $(SCHEMATHESIS_VENV)
 	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+
+# Debian's chromium drives the dashboard's browser test (cmd/fulcrum TestDashboard, through
+# chromedp) in make test; it is installed with apt-get on first use (we run as root).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+.PHONY: chromium
+chromium: $(CHROMIUM)
 
 # staticcheck is pinned and installed into bin/ from the Go module proxy on first use.
 STATICCHECK_VERSION ?= v0.8.2

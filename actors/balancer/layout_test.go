@@ -33,7 +33,7 @@ func TestLayoutSumsBrokersAndDirectories(t *testing.T) {
 		return &kafkaload.Snapshot{Cluster: c, Internal: map[string]bool{"__consumer_offsets": true},
 			States: map[string]map[int32]kafkaload.PartitionState{
 				"t":                  {0: {Leader: 2}, 1: {Leader: 2}}, // partition 0 led by its second replica
-				"__consumer_offsets": {0: {Leader: -1}},               // no leader
+				"__consumer_offsets": {0: {Leader: -1}},                // no leader
 			}}, nil
 	})
 	b := start(t, newSystem(t), balancer.Options{Source: src})

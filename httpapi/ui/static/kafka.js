@@ -297,7 +297,7 @@ async function loadPlans() {
     const live = plans.find((p) => !p.done);
     if (live && !running) watch(live.token);
     fill($('plans'), plans.length === 0 ? h('p', { class: 'muted' }, 'No plan has been executed.') :
-      table(null, ['Plan', 'Phase', 'Started', 'Finished', { text: 'Partitions', class: 'num' }, { text: 'Bytes', class: 'num' }, 'Error'],
+      table(null, ['Plan', 'Phase', 'Started', 'Finished', 'Partitions', 'Bytes', 'Error'],
         plans.slice().reverse().map((p) => [h('code', { title: p.token }, p.token.slice(0, 8)),
           h('span', { class: 'phase-' + p.phase }, p.phase), when(p.startTime), when(p.finishTime),
           `${p.partitionsDone}/${p.partitionsTotal}`, `${bytes(p.bytesMoved)} / ${bytes(p.bytesTotal)}`, p.error || ''])));
