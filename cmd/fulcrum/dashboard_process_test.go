@@ -168,8 +168,9 @@ func seedFleet(t *testing.T, e endpoint, token string) (epoch, reported string) 
 
 // TestDashboard drives the dashboard in a real headless Chromium against bin/fulcrum with
 // a token file, a seeded broker and the real test Kafka: both views load without console
-// errors and show the seeded clusters and brokers; a plan is proposed for a skewed topic,
-// executed from the page and watched to the end. Screenshots go to bin/screenshots.
+// errors and show the seeded clusters and brokers; a throttled plan is executed and
+// cancelled from the page, and a plan for a skewed topic is proposed, executed and watched
+// to the end. Screenshots go to bin/screenshots.
 func TestDashboard(t *testing.T) {
 	boot := kafkatest.Exclusive(t) // the plan moves replicas: no other test may plan meanwhile
 	cl := kafkatest.Client(t, boot)
@@ -178,6 +179,13 @@ func TestDashboard(t *testing.T) {
 	kafkatest.CreateTopic(t, cl, topic, [][]int32{{1}, {1}, {1}, {1}})
 	for p := range int32(4) {
 		kafkatest.Fill(t, cl, topic, p, 256<<10)
+	}
+	// A topic whose plan copies 4 MiB at 128 KiB/s (more than Kafka's unthrottled first
+	// fetch of 1 MiB): it runs long enough to be cancelled from the page.
+	slow := kafkatest.Name("dashcancel")
+	kafkatest.CreateTopic(t, cl, slow, [][]int32{{1}, {1}})
+	for p := range int32(2) {
+		kafkatest.Fill(t, cl, slow, p, 4<<20)
 	}
 	const token = "dashboard-test-token"
 	t.Setenv("FULCRUM_KAFKA_BOOTSTRAP", strings.Join(boot, ","))
@@ -247,12 +255,46 @@ func TestDashboard(t *testing.T) {
 	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#brokers .broker').length`)); err != nil || n != len(layout.Brokers) {
 		t.Errorf("brokers shown: %d (%v), want %d", n, err, len(layout.Brokers))
 	}
-	run(t, tab, "propose a plan", errs,
-		chromedp.Click(fmt.Sprintf(`#topics input[value=%q]`, topic)),
+	// First a throttled plan, cancelled while it copies.
+	run(t, tab, "propose a plan to cancel", errs,
+		chromedp.Click(fmt.Sprintf(`#topics input[value=%q]`, slow)),
 		chromedp.SendKeys(`#propose input[name=maxDiskUsage]`, "1"),
 		chromedp.SendKeys(`#propose input[name=seed]`, "1"),
 		chromedp.Click(`#propose-submit`),
 		chromedp.WaitVisible(`#plan-changes table`),
+		chromedp.Click(`#execute`),
+		chromedp.WaitVisible(`#throttle`),
+		chromedp.SendKeys(`#throttle`, "128KiB"),
+		chromedp.Click(`#confirm-ok`),
+		chromedp.WaitVisible(`#running button.danger`),
+	)
+	cancelled, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('#running .run').dataset.token`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Done     bool
+		Throttle int64
+	}
+	if err := json.Unmarshal(api.must(token, "GET", "/balancer/"+cancelled, ""), &st); err != nil || st.Done || st.Throttle != 128<<10 {
+		t.Fatalf("the plan to cancel: %+v %v, want running with a throttle of 128 KiB/s", st, err)
+	}
+	run(t, tab, "cancel the plan", errs,
+		chromedp.Click(`#running button.danger`),
+		chromedp.WaitVisible(`#confirm-ok`),
+		chromedp.Click(`#confirm-ok`),
+		chromedp.Poll[chromedp.Void](`document.getElementById('run-phase')?.textContent === 'cancelled'`, chromedp.WithPollingTimeout(time.Minute)),
+	)
+	if st := planStatusOf(t, p, cancelled); st.Phase != "cancelled" {
+		t.Fatalf("after Cancel in the page: %+v", st)
+	}
+
+	// Then the plan for the other topic, executed to the end without a throttle.
+	run(t, tab, "propose a plan", errs,
+		chromedp.Click(fmt.Sprintf(`#topics input[value=%q]`, slow)),
+		chromedp.Click(fmt.Sprintf(`#topics input[value=%q]`, topic)),
+		chromedp.Click(`#propose-submit`),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById('propose-state').textContent.startsWith('Plan ready') && document.querySelector('#plan-changes tbody tr')?.textContent.startsWith(%q)`, topic), chromedp.WithPollingTimeout(time.Minute)),
 	)
 	for _, check := range []struct{ what, js string }{
 		{"changes listed", fmt.Sprintf(`document.querySelectorAll('#plan-changes tbody tr').length > 0 && [...document.querySelectorAll('#plan-changes tbody tr')].every(r => r.textContent.startsWith(%q))`, topic)},
@@ -268,8 +310,9 @@ func TestDashboard(t *testing.T) {
 	run(t, tab, "execute the plan", errs,
 		chromedp.Click(`#execute`),
 		chromedp.WaitVisible(`#confirm-ok`),
+		chromedp.Poll[chromedp.Void](`document.getElementById('throttle').value === ''`, chromedp.WithPollingTimeout(5*time.Second)),
 		chromedp.Click(`#confirm-ok`),
-		chromedp.WaitVisible(`#run-phase`),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('#running .run')?.dataset.token !== %q`, cancelled), chromedp.WithPollingTimeout(time.Minute)),
 	)
 	screenshot(t, tab, "kafka-running.png")
 	phase, err := chromedp.Run(tab, chromedp.Poll[string](
@@ -286,7 +329,7 @@ func TestDashboard(t *testing.T) {
 	screenshot(t, tab, "kafka.png")
 
 	var plans struct{ Plans []planStatus }
-	if err := json.Unmarshal(api.must(token, "GET", "/balancer/plans", ""), &plans); err != nil || len(plans.Plans) != 1 || plans.Plans[0].Phase != "executed" {
+	if err := json.Unmarshal(api.must(token, "GET", "/balancer/plans", ""), &plans); err != nil || len(plans.Plans) != 2 || plans.Plans[1].Phase != "executed" {
 		t.Fatalf("GET /balancer/plans: %v %+v", err, plans)
 	}
 	if msgs := errs.take(); len(msgs) > 0 {

@@ -201,6 +201,7 @@ function ask(title, text, withThrottle) {
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   $('throttle').parentElement.hidden = !withThrottle;
+  $('throttle').value = ''; // a throttle is chosen for each plan, never carried over
   $('confirm-ok').textContent = withThrottle ? 'Execute' : 'Cancel the plan';
   return new Promise((resolve) => {
     dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok' ? $('throttle').value.trim() : null), { once: true });
