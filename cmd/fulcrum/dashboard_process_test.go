@@ -300,6 +300,17 @@ func TestDashboard(t *testing.T) {
 		{"changes listed", fmt.Sprintf(`document.querySelectorAll('#plan-changes tbody tr').length > 0 && [...document.querySelectorAll('#plan-changes tbody tr')].every(r => r.textContent.startsWith(%q))`, topic)},
 		{"before/after bars per broker", fmt.Sprintf(`document.querySelectorAll('#plan-brokers .bar').length === %d`, len(layout.Brokers))},
 		{"bars per directory", `document.querySelectorAll('#plan-dirs .bar').length > 0`},
+		// Moves keep every byte and every preferred leader somewhere, and the plan takes
+		// bytes and leadership off broker 1, which holds the whole topic.
+		{"after-bars add up", `['#plan-brokers', '#plan-leaders', '#plan-dirs'].every(c => {
+			const bars = [...document.querySelectorAll(c + ' .bar')];
+			const sum = k => bars.reduce((n, b) => n + Number(b.dataset[k]), 0);
+			return sum('before') === sum('after');
+		})`},
+		{"broker 1 unloaded", `['#plan-brokers', '#plan-leaders'].every(c => {
+			const b = document.querySelector(c + ' .bar');
+			return b.textContent.startsWith('broker 1') && Number(b.dataset.after) < Number(b.dataset.before);
+		})`},
 		{"cost and bytes", `['Cost before', 'Cost after', 'Bytes moved'].every(k => document.getElementById('plan-summary').textContent.includes(k))`},
 	} {
 		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](check.js))

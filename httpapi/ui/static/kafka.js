@@ -185,7 +185,7 @@ function barRow(fmt) {
   return (row, _, rows) => {
     const max = Math.max(1, ...rows.map((x) => Math.max(x.before, x.after)));
     const pct = (v) => Math.max(0, 100 * v / max) + '%';
-    return h('div', { class: 'bar', role: 'group', 'aria-label': `${row.label}: ${fmt(row.before)} before, ${fmt(row.after)} after` },
+    return h('div', { class: 'bar', role: 'group', 'aria-label': `${row.label}: ${fmt(row.before)} before, ${fmt(row.after)} after`, 'data-before': row.before, 'data-after': row.after },
       h('span', { class: 'label', title: row.title || null }, row.label),
       h('div', { class: 'tracks', 'aria-hidden': 'true' },
         h('div', { class: 'track before' }, h('span', { style: { width: pct(row.before) } })),
