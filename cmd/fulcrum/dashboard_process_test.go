@@ -243,6 +243,13 @@ func TestDashboard(t *testing.T) {
 	run(t, tab, "phone width", errs, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(`[data-cluster="sessions"]`))
 	screenshot(t, tab, "fleet-phone.png")
 	run(t, tab, "laptop width", errs, chromedp.EmulateViewport(1280, 900))
+	// Live refresh: a cluster created now appears without a reload, with the new epoch.
+	api.must(token, "POST", "/api/v3/clusters/meta/live-added", `{"node_number":4}`)
+	epoch = strings.TrimSpace(string(api.must(token, "GET", "/api/v3/epoch", "")))
+	run(t, tab, "live refresh", errs,
+		chromedp.WaitVisible(`[data-cluster="live-added"]`),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById('global-epoch').textContent === %q`, epoch), chromedp.WithPollingTimeout(20*time.Second)),
+	)
 
 	// Kafka view: the brokers, then a plan for the skewed topic (all on broker 1). The
 	// test Kafka shares this machine's disk: the disk usage bound is lifted, as in the
