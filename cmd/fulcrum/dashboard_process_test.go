@@ -249,6 +249,9 @@ func TestDashboard(t *testing.T) {
 	run(t, tab, "live refresh", errs,
 		chromedp.WaitVisible(`[data-cluster="live-added"]`),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById('global-epoch').textContent === %q`, epoch), chromedp.WithPollingTimeout(20*time.Second)),
+		// The filter narrows the cluster cards as it is typed.
+		chromedp.SendKeys(`#cluster-filter`, "sess"),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('#clusters .cluster')].map(c => c.dataset.cluster).join() === 'sessions'`, chromedp.WithPollingTimeout(20*time.Second)),
 	)
 
 	// Kafka view: the brokers, then a plan for the skewed topic (all on broker 1). The

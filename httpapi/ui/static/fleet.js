@@ -16,6 +16,7 @@ const migratingSeen = new Map();
 
 let timer = null;
 let busy = false;
+let again = false; // asked for while a load ran (the filter changed): load once more after it
 let onError = () => {};
 
 export function startFleet(reportError) {
@@ -37,7 +38,10 @@ export function schedule() {
 }
 
 export async function refresh() {
-  if (busy) return;
+  if (busy) {
+    again = true;
+    return;
+  }
   busy = true;
   try {
     await load();
@@ -46,7 +50,12 @@ export async function refresh() {
     onError('fleet', e);
   } finally {
     busy = false;
-    schedule();
+    if (again) {
+      again = false;
+      refresh();
+    } else {
+      schedule();
+    }
   }
 }
 
