@@ -15,8 +15,9 @@ import (
 // ClusterActor owns one Redis cluster's durable record (chunks, slots, roles, config,
 // epoch) and serves the cluster's reads (its view and info), rendered once per record and
 // kept until the next install; its proxies' views are answered by the pool, which holds the
-// same durable records. Changes are worked out here as transactions and committed by the
-// pool, the single order of all changes.
+// same durable records. Scaling changes take the actor's scale lock (a field, holder) and
+// are committed step by step by the pool, the single order of all changes; the other
+// changes of the cluster are asked of the pool directly.
 type ClusterActor struct {
 	cfg  *engineConfig
 	log  zerolog.Logger
@@ -81,13 +82,10 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(jsonResult(a.rec.Info(a.cfg.migrationLimit)))
-	case *clusterChange:
+	case *scaleChange:
 		switch {
 		case a.rec == nil:
 			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
-		case !m.Scaling:
-			// The pool accepts the ticket: the change starts there.
-			ctx.RequestWithCustomSender(a.pool, &commitCluster{asked: m.asked, Name: a.rec.Name, Build: m.Build}, ctx.Sender())
 		case a.holder != nil:
 			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
 		case accepted(m):

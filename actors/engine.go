@@ -395,32 +395,33 @@ func (e *Engine) CreateCluster(name string, nodes int64) Result {
 
 func (e *Engine) SetEpoch(n uint64) Result { return e.askPool("set_epoch", &setEpoch{Epoch: n}) }
 
-func (e *Engine) changeCluster(op, name string, build clusterBuild) Result {
-	return e.askChange(op, name, &clusterChange{Build: build})
-}
-
-func (e *Engine) scaleCluster(op, name string, build clusterBuild) Result {
-	return e.askChange(op, name, &clusterChange{Build: build, Scaling: true})
-}
-
-func (e *Engine) askChange(op, name string, msg any) Result {
+// changeCluster asks the pool for a change of one cluster that takes no scale lock.
+func (e *Engine) changeCluster(op, name string, msg any) Result {
 	if !meta.ValidClusterName(name) {
 		return Result{Err: meta.ErrInvalidClusterName}
 	}
-	return e.askCluster(op, name, msg, Result{Err: meta.ErrClusterNotFound})
+	return e.askPool(op, msg)
+}
+
+// scaleCluster asks the cluster's actor for a change under its scale lock.
+func (e *Engine) scaleCluster(op, name string, build clusterBuild) Result {
+	if !meta.ValidClusterName(name) {
+		return Result{Err: meta.ErrInvalidClusterName}
+	}
+	return e.askCluster(op, name, &scaleChange{Build: build}, Result{Err: meta.ErrClusterNotFound})
 }
 
 func (e *Engine) DeleteCluster(name string) Result {
-	return e.changeCluster("delete_cluster", name, deleteCluster)
+	return e.changeCluster("delete_cluster", name, &deleteCluster{Name: name})
 }
 
 // PatchClusterConfig applies string→string config changes, all or nothing.
 func (e *Engine) PatchClusterConfig(name string, changes map[string]string) Result {
-	return e.changeCluster("patch_config", name, patchConfig(changes))
+	return e.changeCluster("patch_config", name, &patchConfig{Name: name, Changes: changes})
 }
 
 func (e *Engine) BalanceCluster(name string) Result {
-	return e.changeCluster("balance", name, balanceCluster)
+	return e.changeCluster("balance", name, &balanceCluster{Name: name})
 }
 
 // Scaling and migration (§3.6–§3.8, §3.14).
@@ -447,8 +448,10 @@ func (e *Engine) Shrink(name string, n int64) Result {
 
 // CommitMigration ends a finished task, found by its range list and epoch.
 func (e *Engine) CommitMigration(name string, ranges meta.RangeList, taskEpoch uint64) Result {
-	return e.askCluster("commit_migration", name, &clusterChange{Build: commitMigration(ranges, taskEpoch)},
-		Result{Err: meta.ErrClusterNotFound})
+	if !meta.ValidClusterName(name) {
+		return Result{Err: meta.ErrClusterNotFound} // an invalid name names no cluster
+	}
+	return e.askPool("commit_migration", &commitMigration{Name: name, Ranges: ranges, TaskEpoch: taskEpoch})
 }
 
 // AutoScale resizes the cluster to n nodes; a scale-out waits for the new proxies, so the

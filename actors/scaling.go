@@ -103,7 +103,7 @@ func shrink(n int64) clusterBuild {
 	}
 }
 
-func commitMigration(ranges meta.RangeList, taskEpoch uint64) clusterBuild {
+func commitMigrationBuild(ranges meta.RangeList, taskEpoch uint64) clusterBuild {
 	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 		c := cur.Clone()
 		if err := meta.CommitTask(c, ranges, taskEpoch, tx.epoch()+1); err != nil {
