@@ -9,9 +9,11 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
-// The plan records on disk: bucket persist.Plans, key the plan's token, value a planRecord
-// as JSON. The plan actor writes its own record (at most one write in flight, planactor.go
-// flush), the registry loads them at start and deletes the pruned ones.
+// The balancer's records on disk, its whole schema: bucket persist.Plans, key the plan's
+// token, value a planRecord as JSON. The plan actor writes its own record (at most one
+// write in flight, planactor.go flush); the registry loads them at start (Start →
+// loadPlans) and deletes the pruned ones. No other bucket is the balancer's, and no other
+// code writes this one.
 
 // planRecord is what the store keeps of a plan (persist.Plans, by token): enough to answer
 // for it and to resume it after a restart. The tasks and the throttle are fixed when the
