@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -56,7 +57,7 @@ func newExecEnvWithMetrics(t *testing.T, exec balancer.ExecOptions) *execEnv {
 	e := &execEnv{t: t, cl: cl, adm: adm}
 	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
 	e.s = startBalancerServerMetrics(t, &balancer.Options{
-		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaload.NewAdmin(adm, 0), Exec: exec,
+		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaexec.NewAdmin(adm, 0), Exec: exec,
 	}, prometheus.NewRegistry())
 	return e
 }
@@ -133,8 +134,8 @@ func readThrottleConfigs(adm *kadm.Client, brokers []int32, topics ...string) (m
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out := map[string]string{}
-	keys := []string{kafkaload.LeaderThrottledRate, kafkaload.FollowerThrottledRate, kafkaload.LogDirsThrottledRate,
-		kafkaload.LeaderThrottledReplicas, kafkaload.FollowerThrottledReplicas}
+	keys := []string{kafkaexec.LeaderThrottledRate, kafkaexec.FollowerThrottledRate, kafkaexec.LogDirsThrottledRate,
+		kafkaexec.LeaderThrottledReplicas, kafkaexec.FollowerThrottledReplicas}
 	add := func(where string, rcs kadm.ResourceConfigs, err error, source kmsg.ConfigSource) error {
 		if err != nil {
 			return err
@@ -213,29 +214,29 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	}
 	rate := func(v string) *string { return &v }
 	const plan = 512 << 10
-	operatorBroker := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledRate, Value: rate("3000000")}}
+	operatorBroker := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledRate, Value: rate("3000000")}}
 	t.Cleanup(func() { // leave the cluster without throttles for the other tests
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		del := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: kafkaload.FollowerThrottledRate}}
+		del := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: kafkaexec.FollowerThrottledRate}}
 		if _, err := e.adm.AlterBrokerConfigs(ctx, del, c); err != nil {
 			t.Errorf("remove broker %d's throttle: %v", c, err)
 		}
-		if err := kafkaload.NewAdmin(e.adm, 0).RestoreThrottle(ctx, nil, []string{topic}); err != nil {
+		if err := kafkaexec.NewAdmin(e.adm, 0).RestoreThrottle(ctx, nil, []string{topic}); err != nil {
 			t.Errorf("remove the throttle: %v", err)
 		}
 		e.wantNoThrottle(topic)
 	})
 	set([]kadm.AlterConfig{
-		{Op: kadm.SetConfig, Name: kafkaload.LeaderThrottledRate, Value: rate("1000000")},
-		{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledRate, Value: rate("2000000")},
+		{Op: kadm.SetConfig, Name: kafkaexec.LeaderThrottledRate, Value: rate("1000000")},
+		{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledRate, Value: rate("2000000")},
 	}, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return e.adm.AlterBrokerConfigs(ctx, cs)
 	})
 	set(operatorBroker, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return e.adm.AlterBrokerConfigs(ctx, cs, c)
 	})
-	set([]kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledReplicas, Value: rate("1:" + strconv.Itoa(int(a)))}},
+	set([]kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledReplicas, Value: rate("1:" + strconv.Itoa(int(a)))}},
 		func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 			return e.adm.AlterTopicConfigs(ctx, cs, topic)
 		})
@@ -250,26 +251,26 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	// settings, so that a reading between two calls is not taken for a missing one.
 	planReplicas := []string{"1:" + strconv.Itoa(int(a)), "0:" + strconv.Itoa(int(c)), "1:" + strconv.Itoa(int(c))}
 	during := e.waitThrottleConfigs("while the plan copies", func(m map[string]string) bool {
-		list := strings.Split(m["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
+		list := strings.Split(m["topic "+topic+" "+kafkaexec.FollowerThrottledReplicas], ",")
 		for _, want := range planReplicas {
 			if !slices.Contains(list, want) {
 				return false
 			}
 		}
-		return m[fmt.Sprintf("broker %d %s", c, kafkaload.FollowerThrottledRate)] == strconv.Itoa(plan)
+		return m[fmt.Sprintf("broker %d %s", c, kafkaexec.FollowerThrottledRate)] == strconv.Itoa(plan)
 	}, topic)
 	if st := e.status(token); st.Done {
 		t.Fatalf("the plan ended before its throttle was seen: %+v", st)
 	}
 	for k, v := range map[string]string{
-		"default " + kafkaload.LeaderThrottledRate:   strconv.Itoa(plan),
-		"default " + kafkaload.FollowerThrottledRate: strconv.Itoa(plan),
+		"default " + kafkaexec.LeaderThrottledRate:   strconv.Itoa(plan),
+		"default " + kafkaexec.FollowerThrottledRate: strconv.Itoa(plan),
 	} {
 		if during[k] != v {
 			t.Errorf("while the plan copies: %s = %q, want %q", k, during[k], v)
 		}
 	}
-	list := strings.Split(during["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
+	list := strings.Split(during["topic "+topic+" "+kafkaexec.FollowerThrottledReplicas], ",")
 	for _, want := range planReplicas {
 		if !slices.Contains(list, want) {
 			t.Errorf("while the plan copies, the topic's follower list %v lacks %s", list, want)

@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
 	"github.com/seed248d40c9/fulcrum/planner"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
 // Execution tests: plans run against the real local Kafka. Each test moves replicas of its
@@ -239,7 +239,7 @@ func (e *execEnv) throttlesLeft(topics []string) []string {
 			e.t.Fatal(err)
 		}
 		for _, rc := range rcs {
-			dynamic(rc, kafkaload.LeaderThrottledRate, kafkaload.FollowerThrottledRate, kafkaload.LogDirsThrottledRate)
+			dynamic(rc, kafkaexec.LeaderThrottledRate, kafkaexec.FollowerThrottledRate, kafkaexec.LogDirsThrottledRate)
 		}
 	}
 	rcs, err := e.adm.DescribeTopicConfigs(ctx, topics...)
@@ -247,7 +247,7 @@ func (e *execEnv) throttlesLeft(topics []string) []string {
 		e.t.Fatal(err)
 	}
 	for _, rc := range rcs {
-		dynamic(rc, kafkaload.LeaderThrottledReplicas, kafkaload.FollowerThrottledReplicas)
+		dynamic(rc, kafkaexec.LeaderThrottledReplicas, kafkaexec.FollowerThrottledReplicas)
 	}
 	return left
 }
@@ -263,7 +263,7 @@ func (e *execEnv) throttleSet(topic string) bool {
 	}
 	for _, rc := range rcs {
 		for _, c := range rc.Configs {
-			if c.Key == kafkaload.FollowerThrottledReplicas && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+			if c.Key == kafkaexec.FollowerThrottledReplicas && c.Source == kmsg.ConfigSourceDynamicTopicConfig {
 				return true
 			}
 		}
@@ -446,21 +446,21 @@ func TestExecuteRefusals(t *testing.T) {
 
 	// A reassignment started by someone else (kept slow by a throttle) is in progress.
 	busy := e.topic("busy", 1<<20, []int32{1})
-	admin := kafkaload.NewAdmin(e.adm, 0)
+	admin := kafkaexec.NewAdmin(e.adm, 0)
 	ctx := context.Background()
-	if err := admin.SetThrottle(ctx, kafkaload.Throttle{Rate: 10 << 10, Leaders: map[string][]string{busy: {"0:1"}},
+	if err := admin.SetThrottle(ctx, kafkaexec.Throttle{Rate: 10 << 10, Leaders: map[string][]string{busy: {"0:1"}},
 		Followers: map[string][]string{busy: {"0:2"}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := admin.CancelReassign(ctx, []kafkaload.TP{{Topic: busy, Partition: 0}}); err != nil {
+		if _, err := admin.CancelReassign(ctx, []kafkaexec.TP{{Topic: busy, Partition: 0}}); err != nil {
 			t.Errorf("cancel reassignment: %v", err)
 		}
 		if err := admin.RestoreThrottle(ctx, nil, []string{busy}); err != nil {
 			t.Errorf("clear throttle: %v", err)
 		}
 	})
-	if res, err := admin.Reassign(ctx, map[kafkaload.TP][]int32{{Topic: busy, Partition: 0}: {1, 2}}); err != nil || res[kafkaload.TP{Topic: busy, Partition: 0}] != nil {
+	if res, err := admin.Reassign(ctx, map[kafkaexec.TP][]int32{{Topic: busy, Partition: 0}: {1, 2}}); err != nil || res[kafkaexec.TP{Topic: busy, Partition: 0}] != nil {
 		t.Fatalf("reassign: %v %v", res, err)
 	}
 	got := wantBalancerError(t, e.postRaw(planOf(0, balancer.PlanChange{Topic: busy, Partition: 0, After: after(3)})), http.StatusConflict)

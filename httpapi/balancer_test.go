@@ -20,6 +20,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
 	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner"
@@ -39,7 +40,7 @@ func startBalancerServer(t *testing.T, adm *kadm.Client, loadTimeout time.Durati
 	}
 	o := balancer.Options{
 		Source: kafkaload.New(adm, loadTimeout), LoadTimeout: loadTimeout, Logger: zerolog.Nop(),
-		Executor: kafkaload.NewAdmin(adm, 0),
+		Executor: kafkaexec.NewAdmin(adm, 0),
 	}
 	if len(exec) > 0 {
 		o.Exec = exec[0]

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/persist"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
 // The balancer's records on disk, its whole schema: bucket persist.Plans, key the plan's
@@ -22,11 +22,11 @@ type planRecord struct {
 	Status   PlanStatus          `json:"status"`
 	Spec     PlanSpec            `json:"spec"`
 	Tasks    []task              `json:"tasks"`
-	Throttle *kafkaload.Throttle `json:"throttle,omitempty"`
+	Throttle *kafkaexec.Throttle `json:"throttle,omitempty"`
 	// Saved holds the throttle configs as they were before the plan set its throttle, and
 	// is on disk before the throttle is set: the plan puts them back at the end. Nil while
 	// the plan has set nothing.
-	Saved *kafkaload.ThrottleConfigs `json:"savedThrottle,omitempty"`
+	Saved *kafkaexec.ThrottleConfigs `json:"savedThrottle,omitempty"`
 	// Outcome is the final phase a plan that is failing, cancelling or unthrottling ends in.
 	Outcome Phase `json:"outcome,omitempty"`
 }
