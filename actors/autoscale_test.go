@@ -77,12 +77,10 @@ func TestAutoScaleProxyNotSync(t *testing.T) {
 	ok(t, e.DeleteFreeNodes("c"))
 }
 
-func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
-	e, proxies := autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
-	ok(t, e.CreateCluster("c", 4))
-	done := make(chan Result, 1)
-	go func() { done <- e.AutoScale("c", 8) }()
-	// The auto-scale holds the lock while it polls proxies that lag behind the cluster's epoch.
+// waitPolled waits (bounded) until the auto-scale under way has polled a proxy: it holds
+// the scale lock until the proxies catch up.
+func waitPolled(t *testing.T, proxies map[string]*fakeProxy) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for polled := false; !polled; {
 		for _, p := range proxies {
@@ -93,6 +91,15 @@ func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
+	e, proxies := autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
+	ok(t, e.CreateCluster("c", 4))
+	done := make(chan Result, 1)
+	go func() { done <- e.AutoScale("c", 8) }()
+	// The auto-scale holds the lock while it polls proxies that lag behind the cluster's epoch.
+	waitPolled(t, proxies)
 	wantErr(t, e.AddNodes("c", 4, Format{}), meta.ErrNodeNumberChanging)
 	wantErr(t, e.ReachNodes("c", 16, Format{}), meta.ErrNodeNumberChanging)
 	wantErr(t, e.AutoScale("c", 16), meta.ErrNodeNumberChanging)
@@ -124,16 +131,7 @@ func TestDeleteUnderScaleLock(t *testing.T) {
 	ok(t, e.CreateCluster("c", 4))
 	done := make(chan Result, 1)
 	go func() { done <- e.AutoScale("c", 8) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for polled := false; !polled; {
-		for _, p := range proxies {
-			polled = polled || p.calls.Load() > 0
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the auto-scale never polled the proxies")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitPolled(t, proxies)
 	ok(t, e.DeleteCluster("c"))
 	select {
 	case r := <-done:

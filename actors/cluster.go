@@ -83,25 +83,9 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(jsonResult(a.rec.Info(a.cfg.migrationLimit)))
 	case *scaleChange:
-		switch {
-		case a.rec == nil:
-			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
-		case a.holder != nil:
-			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(m):
-			a.holder, a.ticket = ctx.Sender(), m.ticket()
-			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build})
-		}
+		a.lock(ctx, m, nil, m.Build)
 	case *autoScale:
-		switch {
-		case a.rec == nil:
-			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
-		case a.holder != nil:
-			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(m):
-			a.holder, a.auto, a.ticket = ctx.Sender(), m, m.ticket()
-			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: autoResize(m.Nodes)})
-		}
+		a.lock(ctx, m, m, autoResize(m.Nodes))
 	case Result:
 		a.scalingStepDone(ctx, m)
 	case *epochsSynced:
@@ -121,6 +105,20 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		if a.holder != nil {
 			a.unlock(ctx, Result{Err: meta.ErrClusterNotFound})
 		}
+	}
+}
+
+// lock starts a scaling change (auto, for an auto-scale): it takes the scale lock and sends
+// the pool the change's first step. A deleted cluster or a lock already held answers at once.
+func (a *ClusterActor) lock(ctx actor.Context, m ticketed, auto *autoScale, first clusterBuild) {
+	switch {
+	case a.rec == nil:
+		ctx.Respond(Result{Err: meta.ErrClusterNotFound})
+	case a.holder != nil:
+		ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
+	case accepted(m):
+		a.holder, a.auto, a.ticket = ctx.Sender(), auto, m.ticket()
+		ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: first})
 	}
 }
 

@@ -45,13 +45,29 @@ type execEnv struct {
 
 func newExecEnv(t *testing.T, exec balancer.ExecOptions) *execEnv {
 	t.Helper()
+	return startExecEnv(t, exec, nil)
+}
+
+// newExecEnvWithMetrics is newExecEnv with the engine's Prometheus registry wired to the
+// balancer and served at /metrics, as fulcrum serve does.
+func newExecEnvWithMetrics(t *testing.T, exec balancer.ExecOptions) *execEnv {
+	t.Helper()
+	return startExecEnv(t, exec, prometheus.NewRegistry())
+}
+
+// startExecEnv takes the test Kafka for the test alone and starts a server whose balancer
+// executes plans with exec; reg, when not nil, is wired as startBalancerServerMetrics says.
+func startExecEnv(t *testing.T, exec balancer.ExecOptions, reg *prometheus.Registry) *execEnv {
+	t.Helper()
 	boot := kafkatest.Exclusive(t)
 	cl := kafkatest.Client(t, boot)
 	adm := kadm.NewClient(cl)
 	e := &execEnv{t: t, cl: cl, adm: adm}
 	// Registered before the server's cleanup, so it runs after the server has stopped.
 	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
-	e.s = startBalancerServer(t, adm, 0, exec)
+	e.s = startBalancerServerMetrics(t, &balancer.Options{
+		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaexec.NewAdmin(adm, 0), Exec: exec,
+	}, reg)
 	return e
 }
 
@@ -68,6 +84,7 @@ func (e *execEnv) post(body any) string {
 	}
 	return out.Token
 }
+
 func (e *execEnv) postRaw(body any) response {
 	e.t.Helper()
 	b, ok := body.(string)
@@ -80,6 +97,7 @@ func (e *execEnv) postRaw(body any) response {
 	}
 	return e.s.do("POST", "/balancer", b)
 }
+
 func (e *execEnv) status(token string) balancer.PlanStatus {
 	e.t.Helper()
 	r := e.s.do("GET", "/balancer/"+token, "")
@@ -113,6 +131,7 @@ func (e *execEnv) waitFor(token string, within time.Duration, what string, cond 
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
 func (e *execEnv) waitDone(token string, within time.Duration) balancer.PlanStatus {
 	e.t.Helper()
 	return e.waitFor(token, within, "done", func(s balancer.PlanStatus) bool { return s.Done })
@@ -217,6 +236,7 @@ func (e *execEnv) wantNoThrottle(topics ...string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
 func (e *execEnv) throttlesLeft(topics []string) []string {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -286,6 +306,7 @@ func (e *execEnv) topic(prefix string, bytes int, assignment ...[]int32) string 
 	}
 	return name
 }
+
 func after(brokers ...int32) []balancer.Placement {
 	var out []balancer.Placement
 	for _, b := range brokers {
@@ -293,6 +314,7 @@ func after(brokers ...int32) []balancer.Placement {
 	}
 	return out
 }
+
 func planOf(throttle int64, changes ...balancer.PlanChange) map[string]any {
 	body := map[string]any{"changes": changes}
 	if throttle > 0 {
@@ -324,21 +346,6 @@ func (e *execEnv) brokers(n int) []int32 {
 	return ids
 }
 
-// newExecEnvWithMetrics is newExecEnv with the engine's Prometheus registry wired to the
-// balancer and served at /metrics, as fulcrum serve does.
-func newExecEnvWithMetrics(t *testing.T, exec balancer.ExecOptions) *execEnv {
-	t.Helper()
-	boot := kafkatest.Exclusive(t)
-	cl := kafkatest.Client(t, boot)
-	adm := kadm.NewClient(cl)
-	e := &execEnv{t: t, cl: cl, adm: adm}
-	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
-	e.s = startBalancerServerMetrics(t, &balancer.Options{
-		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaexec.NewAdmin(adm, 0), Exec: exec,
-	}, prometheus.NewRegistry())
-	return e
-}
-
 // throttleConfigs are the dynamic throttle configs set anywhere: the cluster-wide default
 // ("default"), each broker ("broker N") and the given topics ("topic T"), by "where key".
 func (e *execEnv) throttleConfigs(topics ...string) map[string]string {
@@ -349,6 +356,7 @@ func (e *execEnv) throttleConfigs(topics ...string) map[string]string {
 	}
 	return m
 }
+
 func readThrottleConfigs(adm *kadm.Client, brokers []int32, topics ...string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -135,6 +135,7 @@ func roomOnDisk(query string) string {
 	}
 	return query + "&maxDiskUsage=1"
 }
+
 func (s *testServer) balance(query string) balancerReport {
 	s.t.Helper()
 	r := s.do("GET", "/balancer?"+roomOnDisk(query), "")
@@ -297,6 +298,7 @@ func TestBalancerPlansRealKafka(t *testing.T) {
 		t.Fatal("same seed, same layout: different plan")
 	}
 }
+
 func equalJSON(t *testing.T, a, b any) bool {
 	t.Helper()
 	x, _ := json.Marshal(a)

@@ -51,6 +51,7 @@ func TestCreateClusterErrors(t *testing.T) {
 		t.Errorf("created cluster: %+v", c)
 	}
 }
+
 func TestDeleteCluster(t *testing.T) {
 	s := exampleCluster(t)
 	wantError(t, s.api("DELETE", "/clusters/meta/nope", ""), http.StatusNotFound, "CLUSTER_NOT_FOUND")
@@ -95,6 +96,7 @@ func TestMissingCluster(t *testing.T) {
 	f("bad.name")
 	f(strings.Repeat("x", 40))
 }
+
 func TestPatchClusterConfig(t *testing.T) {
 	s := exampleCluster(t) // epoch 3
 	s.okEmpty("PATCH", "/clusters/config/mycluster", `{"compression_strategy":"set_get_only","migration_scan_count":"32"}`)

@@ -88,6 +88,7 @@ func TestAddProxyHostDecidesPlacement(t *testing.T) {
 		t.Errorf("8-node cluster has %d chunks, want 2", n)
 	}
 }
+
 func TestConcurrentRegistrationsEachBumpTheEpoch(t *testing.T) {
 	s := startServer(t)
 	const n = 16
@@ -121,6 +122,7 @@ func TestConcurrentRegistrationsEachBumpTheEpoch(t *testing.T) {
 		t.Errorf("%d addresses, want %d", len(got), n)
 	}
 }
+
 func TestDeleteProxy(t *testing.T) {
 	s := exampleCluster(t)
 	s.addProxy("10.0.0.3:6003", "", "10.0.0.3:7005", "10.0.0.3:7006")
@@ -144,6 +146,7 @@ func TestDeleteProxy(t *testing.T) {
 	s.okEmpty("DELETE", "/clusters/meta/mycluster", "")
 	s.okEmpty("DELETE", "/proxies/meta/10.0.0.1:6001", "")
 }
+
 func TestPagination(t *testing.T) {
 	s := startServer(t)
 	s.addHosts(3, 2) // 6 proxies on 3 hosts

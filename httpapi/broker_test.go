@@ -152,10 +152,12 @@ func TestMetadataOfExampleMatchesSpec(t *testing.T) {
 		t.Errorf("GET /metadata\n got %s\nwant %s", mustMarshal(got), mustMarshal(exp))
 	}
 }
+
 func mustMarshal(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
 func TestMetadataOfEmptyBroker(t *testing.T) {
 	s := startServer(t)
 	want := `{"version":"mem-broker-0.2","global_epoch":0,"clusters":{},"all_proxies":{},"failed_proxies":[],"failures":{},"enable_ordered_proxy":false}`
@@ -166,6 +168,7 @@ func TestMetadataOfEmptyBroker(t *testing.T) {
 		t.Errorf("GET /metadata = %s, want %s", mustMarshal(got), want)
 	}
 }
+
 func TestEpochIsPlainTextInteger(t *testing.T) {
 	s := startServer(t)
 	r := s.api("GET", "/epoch", "")

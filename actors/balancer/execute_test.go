@@ -180,6 +180,17 @@ func TestRevertTo(t *testing.T) {
 	}
 }
 
+// openStore opens a store in a temporary directory, closed when the test ends.
+func openStore(t *testing.T) *persist.Store {
+	t.Helper()
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
 func startExec(t *testing.T, store *persist.Store, k Executor) *Balancer {
 	t.Helper()
 	return startExecWith(t, store, k, ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second})
@@ -224,11 +235,7 @@ var samplePlan = PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
 // TestExecuteFake: a plan runs through every phase to "executed", the throttle is set and
 // removed, and a second plan is refused while the first runs.
 func TestExecuteFake(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	b := startExec(t, store, k)
 	defer b.Stop()
@@ -262,11 +269,7 @@ func TestExecuteFake(t *testing.T) {
 // TestResumeAfterRestart: a plan stopped mid-way (the balancer stops: its record stays
 // unfinished) is resumed by the next balancer on the same store and finishes.
 func TestResumeAfterRestart(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	b := startExec(t, store, k)
 	token, err := b.Execute(samplePlan)
@@ -300,11 +303,7 @@ func TestResumeAfterRestart(t *testing.T) {
 // throttle configs are read and on disk before the plan's throttle is set, and are put
 // back as they were read.
 func TestCancelRestoresOrderAndLeader(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	operator := &kafkaexec.ThrottleConfigs{Default: map[string]string{kafkaexec.LeaderThrottledRate: "999"}}
 	k := &fakeKafka{st: testState(), block: true, leaderFollowsOrder: true, saved: operator}
 	var savedFirst bool
@@ -350,11 +349,7 @@ func TestCancelRestoresOrderAndLeader(t *testing.T) {
 // leaves those as planned, with the planned leader (the plan failed before its elections),
 // and the others as they were.
 func TestFailedPlanKeepsDonePartitions(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	tp1 := kafkaexec.TP{Topic: "t", Partition: 1}
 	k := &fakeKafka{st: testState(), refuse: map[kafkaexec.TP]error{tp1: kerr.InvalidReplicaAssignment}}
 	b := startExec(t, store, k)
@@ -406,11 +401,7 @@ func waitFake(t *testing.T, k *fakeKafka, cond func() bool) {
 // TestPruneFinishedPlans: finished plans beyond MaxFinished go, oldest first, and those
 // older than KeepFinished go at the next start, from the list and from the store.
 func TestPruneFinishedPlans(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	var mu sync.Mutex
 	clock := time.Unix(1_000_000, 0)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }

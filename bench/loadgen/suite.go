@@ -14,10 +14,10 @@ import (
 
 // suiteFlags configure the make-bench run.
 type suiteFlags struct {
-	fulcrum, results, png, jsonPath, goBench, kafka, balancerQuery string
-	conc, balancerConc                                             int
-	dur, warmup                                                    time.Duration
-	keep                                                           bool
+	fulcrum, results, png, jsonPath, goBench, kafka string
+	balancerConc                                    int
+	keep                                            bool
+	driveFlags
 	seedFlags
 	dialectFlags
 	pinned pinnedFlags
@@ -37,12 +37,9 @@ func cmdSuite(args []string) error {
 	fs.StringVar(&f.jsonPath, "json", "bench/loadgen-results.json", "every report as JSON")
 	fs.StringVar(&f.goBench, "gobench", "", "output of go test -bench to quote in the results (optional)")
 	fs.StringVar(&f.kafka, "kafka-bootstrap", "", "passed to fulcrum serve; empty: the balancer answers 503 and its scenario is skipped")
-	fs.StringVar(&f.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
-	fs.IntVar(&f.conc, "c", 64, "concurrent clients")
 	fs.IntVar(&f.balancerConc, "balancer-c", 2, "concurrent clients of the balancer scenario (each GET is a CPU-heavy plan search)")
-	fs.DurationVar(&f.dur, "d", 10*time.Second, "measured duration of each scenario")
-	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary data dir and logs")
+	f.driveFlags.register(fs)
 	f.seedFlags.register(fs)
 	f.dialectFlags.register(fs, true)
 	f.pinned.register(fs)
