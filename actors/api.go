@@ -114,7 +114,7 @@ func (e *Engine) BalanceCluster(name string) Result {
 	return e.changeCluster("balance", name, &balanceCluster{Name: name})
 }
 
-// Scaling and migration (§3.6–§3.8, §3.14).
+// Scaling and migration: undermoon's scaling, migration commit and free-node deletion.
 
 // AddNodes appends k slot-less nodes (PATCH /clusters/nodes) and answers their views.
 func (e *Engine) AddNodes(name string, k int64, f Format) Result {

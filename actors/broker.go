@@ -169,7 +169,7 @@ func (tx *poolTx) balanceCluster(cur *meta.ClusterStore) (*meta.ClusterStore, Re
 	return c, Result{}, nil
 }
 
-// failover is §3.9: takeover by the chunk partner, mark failed, replace with a free proxy.
+// failover is undermoon's: takeover by the chunk partner, mark failed, replace with a free proxy.
 // It touches the pool and a cluster, so it is one transaction of the pool.
 func (tx *poolTx) failover(addr string, f Format) (Result, error) {
 	p := tx.proxy(addr)

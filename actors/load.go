@@ -3,6 +3,7 @@ package actors
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/persist"
@@ -66,7 +67,7 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 	st.links = meta.LinksOf(st.clusters)
 	if !flagStored {
 		var b persist.Batch
-		putOrdered(&b, st.ordered)
+		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
 		if err := store.Commit(&b); err != nil {
 			return nil, false, err
 		}

@@ -42,7 +42,7 @@ func (d *delta) writeTo(b *persist.Batch) error {
 		b.Put(persist.Meta, metaEpochKey, []byte(strconv.FormatUint(d.epoch, 10)))
 	}
 	if d.ordered != nil {
-		putOrdered(b, *d.ordered)
+		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(*d.ordered)))
 	}
 	if d.replicas != nil {
 		if err := putJSON(b, persist.Meta, metaReplicasKey, *d.replicas); err != nil {
@@ -82,10 +82,6 @@ func (d *delta) writeTo(b *persist.Batch) error {
 		}
 	}
 	return nil
-}
-
-func putOrdered(b *persist.Batch, ordered bool) {
-	b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(ordered)))
 }
 
 func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {
