@@ -387,8 +387,9 @@ func (a *ProxyPoolActor) childTerminated(ctx actor.Context, who *actor.PID) {
 
 func clusterActorName(name string) string { return "cluster/" + name }
 
-// proxyMeta answers a free proxy itself and forwards the others to their cluster actor,
-// keeping the original sender so the answer is still one round trip.
+// proxyMeta answers every proxy's view itself, from the durable state: a free proxy's
+// (cached until the next durable change) and a cluster proxy's, rendered from its cluster's
+// durable record (cached while that record is the one the pool holds).
 func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
 	p := a.durable.proxies[m.Address]
 	if p == nil {

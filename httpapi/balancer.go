@@ -18,7 +18,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner"
 )
 
-// Defaults and bounds of GET /balancer (shared/spec/balancer.md §2.2, issue 5).
+// Defaults and bounds of GET /balancer (Astraea's, issue 5).
 const (
 	defaultBalancerTimeout = 3 * time.Second
 	// maxBalancerTimeout keeps a synchronous GET from holding a connection for long; a plan

@@ -81,7 +81,7 @@ func TestDeleteCluster(t *testing.T) {
 	}
 }
 
-// Spec §10 item 9: meta of a missing cluster is 200 null, info of it is 404.
+// As undermoon's code (not its docs): meta of a missing cluster is 200 null, info of it is 404.
 func TestMissingCluster(t *testing.T) {
 	s := startServer(t)
 	f := func(name string) {
@@ -154,7 +154,7 @@ func TestPatchClusterConfig(t *testing.T) {
 	}
 }
 
-// Spec §3.10: balance restores Normal roles when both proxies of a chunk are healthy.
+// undermoon's balance restores Normal roles when both proxies of a chunk are healthy.
 func TestBalance(t *testing.T) {
 	s := startServer(t)
 	addExampleProxies(s)
@@ -186,7 +186,7 @@ func TestBalance(t *testing.T) {
 	wantError(t, s.api("PUT", "/clusters/balance/bad.name", ""), http.StatusBadRequest, "INVALID_CLUSTER_NAME")
 }
 
-// Spec §3.4: ordered-proxy mode (Kubernetes StatefulSets).
+// undermoon's ordered-proxy mode (Kubernetes StatefulSets).
 func TestOrderedProxyMode(t *testing.T) {
 	ordered := withEngine(func(o *actors.Options) { o.OrderedProxy = true })
 	add := func(s *testServer, addr string, index int) response {

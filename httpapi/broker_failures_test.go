@@ -16,7 +16,7 @@ import (
 
 // Failure reports, their TTL and quorum, failover, and the resource check.
 
-// Spec §1.2 (5)/(6): reports are accepted for any address; a report excludes a proxy from
+// undermoon: reports are accepted for any address; a report excludes a proxy from
 // allocation; a repeated report changes nothing.
 func TestFailureReports(t *testing.T) {
 	s := startServer(t)
@@ -43,7 +43,7 @@ func TestFailureReports(t *testing.T) {
 	if md.Failures["10.0.0.2:6002"]["127.0.0.1:6699"] <= 0 {
 		t.Errorf("metadata failures = %v, want a timestamp for 10.0.0.2:6002 by 127.0.0.1:6699", md.Failures)
 	}
-	// A reported proxy is not free (spec §3.1): only one proxy is left for a chunk.
+	// A reported proxy is not free (as in undermoon): only one proxy is left for a chunk.
 	wantError(t, s.api("POST", "/clusters/meta/c", `{"node_number":4}`), http.StatusConflict, "NO_AVAILABLE_RESOURCE")
 	// Re-registering clears the report (409, but the proxy is usable again).
 	wantError(t, s.api("POST", "/proxies/meta", `{"proxy_address":"10.0.0.2:6002","nodes":["10.0.0.2:7003","10.0.0.2:7004"]}`),
@@ -54,7 +54,7 @@ func TestFailureReports(t *testing.T) {
 	s.okEmpty("POST", "/clusters/meta/c", `{"node_number":4}`)
 }
 
-// Spec §3.9 with a spare: the partner takes the masters, a free proxy replaces the failed one.
+// undermoon's failover with a spare: the partner takes the masters, a free proxy replaces the failed one.
 func TestFailoverReplacesProxy(t *testing.T) {
 	s := startServer(t)
 	addExampleProxies(s)
@@ -99,7 +99,7 @@ func TestFailoverReplacesProxy(t *testing.T) {
 	if got := s.addresses("/proxies/failed/addresses"); !reflect.DeepEqual(got, []string{"10.0.0.2:6002"}) {
 		t.Errorf("failed proxies %v, want [10.0.0.2:6002]", got)
 	}
-	// The failed proxy is still reported until the TTL (spec §3.9), so the coordinator
+	// The failed proxy is still reported until the TTL (as in undermoon), so the coordinator
 	// fails it over again: now it is in no cluster, which answers null, drops the reports
 	// and does not bump the epoch.
 	if got := s.addresses("/failures"); !reflect.DeepEqual(got, []string{"10.0.0.2:6002"}) {
@@ -130,7 +130,7 @@ func TestFailoverReplacesProxy(t *testing.T) {
 	}
 }
 
-// Spec §2.1 (end) and §1.2 (7): with no spare, failover answers 409 NO_AVAILABLE_RESOURCE
+// undermoon: with no spare, failover answers 409 NO_AVAILABLE_RESOURCE
 // but keeps the takeover and the failed mark.
 func TestFailoverWithoutSpareKeepsTakeover(t *testing.T) {
 	s := exampleCluster(t)                                          // epoch 3
@@ -177,7 +177,7 @@ func TestFailoverWithoutSpareKeepsTakeover(t *testing.T) {
 		t.Errorf("survivor view\n got %s\nwant %s", got, want)
 	}
 
-	// Balance keeps the roles while the failed proxy is in the chunk (spec §3.10), but
+	// Balance keeps the roles while the failed proxy is in the chunk (as in undermoon), but
 	// still bumps the epochs.
 	s.okEmpty("PUT", "/clusters/balance/mycluster", "")
 	c := s.cluster("mycluster")
@@ -210,7 +210,7 @@ func TestFailoverWithoutSpareKeepsTakeover(t *testing.T) {
 	}
 }
 
-// Spec §1.2 (7): a proxy in no cluster is marked failed, its reports are dropped, null is
+// undermoon: a proxy in no cluster is marked failed, its reports are dropped, null is
 // returned and the epoch does not move.
 func TestFailoverOfFreeProxy(t *testing.T) {
 	s := startServer(t)
@@ -236,7 +236,7 @@ func TestFailoverOfFreeProxy(t *testing.T) {
 	}
 }
 
-// Spec §3.12 tests: 4 hosts × 2 proxies, a 12-node cluster can lose any host, a 16-node one cannot.
+// undermoon's resource-check tests: 4 hosts × 2 proxies, a 12-node cluster can lose any host, a 16-node one cannot.
 func TestCheckResourcesForFailures(t *testing.T) {
 	f := func(nodes int, wantAll bool) {
 		t.Helper()
@@ -274,7 +274,7 @@ func TestCheckResourcesForFailures(t *testing.T) {
 	f(16, true)
 }
 
-// Spec §3.9: reports live failure_ttl; GET /failures needs failure_quorum reporters.
+// undermoon: reports live failure_ttl; GET /failures needs failure_quorum reporters.
 func TestFailureTTLAndQuorum(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Unix(1700000000, 0)

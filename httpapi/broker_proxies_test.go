@@ -40,12 +40,12 @@ func TestAddProxy(t *testing.T) {
 		t.Fatalf("refused registrations moved the epoch to %d", e)
 	}
 
-	// host may be null; unknown fields are ignored (spec §2.3).
+	// host may be null; unknown fields are ignored (as undermoon).
 	s.okEmpty("POST", "/proxies/meta", `{"proxy_address":"10.0.0.1:6001","nodes":["10.0.0.1:7001","10.0.0.1:7002"],"host":null,"extra":1}`)
 	if e := s.epoch(); e != 1 {
 		t.Errorf("epoch after a registration = %d, want 1", e)
 	}
-	// Re-registering is 409 and changes nothing: no epoch bump, nodes kept (spec §3.1).
+	// Re-registering is 409 and changes nothing: no epoch bump, nodes kept (as undermoon).
 	f(`{"proxy_address":"10.0.0.1:6001","nodes":["9.9.9.9:1","9.9.9.9:2"]}`, http.StatusConflict, "ALREADY_EXISTED")
 	if e := s.epoch(); e != 1 {
 		t.Errorf("epoch after a duplicate registration = %d, want 1", e)
@@ -59,10 +59,10 @@ func TestAddProxy(t *testing.T) {
 	}
 }
 
-// Spec §3.1 step 2: an explicit host wins over the address's; allocation spreads over hosts.
+// undermoon's registration: an explicit host wins over the address's; allocation spreads over hosts.
 func TestAddProxyHostDecidesPlacement(t *testing.T) {
 	s := startServer(t)
-	// Four proxies on one host: no chunk can be formed (spec §6.4).
+	// Four proxies on one host: no chunk can be formed.
 	for i := 1; i <= 4; i++ {
 		s.addProxy(fmt.Sprintf("10.0.0.%d:6001", i), "rack1", fmt.Sprintf("10.0.0.%d:7001", i), fmt.Sprintf("10.0.0.%d:7002", i))
 	}

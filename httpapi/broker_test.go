@@ -14,14 +14,14 @@ import (
 
 const defaultConfigJSON = `{"compression_strategy":"disabled","migration_config":{"max_migration_time":10800,"max_blocking_time":10000,"scan_interval":500,"scan_count":16}}`
 
-// addExampleProxies registers the two proxies of spec §2.1 (epoch 2 afterwards).
+// addExampleProxies registers the two proxies of undermoon's example store (epoch 2 afterwards).
 func addExampleProxies(s *testServer) {
 	s.t.Helper()
 	s.addProxy("10.0.0.1:6001", "", "10.0.0.1:7001", "10.0.0.1:7002")
 	s.addProxy("10.0.0.2:6002", "", "10.0.0.2:7003", "10.0.0.2:7004")
 }
 
-// exampleCluster builds the store of spec §2.1: two proxies, "mycluster" with 4 nodes.
+// exampleCluster builds undermoon's example store: two proxies, "mycluster" with 4 nodes.
 func exampleCluster(t *testing.T) *testServer {
 	t.Helper()
 	s := startServer(t)
@@ -30,7 +30,7 @@ func exampleCluster(t *testing.T) *testServer {
 	return s
 }
 
-// Spec §2.3: the v2 proxy view of the 2-proxy example, byte for byte.
+// The v2 proxy view of the 2-proxy example, byte for byte.
 func TestExampleProxyViewIsByteExact(t *testing.T) {
 	s := startServer(t)
 	addExampleProxies(s)
@@ -55,7 +55,7 @@ func TestExampleProxyViewIsByteExact(t *testing.T) {
 			t.Errorf("GET /proxies/meta/%s\n got %s\nwant %s", addr, r.body, w)
 		}
 	}
-	// Verbatim from spec §2.3.
+	// Verbatim undermoon's v2 shape.
 	f("10.0.0.1:6001", `{"proxy": {"address": "10.0.0.1:6001", "epoch": 3,
   "nodes": [
    {"address": "10.0.0.1:7001", "proxy_address": "10.0.0.1:6001", "cluster_name": "mycluster",
@@ -82,7 +82,7 @@ func TestExampleProxyViewIsByteExact(t *testing.T) {
   "clusters_config": {"mycluster": `+defaultConfigJSON+`}}}`)
 }
 
-// Spec §2.3: GET /clusters/meta/mycluster returns 7001 (master 0-8191, peer 7004), 7002
+// GET /clusters/meta/mycluster returns 7001 (master 0-8191, peer 7004), 7002
 // (replica, peer 7003), 7003 (master 8192-16383, peer 7002), 7004 (replica, peer 7001).
 func TestExampleClusterViewIsByteExact(t *testing.T) {
 	s := exampleCluster(t)
@@ -109,7 +109,7 @@ func TestExampleClusterViewIsByteExact(t *testing.T) {
 	}
 }
 
-// Spec §2.1: GET /metadata is the mem-broker-0.2 store; this is its example document.
+// GET /metadata is undermoon's mem-broker-0.2 store; this is its example document.
 func TestMetadataOfExampleMatchesSpec(t *testing.T) {
 	s := exampleCluster(t)
 	want := `{
@@ -184,7 +184,7 @@ func TestEpochIsPlainTextInteger(t *testing.T) {
 	}
 }
 
-// Spec §1.3 and §3.11: PUT /epoch/<n> needs n > global and sets global and every cluster.
+// As undermoon: PUT /epoch/<n> needs n > global and sets global and every cluster.
 func TestPutEpoch(t *testing.T) {
 	s := exampleCluster(t) // epoch 3
 	s.addProxy("10.0.0.3:6003", "", "10.0.0.3:7005", "10.0.0.3:7006")
