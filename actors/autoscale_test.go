@@ -77,12 +77,15 @@ func TestAutoScaleProxyNotSync(t *testing.T) {
 	ok(t, e.DeleteFreeNodes("c"))
 }
 
-func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
-	e, proxies := autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
+// autoScaleWaiting starts an auto-scale of cluster "c" from 4 to 8 nodes and returns once it
+// polls the proxies, which lag behind the cluster's epoch: it holds the scale lock until
+// they catch up (proxies' epoch). done gets its answer.
+func autoScaleWaiting(t *testing.T) (e *Engine, proxies map[string]*fakeProxy, done chan Result) {
+	t.Helper()
+	e, proxies = autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
 	ok(t, e.CreateCluster("c", 4))
-	done := make(chan Result, 1)
+	done = make(chan Result, 1)
 	go func() { done <- e.AutoScale("c", 8) }()
-	// The auto-scale holds the lock while it polls proxies that lag behind the cluster's epoch.
 	deadline := time.Now().Add(5 * time.Second)
 	for polled := false; !polled; {
 		for _, p := range proxies {
@@ -93,6 +96,11 @@ func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return e, proxies, done
+}
+
+func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
+	e, proxies, done := autoScaleWaiting(t)
 	wantErr(t, e.AddNodes("c", 4, Format{}), meta.ErrNodeNumberChanging)
 	wantErr(t, e.ReachNodes("c", 16, Format{}), meta.ErrNodeNumberChanging)
 	wantErr(t, e.AutoScale("c", 16), meta.ErrNodeNumberChanging)
@@ -120,20 +128,7 @@ func TestScaleLockRefusesConcurrentScaling(t *testing.T) {
 // TestDeleteUnderScaleLock: a cluster deleted while an auto-scale waits for its proxies
 // answers the auto-scale CLUSTER_NOT_FOUND, its true outcome, not OUTCOME_UNKNOWN.
 func TestDeleteUnderScaleLock(t *testing.T) {
-	e, proxies := autoEngine(t, 6, 0, Options{EpochPollMax: 1000})
-	ok(t, e.CreateCluster("c", 4))
-	done := make(chan Result, 1)
-	go func() { done <- e.AutoScale("c", 8) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for polled := false; !polled; {
-		for _, p := range proxies {
-			polled = polled || p.calls.Load() > 0
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the auto-scale never polled the proxies")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e, _, done := autoScaleWaiting(t)
 	ok(t, e.DeleteCluster("c"))
 	select {
 	case r := <-done:

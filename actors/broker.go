@@ -137,7 +137,7 @@ func (tx *poolTx) createCluster(name string, nodes int64) (Result, error) {
 }
 
 // deleteCluster frees the cluster's proxies; it is allowed during a migration.
-func deleteCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+func (tx *poolTx) deleteCluster(cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 	for _, addr := range cur.Proxies() {
 		if tx.proxy(addr) != nil {
 			tx.setProxyCluster(addr, "")
@@ -147,7 +147,7 @@ func deleteCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Resu
 	return nil, Result{}, nil
 }
 
-func patchConfig(changes map[string]string) func(*poolTx, *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+func patchConfigBuild(changes map[string]string) clusterBuild {
 	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 		if cur.IsMigrating() {
 			return nil, Result{}, meta.ErrMigrationRunning
@@ -163,13 +163,13 @@ func patchConfig(changes map[string]string) func(*poolTx, *meta.ClusterStore) (*
 	}
 }
 
-func balanceCluster(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
+func (tx *poolTx) balanceCluster(cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 	c := cur.Clone()
 	meta.Balance(c, func(addr string) bool { return tx.isFailed(addr) || tx.liveFailures(addr) }, tx.bumpEpoch())
 	return c, Result{}, nil
 }
 
-// failover is §3.9: takeover by the chunk partner, mark failed, replace with a free proxy.
+// failover is undermoon's: takeover by the chunk partner, mark failed, replace with a free proxy.
 // It touches the pool and a cluster, so it is one transaction of the pool.
 func (tx *poolTx) failover(addr string, f Format) (Result, error) {
 	p := tx.proxy(addr)

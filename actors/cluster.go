@@ -15,8 +15,9 @@ import (
 // ClusterActor owns one Redis cluster's durable record (chunks, slots, roles, config,
 // epoch) and serves the cluster's reads (its view and info), rendered once per record and
 // kept until the next install; its proxies' views are answered by the pool, which holds the
-// same durable records. Changes are worked out here as transactions and committed by the
-// pool, the single order of all changes.
+// same durable records. Scaling changes take the actor's scale lock (a field, holder) and
+// are committed step by step by the pool, the single order of all changes; the other
+// changes of the cluster are asked of the pool directly.
 type ClusterActor struct {
 	cfg  *engineConfig
 	log  zerolog.Logger
@@ -81,29 +82,10 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(jsonResult(a.rec.Info(a.cfg.migrationLimit)))
-	case *clusterChange:
-		switch {
-		case a.rec == nil:
-			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
-		case !m.Scaling:
-			// The pool accepts the ticket: the change starts there.
-			ctx.RequestWithCustomSender(a.pool, &commitCluster{asked: m.asked, Name: a.rec.Name, Build: m.Build}, ctx.Sender())
-		case a.holder != nil:
-			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(m):
-			a.holder, a.ticket = ctx.Sender(), m.ticket()
-			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: m.Build})
-		}
+	case *scaleChange:
+		a.lock(ctx, m, nil, m.Build)
 	case *autoScale:
-		switch {
-		case a.rec == nil:
-			ctx.Respond(Result{Err: meta.ErrClusterNotFound})
-		case a.holder != nil:
-			ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
-		case accepted(m):
-			a.holder, a.auto, a.ticket = ctx.Sender(), m, m.ticket()
-			ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: autoResize(m.Nodes)})
-		}
+		a.lock(ctx, m, m, autoResize(m.Nodes))
 	case Result:
 		a.scalingStepDone(ctx, m)
 	case *epochsSynced:
@@ -123,6 +105,20 @@ func (a *ClusterActor) Receive(ctx actor.Context) {
 		if a.holder != nil {
 			a.unlock(ctx, Result{Err: meta.ErrClusterNotFound})
 		}
+	}
+}
+
+// lock starts a scaling change (auto, for an auto-scale): it takes the scale lock and sends
+// the pool the change's first step. A deleted cluster or a lock already held answers at once.
+func (a *ClusterActor) lock(ctx actor.Context, m ticketed, auto *autoScale, first clusterBuild) {
+	switch {
+	case a.rec == nil:
+		ctx.Respond(Result{Err: meta.ErrClusterNotFound})
+	case a.holder != nil:
+		ctx.Respond(Result{Err: meta.ErrNodeNumberChanging})
+	case accepted(m):
+		a.holder, a.auto, a.ticket = ctx.Sender(), auto, m.ticket()
+		ctx.Request(a.pool, &commitCluster{Name: a.rec.Name, Build: first})
 	}
 }
 

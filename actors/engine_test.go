@@ -314,7 +314,7 @@ func TestConfigChange(t *testing.T) {
 	wantErr(t, e.PatchClusterConfig("no.pe", nil), meta.ErrInvalidClusterName)
 }
 
-// checkStore asserts the BRIEF invariants on the durable state and that the actors serve
+// checkStore asserts the invariants (README, Targets) on the durable state and that the actors serve
 // exactly what is on disk.
 func checkStore(t testing.TB, e *Engine) {
 	t.Helper()

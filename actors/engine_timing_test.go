@@ -15,7 +15,7 @@ var (
 )
 
 // loaded is an engine with 2,200 proxies on 50 hosts and 1,000 four-node clusters, the
-// BRIEF's read target setup; it is built once per benchmark binary.
+// read target's setup (README, Targets); it is built once per benchmark binary.
 func loaded(b *testing.B) *Engine {
 	loadedOnce.Do(func() {
 		dir, err := tempDir()

@@ -17,28 +17,25 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 	flagStored := false
 	err := store.View(func(r persist.Reader) error {
 		if v := r.Get(persist.Meta, metaEpochKey); v != nil {
-			e, err := strconv.ParseUint(string(v), 10, 64)
+			e, err := decodeEpoch(v)
 			if err != nil {
-				return fmt.Errorf("global epoch %q: %w", v, err)
+				return err
 			}
 			st.epoch = e
 		}
 		if v := r.Get(persist.Meta, metaReplicasKey); v != nil {
-			if err := json.Unmarshal(v, &st.replicas); err != nil {
-				return fmt.Errorf("replica addresses: %w", err)
+			if err := decodeRecord("replica addresses", v, &st.replicas); err != nil {
+				return err
 			}
 		}
 		if v := r.Get(persist.Meta, metaOrderedKey); v != nil {
 			flagStored = true
-			st.ordered = string(v) == "true"
+			st.ordered = decodeOrdered(v)
 		}
 		err := r.ForEach(persist.Proxies, func(k string, v []byte) error {
 			p := &meta.ProxyResource{}
-			if err := json.Unmarshal(v, p); err != nil {
-				return fmt.Errorf("proxy %s: %w", k, err)
-			}
 			st.proxies[k] = p
-			return nil
+			return decodeRecord("proxy "+k, v, p)
 		})
 		if err != nil {
 			return err
@@ -52,22 +49,16 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 		}
 		err = r.ForEach(persist.Failures, func(k string, v []byte) error {
 			m := map[string]int64{}
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("failures of %s: %w", k, err)
-			}
 			st.failures[k] = m
-			return nil
+			return decodeRecord("failures of "+k, v, &m)
 		})
 		if err != nil {
 			return err
 		}
 		return r.ForEach(persist.Clusters, func(k string, v []byte) error {
 			c := &meta.ClusterStore{}
-			if err := json.Unmarshal(v, c); err != nil {
-				return fmt.Errorf("cluster %s: %w", k, err)
-			}
 			st.clusters[k] = c
-			return nil
+			return decodeRecord("cluster "+k, v, c)
 		})
 	})
 	if err != nil {
@@ -106,9 +97,9 @@ func metadataJSON(store *persist.Store) ([]byte, error) {
 	}
 	err := store.View(func(r persist.Reader) error {
 		if v := r.Get(persist.Meta, metaEpochKey); v != nil {
-			d.GlobalEpoch, _ = strconv.ParseUint(string(v), 10, 64)
+			d.GlobalEpoch, _ = decodeEpoch(v)
 		}
-		d.EnableOrderedProxy = string(r.Get(persist.Meta, metaOrderedKey)) == "true"
+		d.EnableOrderedProxy = decodeOrdered(r.Get(persist.Meta, metaOrderedKey))
 		if err := r.ForEach(persist.Clusters, raw(d.Clusters)); err != nil {
 			return err
 		}

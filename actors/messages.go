@@ -68,13 +68,37 @@ type (
 	}
 	ready struct{}
 
-	// commitCluster is a change of one cluster worked out by its actor: build runs in the
-	// pool on the latest accepted record (never nil) and returns the new record (nil deletes
-	// the cluster) and the reply. A non-nil error aborts: nothing changes.
+	// Changes of one cluster that take no scale lock: asked of the pool directly, which
+	// runs them on the cluster's latest accepted record (a missing cluster is
+	// CLUSTER_NOT_FOUND, nothing changes).
+	deleteCluster struct {
+		asked
+		Name string
+	}
+	patchConfig struct {
+		asked
+		Name    string
+		Changes map[string]string
+	}
+	balanceCluster struct {
+		asked
+		Name string
+	}
+	commitMigration struct {
+		asked
+		Name      string
+		Ranges    meta.RangeList
+		TaskEpoch uint64
+	}
+
+	// commitCluster is a step of a scaling change, sent by the cluster actor that holds the
+	// scale lock: Build runs in the pool on the latest accepted record (never nil) and
+	// returns the new record (nil deletes the cluster) and the reply. A non-nil error
+	// aborts: nothing changes.
 	commitCluster struct {
 		asked
 		Name  string
-		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
+		Build clusterBuild
 	}
 
 	// writeDone tells the pool that the batch it handed to the writer is on disk (or not).
@@ -89,14 +113,13 @@ type (
 	getClusterMeta struct{ Format Format }
 	getClusterInfo struct{}
 
-	// clusterChange asks the cluster actor for a change; it forwards a commitCluster to the
-	// pool with the original asker as sender, so the reply costs no extra hop.
-	clusterChange struct {
+	// scaleChange is a scaling change (PATCH/PUT nodes, DELETE free_nodes, expand,
+	// shrink): it takes the cluster's scale lock, so a second one while it is held is
+	// refused with NODE_NUMBER_CHANGING instead of queued; the actor sends Build to the pool
+	// as a commitCluster and answers the asker with the pool's reply.
+	scaleChange struct {
 		asked
-		Build func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error)
-		// Scaling changes take the cluster's scale lock: a second one while it is held is
-		// refused with NODE_NUMBER_CHANGING instead of queued.
-		Scaling bool
+		Build clusterBuild
 	}
 
 	// autoScale is POST migrations/auto: resize, wait for the proxies, expand.

@@ -162,22 +162,35 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		a.run(ctx, func(tx *poolTx) (Result, error) { return tx.recoverEpoch(m.MaxSeen) })
 	case *getConfig:
 		ctx.Respond(jsonResult(map[string][]string{"replica_addresses": append([]string{}, a.durable.replicas...)}))
+	case *deleteCluster:
+		a.runCluster(ctx, m.Name, (*poolTx).deleteCluster)
+	case *patchConfig:
+		a.runCluster(ctx, m.Name, patchConfigBuild(m.Changes))
+	case *balanceCluster:
+		a.runCluster(ctx, m.Name, (*poolTx).balanceCluster)
+	case *commitMigration:
+		a.runCluster(ctx, m.Name, commitMigrationBuild(m.Ranges, m.TaskEpoch))
 	case *commitCluster:
-		a.run(ctx, func(tx *poolTx) (Result, error) {
-			cur := tx.cluster(m.Name)
-			if cur == nil {
-				return Result{}, meta.ErrClusterNotFound
-			}
-			next, res, err := m.Build(tx, cur)
-			if err != nil {
-				return res, err
-			}
-			if next != cur {
-				tx.setCluster(m.Name, next)
-			}
-			return res, nil
-		})
+		a.runCluster(ctx, m.Name, m.Build)
 	}
+}
+
+// runCluster runs build as a transaction on the named cluster's latest accepted record.
+func (a *ProxyPoolActor) runCluster(ctx actor.Context, name string, build clusterBuild) {
+	a.run(ctx, func(tx *poolTx) (Result, error) {
+		cur := tx.cluster(name)
+		if cur == nil {
+			return Result{}, meta.ErrClusterNotFound
+		}
+		next, res, err := build(tx, cur)
+		if err != nil {
+			return res, err
+		}
+		if next != cur {
+			tx.setCluster(name, next)
+		}
+		return res, nil
+	})
 }
 
 func (a *ProxyPoolActor) newTx(base *poolState) *poolTx {
@@ -374,8 +387,9 @@ func (a *ProxyPoolActor) childTerminated(ctx actor.Context, who *actor.PID) {
 
 func clusterActorName(name string) string { return "cluster/" + name }
 
-// proxyMeta answers a free proxy itself and forwards the others to their cluster actor,
-// keeping the original sender so the answer is still one round trip.
+// proxyMeta answers every proxy's view itself, from the durable state: a free proxy's
+// (cached until the next durable change) and a cluster proxy's, rendered from its cluster's
+// durable record (cached while that record is the one the pool holds).
 func (a *ProxyPoolActor) proxyMeta(ctx actor.Context, m *getProxyMeta) {
 	p := a.durable.proxies[m.Address]
 	if p == nil {

@@ -1,11 +1,9 @@
 package actors
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/persist"
@@ -78,36 +76,6 @@ type delta struct {
 	// encoded holds records already encoded (a restore's, by its planner): the writer
 	// uses their bytes for the very records they were made from.
 	encoded []encodedRecords
-}
-
-// encodedRecords are records' JSON encodings, by record (a *meta.ProxyResource or a
-// *meta.ClusterStore): a record is immutable, so its pointer names its bytes.
-type encodedRecords map[any][]byte
-
-// encodeRecords encodes the proxy and cluster records a delta sets.
-func encodeRecords(d *delta) (encodedRecords, error) {
-	enc := make(encodedRecords, len(d.proxies)+len(d.clusters))
-	if err := encodeInto(enc, d.proxies); err != nil {
-		return nil, err
-	}
-	if err := encodeInto(enc, d.clusters); err != nil {
-		return nil, err
-	}
-	return enc, nil
-}
-
-// encodeInto encodes the records of recs (nil ones are deletions) into enc.
-func encodeInto[T any](enc encodedRecords, recs map[string]*T) error {
-	for _, r := range recs {
-		if r != nil {
-			data, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			enc[r] = data
-		}
-	}
-	return nil
 }
 
 // encodedRecord is the bytes encoded ahead for rec, if any.
@@ -210,110 +178,6 @@ func commitDeltas(store *persist.Store, deltas []*delta) error {
 		return fmt.Errorf("encoding a change: %w", err)
 	}
 	return store.Commit(&b)
-}
-
-// writeTo appends the delta's records to a store batch.
-func (d *delta) writeTo(b *persist.Batch) error {
-	if d.epochSet {
-		b.Put(persist.Meta, metaEpochKey, []byte(strconv.FormatUint(d.epoch, 10)))
-	}
-	if d.ordered != nil {
-		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(*d.ordered)))
-	}
-	if d.replicas != nil {
-		if err := putJSON(b, persist.Meta, metaReplicasKey, *d.replicas); err != nil {
-			return err
-		}
-	}
-	for _, k := range sortedKeys(d.proxies) {
-		if v := d.proxies[k]; v == nil {
-			b.Delete(persist.Proxies, k)
-		} else if data, ok := d.encodedRecord(v); ok {
-			b.Put(persist.Proxies, k, data)
-		} else if err := putJSON(b, persist.Proxies, k, v); err != nil {
-			return err
-		}
-	}
-	for _, k := range sortedKeys(d.failed) {
-		if d.failed[k] {
-			b.Put(persist.Failed, k, nil)
-		} else {
-			b.Delete(persist.Failed, k)
-		}
-	}
-	for _, k := range sortedKeys(d.failures) {
-		if v := d.failures[k]; len(v) == 0 {
-			b.Delete(persist.Failures, k)
-		} else {
-			b.Put(persist.Failures, k, failureJSON(v))
-		}
-	}
-	for _, k := range sortedKeys(d.clusters) {
-		if v := d.clusters[k]; v == nil {
-			b.Delete(persist.Clusters, k)
-		} else if data, ok := d.encodedRecord(v); ok {
-			b.Put(persist.Clusters, k, data)
-		} else if err := putJSON(b, persist.Clusters, k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Keys of the meta bucket.
-const (
-	metaEpochKey   = "global_epoch"
-	metaOrderedKey = "enable_ordered_proxy"
-	// Unlike undermoon, Fulcrum keeps the replica list across restarts.
-	metaReplicasKey = "replica_addresses"
-)
-
-func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	b.Put(bucket, key, data)
-	return nil
-}
-
-// failureJSON encodes a proxy's failure reports exactly as json.Marshal does (keys sorted),
-// without its reflection: it is the record every failure report rewrites, and json.Marshal
-// of a map cost 14 % of the server's CPU under failure reports.
-func failureJSON(m map[string]int64) []byte {
-	keys := sortedKeys(m)
-	n := 2
-	for _, k := range keys {
-		if !plainJSONString(k) {
-			data, _ := json.Marshal(m) // a map[string]int64 always encodes
-			return data
-		}
-		n += len(k) + 24
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, '"', ':')
-		b = strconv.AppendInt(b, m[k], 10)
-	}
-	return append(b, '}')
-}
-
-// plainJSONString says whether json.Marshal writes s unchanged between quotes: printable
-// ASCII without the characters it escapes (quote, backslash, and <, >, & for HTML).
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

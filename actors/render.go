@@ -31,28 +31,22 @@ func jsonResult(v any) Result {
 }
 
 func proxyBody(v *meta.ProxyView, f Format) []byte {
-	var body any = struct {
-		Proxy *meta.ProxyView `json:"proxy"`
-	}{v}
 	if f.V3 {
-		body = struct {
-			Proxy *meta.ProxyViewV3 `json:"proxy"`
-		}{v.V3()}
+		return wrapped("proxy", v.V3())
 	}
-	b, _ := json.Marshal(body)
-	return b
+	return wrapped("proxy", v)
 }
 
 func clusterBody(v *meta.ClusterView, f Format) []byte {
-	var body any = struct {
-		Cluster *meta.ClusterView `json:"cluster"`
-	}{v}
 	if f.V3 {
-		body = struct {
-			Cluster *meta.ClusterViewV3 `json:"cluster"`
-		}{v.V3()}
+		return wrapped("cluster", v.V3())
 	}
-	b, _ := json.Marshal(body)
+	return wrapped("cluster", v)
+}
+
+// wrapped is the JSON object {key: v}.
+func wrapped(key string, v any) []byte {
+	b, _ := json.Marshal(map[string]any{key: v})
 	return b
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 )
 
-// Scaling transactions (§3.6–§3.8, §3.14). They run in the pool on the latest accepted
+// Scaling transactions (undermoon's scaling, commit and free-node deletion). They run in the pool on the latest accepted
 // record, under the cluster actor's scale lock where undermoon takes its scale lock.
 
 type clusterBuild = func(*poolTx, *meta.ClusterStore) (*meta.ClusterStore, Result, error)
@@ -103,7 +103,7 @@ func shrink(n int64) clusterBuild {
 	}
 }
 
-func commitMigration(ranges meta.RangeList, taskEpoch uint64) clusterBuild {
+func commitMigrationBuild(ranges meta.RangeList, taskEpoch uint64) clusterBuild {
 	return func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 		c := cur.Clone()
 		if err := meta.CommitTask(c, ranges, taskEpoch, tx.epoch()+1); err != nil {

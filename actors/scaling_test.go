@@ -99,7 +99,7 @@ func (c *coordinator) commitVisible(name string) {
 	}
 }
 
-// TestScalingGrid is undermoon's grid (§6.1 test_migration … test_scaling_up_and_down):
+// TestScalingGrid is undermoon's grid (store.rs tests test_migration … test_scaling_up_and_down):
 // hosts 2..6 × proxies per host 1..6 × migration limit 1 and 0: scale out, commit every
 // visible task, scale back in, commit, delete the free nodes.
 func TestScalingGrid(t *testing.T) {

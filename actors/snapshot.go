@@ -36,7 +36,7 @@ func (e *Engine) durableSnapshot() (*poolState, error) {
 	return st, nil
 }
 
-// checkResources is POST /resources/failures/check (§3.12), over a snapshot.
+// checkResources is POST /resources/failures/check, over a snapshot.
 func (e *Engine) checkResources() Result {
 	if e.stopped.Load() {
 		return Result{Err: ErrStopped}

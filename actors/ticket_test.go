@@ -87,10 +87,10 @@ func TestAcceptedChangeGetsItsOutcome(t *testing.T) {
 		slow := func(tx *poolTx, cur *meta.ClusterStore) (*meta.ClusterStore, Result, error) {
 			close(inside)
 			<-release
-			return balanceCluster(tx, cur)
+			return tx.balanceCluster(cur)
 		}
 		done := make(chan Result, 1)
-		go func() { done <- e.changeCluster("slow", "c", slow) }()
+		go func() { done <- e.changeCluster("slow", "c", &commitCluster{Name: "c", Build: slow}) }()
 		time.Sleep(300 * time.Millisecond) // the change is queued behind the blocking one
 		releasePool()
 		<-inside                            // accepted: its transaction runs

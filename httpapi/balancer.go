@@ -18,7 +18,8 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner"
 )
 
-// Defaults and bounds of GET /balancer (shared/spec/balancer.md §2.2, issue 5).
+// Defaults of GET /balancer (a search of 3 s at most, as Astraea's; Fulcrum's default
+// functions) and Fulcrum's bound on its timeout (issue 5).
 const (
 	defaultBalancerTimeout = 3 * time.Second
 	// maxBalancerTimeout keeps a synchronous GET from holding a connection for long; a plan

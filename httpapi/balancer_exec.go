@@ -14,8 +14,8 @@ import (
 )
 
 // Executing plans: POST /balancer, GET /balancer/plans, GET and DELETE /balancer/{token};
-// GET /balancer/layout
-// (shared/spec/balancer.md §3–§4, issue 6). Errors are Astraea's {"code", "message"}.
+// GET /balancer/layout for the dashboard (issue 6; README "Executing a plan"). Errors are
+// Astraea's {"code", "message"}.
 func balancerExecRoutes(r *router.Router, b *balancer.Balancer) {
 	r.POST("/balancer", func(ctx *fasthttp.RequestCtx) {
 		if b == nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,53 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
-	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
-
-// Execution that leaves nothing changed it did not promise (issue 11, item 8), on the real
-// local Kafka: a cancelled plan puts back the replica order and the leaders, the operator's
-// throttle configs are as they were after a plan, a change of replication factor needs
-// allowReplicationFactorChange, a plan that only reorders replicas copies nothing and sets
-// no throttle. None of them assumes the number of brokers: they read it.
-
-// brokers returns the cluster's broker ids, sorted; the test needs at least n.
-func (e *execEnv) brokers(n int) []int32 {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	md, err := e.adm.Metadata(kadm.WithAuthorizedOps(ctx))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ids := md.Brokers.NodeIDs()
-	slices.Sort(ids)
-	if len(ids) < n {
-		e.t.Fatalf("the test Kafka has brokers %v; this test needs %d", ids, n)
-	}
-	return ids
-}
-
-// newExecEnvWithMetrics is newExecEnv with the engine's Prometheus registry wired to the
-// balancer and served at /metrics, as fulcrum serve does.
-func newExecEnvWithMetrics(t *testing.T, exec balancer.ExecOptions) *execEnv {
-	t.Helper()
-	boot := kafkatest.Exclusive(t)
-	cl := kafkatest.Client(t, boot)
-	adm := kadm.NewClient(cl)
-	e := &execEnv{t: t, cl: cl, adm: adm}
-	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
-	e.s = startBalancerServerMetrics(t, &balancer.Options{
-		Source: kafkaload.New(adm, 0), Logger: zerolog.Nop(), Executor: kafkaload.NewAdmin(adm, 0), Exec: exec,
-	}, prometheus.NewRegistry())
-	return e
-}
 
 // TestExecuteCancelRestoresOrderAndLeader: partitions on [a b] led by a are moved to
 // [b c]; while they copy, KRaft lists their replicas as [b c a], and its cancellation
@@ -118,75 +75,6 @@ func TestExecuteCancelRestoresOrderAndLeader(t *testing.T) {
 	}
 }
 
-// throttleConfigs are the dynamic throttle configs set anywhere: the cluster-wide default
-// ("default"), each broker ("broker N") and the given topics ("topic T"), by "where key".
-func (e *execEnv) throttleConfigs(topics ...string) map[string]string {
-	e.t.Helper()
-	m, err := readThrottleConfigs(e.adm, e.brokers(1), topics...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return m
-}
-
-func readThrottleConfigs(adm *kadm.Client, brokers []int32, topics ...string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out := map[string]string{}
-	keys := []string{kafkaload.LeaderThrottledRate, kafkaload.FollowerThrottledRate, kafkaload.LogDirsThrottledRate,
-		kafkaload.LeaderThrottledReplicas, kafkaload.FollowerThrottledReplicas}
-	add := func(where string, rcs kadm.ResourceConfigs, err error, source kmsg.ConfigSource) error {
-		if err != nil {
-			return err
-		}
-		for _, rc := range rcs {
-			if rc.Err != nil {
-				return fmt.Errorf("%s %s: %w", where, rc.Name, rc.Err)
-			}
-			for _, c := range rc.Configs {
-				if c.Source == source && c.Value != nil && slices.Contains(keys, c.Key) {
-					name := where
-					if where != "default" {
-						name += " " + rc.Name
-					}
-					out[name+" "+c.Key] = *c.Value
-				}
-			}
-		}
-		return nil
-	}
-	rcs, err := adm.DescribeBrokerConfigs(ctx)
-	if err := add("default", rcs, err, kmsg.ConfigSourceDynamicDefaultBrokerConfig); err != nil {
-		return nil, err
-	}
-	rcs, err = adm.DescribeBrokerConfigs(ctx, brokers...)
-	if err := add("broker", rcs, err, kmsg.ConfigSourceDynamicBrokerConfig); err != nil {
-		return nil, err
-	}
-	rcs, err = adm.DescribeTopicConfigs(ctx, topics...)
-	if err := add("topic", rcs, err, kmsg.ConfigSourceDynamicTopicConfig); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// waitThrottleConfigs waits until the throttle configs hold want (brokers learn config
-// changes from the controller a moment later).
-func (e *execEnv) waitThrottleConfigs(what string, want func(map[string]string) bool, topics ...string) map[string]string {
-	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got := e.throttleConfigs(topics...)
-		if want(got) {
-			return got
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("throttle configs %s: %v", what, got)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestExecuteRestoresOperatorThrottle: the operator has a cluster-wide throttle, a rate of
 // its own on one broker, and a throttled replica list on the topic. While a plan copies,
 // its rate is in force on that broker too (a broker's own rate beats the default) and its
@@ -213,29 +101,29 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	}
 	rate := func(v string) *string { return &v }
 	const plan = 512 << 10
-	operatorBroker := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledRate, Value: rate("3000000")}}
+	operatorBroker := []kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledRate, Value: rate("3000000")}}
 	t.Cleanup(func() { // leave the cluster without throttles for the other tests
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		del := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: kafkaload.FollowerThrottledRate}}
+		del := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: kafkaexec.FollowerThrottledRate}}
 		if _, err := e.adm.AlterBrokerConfigs(ctx, del, c); err != nil {
 			t.Errorf("remove broker %d's throttle: %v", c, err)
 		}
-		if err := kafkaload.NewAdmin(e.adm, 0).RestoreThrottle(ctx, nil, []string{topic}); err != nil {
+		if err := kafkaexec.NewAdmin(e.adm, 0).RestoreThrottle(ctx, nil, []string{topic}); err != nil {
 			t.Errorf("remove the throttle: %v", err)
 		}
 		e.wantNoThrottle(topic)
 	})
 	set([]kadm.AlterConfig{
-		{Op: kadm.SetConfig, Name: kafkaload.LeaderThrottledRate, Value: rate("1000000")},
-		{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledRate, Value: rate("2000000")},
+		{Op: kadm.SetConfig, Name: kafkaexec.LeaderThrottledRate, Value: rate("1000000")},
+		{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledRate, Value: rate("2000000")},
 	}, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return e.adm.AlterBrokerConfigs(ctx, cs)
 	})
 	set(operatorBroker, func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 		return e.adm.AlterBrokerConfigs(ctx, cs, c)
 	})
-	set([]kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaload.FollowerThrottledReplicas, Value: rate("1:" + strconv.Itoa(int(a)))}},
+	set([]kadm.AlterConfig{{Op: kadm.SetConfig, Name: kafkaexec.FollowerThrottledReplicas, Value: rate("1:" + strconv.Itoa(int(a)))}},
 		func(cs []kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
 			return e.adm.AlterTopicConfigs(ctx, cs, topic)
 		})
@@ -250,26 +138,26 @@ func TestExecuteRestoresOperatorThrottle(t *testing.T) {
 	// settings, so that a reading between two calls is not taken for a missing one.
 	planReplicas := []string{"1:" + strconv.Itoa(int(a)), "0:" + strconv.Itoa(int(c)), "1:" + strconv.Itoa(int(c))}
 	during := e.waitThrottleConfigs("while the plan copies", func(m map[string]string) bool {
-		list := strings.Split(m["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
+		list := strings.Split(m["topic "+topic+" "+kafkaexec.FollowerThrottledReplicas], ",")
 		for _, want := range planReplicas {
 			if !slices.Contains(list, want) {
 				return false
 			}
 		}
-		return m[fmt.Sprintf("broker %d %s", c, kafkaload.FollowerThrottledRate)] == strconv.Itoa(plan)
+		return m[fmt.Sprintf("broker %d %s", c, kafkaexec.FollowerThrottledRate)] == strconv.Itoa(plan)
 	}, topic)
 	if st := e.status(token); st.Done {
 		t.Fatalf("the plan ended before its throttle was seen: %+v", st)
 	}
 	for k, v := range map[string]string{
-		"default " + kafkaload.LeaderThrottledRate:   strconv.Itoa(plan),
-		"default " + kafkaload.FollowerThrottledRate: strconv.Itoa(plan),
+		"default " + kafkaexec.LeaderThrottledRate:   strconv.Itoa(plan),
+		"default " + kafkaexec.FollowerThrottledRate: strconv.Itoa(plan),
 	} {
 		if during[k] != v {
 			t.Errorf("while the plan copies: %s = %q, want %q", k, during[k], v)
 		}
 	}
-	list := strings.Split(during["topic "+topic+" "+kafkaload.FollowerThrottledReplicas], ",")
+	list := strings.Split(during["topic "+topic+" "+kafkaexec.FollowerThrottledReplicas], ",")
 	for _, want := range planReplicas {
 		if !slices.Contains(list, want) {
 			t.Errorf("while the plan copies, the topic's follower list %v lacks %s", list, want)
@@ -392,26 +280,4 @@ func TestExecuteReorderOnly(t *testing.T) {
 	if m["fulcrum_balancer_search_seconds_count"] < 1 {
 		t.Errorf("search time not observed: %v", m["fulcrum_balancer_search_seconds_count"])
 	}
-}
-
-var metricLine = regexp.MustCompile(`^(fulcrum_balancer_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$`)
-
-// metrics reads the balancer's samples from GET /metrics.
-func (e *execEnv) metrics() map[string]float64 {
-	e.t.Helper()
-	r := e.s.do("GET", "/metrics", "")
-	if r.status != http.StatusOK {
-		e.t.Fatalf("GET /metrics: %d %s", r.status, r.body)
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(r.body), "\n") {
-		if m := metricLine.FindStringSubmatch(line); m != nil {
-			v, err := strconv.ParseFloat(m[2], 64)
-			if err != nil {
-				e.t.Fatalf("metric %q: %v", line, err)
-			}
-			out[m[1]] = v
-		}
-	}
-	return out
 }

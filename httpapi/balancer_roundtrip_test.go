@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -22,21 +23,21 @@ import (
 type memKafka struct {
 	mu       sync.Mutex
 	dirs     map[int32][]string
-	parts    map[kafkaload.TP]*kafkaload.PartitionInfo
-	declared map[int32]map[kafkaload.TP]string // directories named before the replica exists
+	parts    map[kafkaexec.TP]*kafkaexec.PartitionInfo
+	declared map[int32]map[kafkaexec.TP]string // directories named before the replica exists
 }
 
 func newMemKafka(brokers []int32, dirs []string, topic string, partitions int, replicas []int32, size int64) *memKafka {
-	k := &memKafka{dirs: map[int32][]string{}, parts: map[kafkaload.TP]*kafkaload.PartitionInfo{}, declared: map[int32]map[kafkaload.TP]string{}}
+	k := &memKafka{dirs: map[int32][]string{}, parts: map[kafkaexec.TP]*kafkaexec.PartitionInfo{}, declared: map[int32]map[kafkaexec.TP]string{}}
 	for _, b := range brokers {
 		k.dirs[b] = slices.Clone(dirs)
 	}
 	for p := range int32(partitions) {
-		logs := map[int32]kafkaload.ReplicaLog{}
+		logs := map[int32]kafkaexec.ReplicaLog{}
 		for _, b := range replicas {
-			logs[b] = kafkaload.ReplicaLog{Dir: dirs[0], Size: size}
+			logs[b] = kafkaexec.ReplicaLog{Dir: dirs[0], Size: size}
 		}
-		k.parts[kafkaload.TP{Topic: topic, Partition: p}] = &kafkaload.PartitionInfo{
+		k.parts[kafkaexec.TP{Topic: topic, Partition: p}] = &kafkaexec.PartitionInfo{
 			Replicas: slices.Clone(replicas), ISR: slices.Clone(replicas), Leader: replicas[0], Logs: logs,
 		}
 	}
@@ -70,11 +71,11 @@ func (k *memKafka) Load(context.Context) (*kafkaload.Snapshot, error) {
 	return &kafkaload.Snapshot{Cluster: c, States: states, ReadAt: time.Now()}, nil
 }
 
-func (k *memKafka) State(context.Context, []string) (*kafkaload.State, error) {
+func (k *memKafka) State(context.Context, []string) (*kafkaexec.State, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	st := &kafkaload.State{Brokers: map[int32]bool{}, Dirs: map[int32][]string{}, Silent: map[int32]error{},
-		Topics: map[string]bool{}, Partitions: map[kafkaload.TP]*kafkaload.PartitionInfo{}}
+	st := &kafkaexec.State{Brokers: map[int32]bool{}, Dirs: map[int32][]string{}, Silent: map[int32]error{},
+		Topics: map[string]bool{}, Partitions: map[kafkaexec.TP]*kafkaexec.PartitionInfo{}}
 	for b, d := range k.dirs {
 		st.Brokers[b], st.Dirs[b] = true, slices.Clone(d)
 	}
@@ -86,7 +87,7 @@ func (k *memKafka) State(context.Context, []string) (*kafkaload.State, error) {
 	return st, nil
 }
 
-func (k *memKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error) {
+func (k *memKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaexec.TP]string) (map[kafkaexec.TP]error, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for tp, d := range dirs {
@@ -95,7 +96,7 @@ func (k *memKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]s
 			k.parts[tp].Logs[b] = l
 		} else {
 			if k.declared[b] == nil {
-				k.declared[b] = map[kafkaload.TP]string{}
+				k.declared[b] = map[kafkaexec.TP]string{}
 			}
 			k.declared[b][tp] = d
 		}
@@ -103,18 +104,18 @@ func (k *memKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]s
 	return nil, nil
 }
 
-func (k *memKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
+func (k *memKafka) Reassign(_ context.Context, targets map[kafkaexec.TP][]int32) (map[kafkaexec.TP]error, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for tp, target := range targets {
 		p := k.parts[tp]
-		logs := map[int32]kafkaload.ReplicaLog{}
+		logs := map[int32]kafkaexec.ReplicaLog{}
 		for _, b := range target {
 			l, ok := p.Logs[b]
 			if !ok {
 				// Kafka's choice, unless declared: the last directory, so that a
 				// directory lost between the report and the plan shows.
-				l = kafkaload.ReplicaLog{Dir: k.dirs[b][len(k.dirs[b])-1], Size: p.Logs[p.Replicas[0]].Size}
+				l = kafkaexec.ReplicaLog{Dir: k.dirs[b][len(k.dirs[b])-1], Size: p.Logs[p.Replicas[0]].Size}
 				if d := k.declared[b][tp]; d != "" {
 					l.Dir = d
 				}
@@ -129,11 +130,11 @@ func (k *memKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32)
 	return nil, nil
 }
 
-func (k *memKafka) CancelReassign(context.Context, []kafkaload.TP) (map[kafkaload.TP]error, error) {
+func (k *memKafka) CancelReassign(context.Context, []kafkaexec.TP) (map[kafkaexec.TP]error, error) {
 	return nil, nil // nothing is ever in flight
 }
 
-func (k *memKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
+func (k *memKafka) ElectPreferred(_ context.Context, tps []kafkaexec.TP) (map[kafkaexec.TP]error, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, tp := range tps {
@@ -142,15 +143,15 @@ func (k *memKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[ka
 	return nil, nil
 }
 
-func (k *memKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaload.ThrottleConfigs, error) {
-	return &kafkaload.ThrottleConfigs{}, nil
+func (k *memKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaexec.ThrottleConfigs, error) {
+	return &kafkaexec.ThrottleConfigs{}, nil
 }
 
-func (k *memKafka) SetThrottle(context.Context, kafkaload.Throttle, *kafkaload.ThrottleConfigs) error {
+func (k *memKafka) SetThrottle(context.Context, kafkaexec.Throttle, *kafkaexec.ThrottleConfigs) error {
 	return nil
 }
 
-func (k *memKafka) RestoreThrottle(context.Context, *kafkaload.ThrottleConfigs, []string) error {
+func (k *memKafka) RestoreThrottle(context.Context, *kafkaexec.ThrottleConfigs, []string) error {
 	return nil
 }
 
@@ -202,7 +203,7 @@ func TestReportPostedAsItIs(t *testing.T) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, c := range rep.Changes {
-		p := k.parts[kafkaload.TP{Topic: c.Topic, Partition: c.Partition}]
+		p := k.parts[kafkaexec.TP{Topic: c.Topic, Partition: c.Partition}]
 		var got []string
 		for _, b := range p.Replicas {
 			got = append(got, placementString(planner.Placement{BrokerID: b, Directory: p.Logs[b].Dir}))

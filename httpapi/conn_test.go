@@ -12,16 +12,23 @@ import (
 )
 
 // rawRequest sends raw bytes on a new connection and reads one response. The read deadline
-// bounds the wait: a request that is never answered fails here instead of hanging.
-func rawRequest(t *testing.T, s *testServer, raw string) (*http.Response, string) {
+// dialServer opens a connection to the server, closed when the test ends; the deadline
+// bounds every read and write on it.
+func dialServer(t *testing.T, s *testServer) net.Conn {
 	t.Helper()
-	addr := strings.TrimPrefix(s.base, "http://")
-	c, err := net.Dial("tcp", addr)
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// bounds the wait: a request that is never answered fails here instead of hanging.
+func rawRequest(t *testing.T, s *testServer, raw string) (*http.Response, string) {
+	t.Helper()
+	c := dialServer(t, s)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +95,7 @@ func TestMalformedRequestsDoNotEcho(t *testing.T) {
 // any bytes, and the next request on the connection is checked again.
 func TestKeepAliveAfterBodiesWithNewlines(t *testing.T) {
 	s := startServer(t)
-	addr := strings.TrimPrefix(s.base, "http://")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dialServer(t, s)
 	rd := bufio.NewReader(c)
 	body := "{\n\"proxy_address\": \"10.0.0.1:6001\",\n\n\"nodes\": [\"10.0.0.1:7001\", \"10.0.0.1:7002\"]\n}\n"
 	reqs := []struct {

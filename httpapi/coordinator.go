@@ -9,7 +9,7 @@ import (
 
 // The coordinator listener (--coordinator-listen) is plain HTTP for undermoon coordinators,
 // which cannot speak TLS to their broker, beside an HTTPS --listen. It serves only the
-// calls a coordinator makes (spec/broker.md §1.2), under /api/v2 and /api/v3, and /healthz:
+// calls a coordinator makes (undermoon's Broker HTTP API), under /api/v2 and /api/v3, and /healthz:
 // everything an operator or a replica does goes through the main listener.
 
 // coordinatorCall reports whether a request is one a coordinator makes.

@@ -192,7 +192,7 @@ func TestInFlightLimitAnswers503(t *testing.T) {
 	}
 }
 
-// The status of every broker code is undermoon's (spec §1.1 table, code over docs), and
+// The status of every broker code is undermoon's (its code, where its docs differ), and
 // every error body is {"error": CODE, "message": ...}.
 func TestErrorStatuses(t *testing.T) {
 	f := func(err error, status int, code string) {

@@ -172,8 +172,8 @@ func TestAuthTokenWorks(t *testing.T) {
 	}
 }
 
-// coordinatorRound makes an undermoon coordinator's calls without a token (spec/broker.md
-// §7.1): reads, a failure report, a failover, and the commit of a migration task. It
+// coordinatorRound makes an undermoon coordinator's calls without a token (its loops in
+// undermoon's src/coordinator/service.rs): reads, a failure report, a failover, and the commit of a migration task. It
 // returns the first status that is not the expected one.
 func coordinatorRound(t *testing.T, s *testServer, token string) (int, string) {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// exampleStore registers spec §2.1's two proxies and creates "mycluster".
+// exampleStore registers the two proxies of undermoon's example and creates "mycluster".
 func exampleStore(s *testServer) {
 	s.addProxy("10.0.0.1:6001", "", "10.0.0.1:7001", "10.0.0.1:7002")
 	s.addProxy("10.0.0.2:6002", "", "10.0.0.2:7003", "10.0.0.2:7004")

@@ -3,7 +3,7 @@ package planner
 import "math"
 
 // coefficientOfVariation is sqrt(Σ(x−μ)²/n)/μ with the population deviation, 0 when x is
-// empty or μ ≤ 0 (spec/balancer.md §2.4). It is the from-scratch, two-pass formula; the
+// empty or μ ≤ 0 (Astraea's formula). It is the from-scratch, two-pass formula; the
 // search uses spread, which gives the same value in O(1) per change.
 func coefficientOfVariation(x []int64) float64 {
 	if len(x) == 0 {

@@ -1,5 +1,5 @@
 // Package planner searches for a cheaper layout of a Kafka cluster's partitions, in the
-// manner of Astraea's balancer (shared/spec/balancer.md §2), with the standard library only:
+// manner of Astraea's balancer (GET /balancer; README "Balancer walk-through"), with the standard library only:
 // no Kafka client, no actors, no HTTP.
 //
 // # Model

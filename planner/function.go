@@ -9,7 +9,7 @@ import (
 )
 
 // Function is a cluster cost function. Each one is the coefficient of variation of one
-// aggregate (spec/balancer.md §2.4), so 0 means perfectly even.
+// aggregate (Astraea's formulas), so 0 means perfectly even.
 type Function uint8
 
 const (

@@ -217,7 +217,7 @@ func abs(x int64) int64 {
 	return x
 }
 
-// shuffleStep draws one step of Astraea's ShufflePlanGenerator (spec/balancer.md §2.3): a
+// shuffleStep draws one step of Astraea's ShufflePlanGenerator: a
 // uniform partition, then a uniform pick among its (RF−1) leader swaps and (B−RF)·RF moves
 // of a replica to a broker that lacks the partition, into a random directory of it.
 func (s *Search) shuffleStep(st *state, r *random) (move, bool) {

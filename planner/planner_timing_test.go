@@ -12,7 +12,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner/plantest"
 )
 
-// BenchmarkSearch is the BRIEF's planner target: 10,000 candidates on the 12-broker,
+// BenchmarkSearch is the planner target (README, Targets): 10,000 candidates on the 12-broker,
 // 3-directory, 5,000-partition RF-3 skewed cluster, on 1 and 2 workers, for the hill
 // climber (one climb scored in parallel rounds) and for Astraea's method (each candidate
 // 30 random steps from the original layout, best of all, in Options.Batches = 2 batches).

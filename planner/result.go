@@ -30,7 +30,7 @@ func (r Result) HasPlan() bool {
 	return r.search != nil && (r.NewCost < r.Cost || r.search.repaired.total() > 0)
 }
 
-// Plan is a result in the shape of the balancer's report (spec/balancer.md §2.5).
+// Plan is a result in the shape of the balancer's report (README "Balancer walk-through").
 type Plan struct {
 	// Cost is the cost of the original layout, every topic counted.
 	Cost float64 `json:"cost"`

@@ -95,7 +95,7 @@ type Request struct {
 	MinGain float64
 }
 
-// Report is a proposal in the shape of Astraea's GET /balancer (shared/spec/balancer.md §2.5):
+// Report is a proposal in the shape of Astraea's GET /balancer (README "Balancer walk-through"):
 // the planner's Plan, whose changes are what POST /balancer takes (PlanSpec), plus how the
 // search ran.
 type Report struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/planner/plantest"
 )
 
-// BenchmarkPropose is the BRIEF's planner target through the actors: 10,000 candidates on
+// BenchmarkPropose is the planner target (README, Targets) through the actors: 10,000 candidates on
 // the 12-broker, 3-dir, 5,000-partition RF-3 cluster, with a pool of 1 and 2 planners. The
 // difference from planner's BenchmarkSearch is the actors' cost: spawning a search, one
 // message per planner and round to the planners and back (20 rounds), and the report.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/planner"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
 // Executing plans (POST /balancer): a registry actor (<name>/balancer/plans) owns the known
@@ -18,19 +18,19 @@ import (
 // (…/plans/plan-<token>) that runs the execution as a state machine against Kafka and keeps
 // its progress in the store. See DESIGN.md, "Executing a plan".
 
-// Executor changes Kafka for a plan; *kafkaload.Admin is the real one. Every call must be
+// Executor changes Kafka for a plan; *kafkaexec.Admin is the real one. Every call must be
 // bounded and safe to repeat.
 type Executor interface {
-	State(ctx context.Context, topics []string) (*kafkaload.State, error)
-	AlterDirs(ctx context.Context, broker int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error)
-	Reassign(ctx context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error)
-	CancelReassign(ctx context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error)
-	ElectPreferred(ctx context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error)
+	State(ctx context.Context, topics []string) (*kafkaexec.State, error)
+	AlterDirs(ctx context.Context, broker int32, dirs map[kafkaexec.TP]string) (map[kafkaexec.TP]error, error)
+	Reassign(ctx context.Context, targets map[kafkaexec.TP][]int32) (map[kafkaexec.TP]error, error)
+	CancelReassign(ctx context.Context, tps []kafkaexec.TP) (map[kafkaexec.TP]error, error)
+	ElectPreferred(ctx context.Context, tps []kafkaexec.TP) (map[kafkaexec.TP]error, error)
 	// ReadThrottle reads what SetThrottle changes, SetThrottle sets the plan's throttle
 	// over it, RestoreThrottle puts it back.
-	ReadThrottle(ctx context.Context, brokers []int32, topics []string) (*kafkaload.ThrottleConfigs, error)
-	SetThrottle(ctx context.Context, t kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error
-	RestoreThrottle(ctx context.Context, was *kafkaload.ThrottleConfigs, topics []string) error
+	ReadThrottle(ctx context.Context, brokers []int32, topics []string) (*kafkaexec.ThrottleConfigs, error)
+	SetThrottle(ctx context.Context, t kafkaexec.Throttle, was *kafkaexec.ThrottleConfigs) error
+	RestoreThrottle(ctx context.Context, was *kafkaexec.ThrottleConfigs, topics []string) error
 }
 
 // ExecOptions tune plan execution; zero values take the defaults.
@@ -121,9 +121,9 @@ func (s *PlanSpec) Validate() error {
 	if s.Concurrency < 0 {
 		return errorf(ErrInvalid, "concurrency %d: must be > 0 (omit it for the default)", s.Concurrency)
 	}
-	seen := map[kafkaload.TP]bool{}
+	seen := map[kafkaexec.TP]bool{}
 	for i, c := range s.Changes {
-		tp := kafkaload.TP{Topic: c.Topic, Partition: c.Partition}
+		tp := kafkaexec.TP{Topic: c.Topic, Partition: c.Partition}
 		switch {
 		case c.Topic == "":
 			return errorf(ErrInvalid, "changes[%d]: topic is required", i)

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
@@ -49,18 +50,18 @@ func TestPickBatchRespectsPerBrokerLimit(t *testing.T) {
 	}
 }
 
-func testState() *kafkaload.State {
-	st := &kafkaload.State{
+func testState() *kafkaexec.State {
+	st := &kafkaexec.State{
 		Brokers:    map[int32]bool{1: true, 2: true, 3: true},
 		Dirs:       map[int32][]string{1: {"/d1a", "/d1b"}, 2: {"/d2a", "/d2b"}, 3: {"/d3a", "/d3b"}},
 		Topics:     map[string]bool{"t": true},
-		Partitions: map[kafkaload.TP]*kafkaload.PartitionInfo{},
+		Partitions: map[kafkaexec.TP]*kafkaexec.PartitionInfo{},
 		Silent:     map[int32]error{},
 	}
 	for p := range int32(2) {
-		st.Partitions[kafkaload.TP{Topic: "t", Partition: p}] = &kafkaload.PartitionInfo{
+		st.Partitions[kafkaexec.TP{Topic: "t", Partition: p}] = &kafkaexec.PartitionInfo{
 			Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1,
-			Logs: map[int32]kafkaload.ReplicaLog{1: {Dir: "/d1a", Size: 100}, 2: {Dir: "/d2a", Size: 100}},
+			Logs: map[int32]kafkaexec.ReplicaLog{1: {Dir: "/d1a", Size: 100}, 2: {Dir: "/d2a", Size: 100}},
 		}
 	}
 	return st
@@ -89,7 +90,7 @@ func TestBuildTasks(t *testing.T) {
 		t.Fatalf("throttle %+v", th)
 	}
 
-	refuse := func(kind error, c PlanChange, edit func(*kafkaload.State)) {
+	refuse := func(kind error, c PlanChange, edit func(*kafkaexec.State)) {
 		t.Helper()
 		st := testState()
 		if edit != nil {
@@ -99,18 +100,18 @@ func TestBuildTasks(t *testing.T) {
 			t.Errorf("%+v: %v, want %v", c, err, kind)
 		}
 	}
-	tp0 := kafkaload.TP{Topic: "t", Partition: 0}
+	tp0 := kafkaexec.TP{Topic: "t", Partition: 0}
 	refuse(ErrInvalid, PlanChange{Topic: "u", After: []Placement{{BrokerID: 1}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", Partition: 5, After: []Placement{{BrokerID: 1}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 4}}}, nil)
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 1, Directory: "/d2a"}}}, nil)
 	refuse(ErrConflict, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 2}, {BrokerID: 1}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
 	refuse(ErrConflict, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 1, Directory: "/d1b"}}, After: []Placement{{BrokerID: 1}, {BrokerID: 3}}}, nil)
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Reassigning = true })
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
-		st.Partitions[tp0].Logs[1] = kafkaload.ReplicaLog{Dir: "/d1a", FutureDir: "/d1b"}
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaexec.State) { st.Partitions[tp0].Reassigning = true })
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaexec.State) {
+		st.Partitions[tp0].Logs[1] = kafkaexec.ReplicaLog{Dir: "/d1a", FutureDir: "/d1b"}
 	})
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) { st.Partitions[tp0].Offline = []int32{2} })
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaexec.State) { st.Partitions[tp0].Offline = []int32{2} })
 	// An invalid plan is a 400 even if it also conflicts.
 	refuse(ErrInvalid, PlanChange{Topic: "t", Before: []planner.Replica{{BrokerID: 2}}, After: []Placement{{BrokerID: 9}, {BrokerID: 1}}}, nil)
 	// A change of replication factor, unless the plan allows it.
@@ -118,10 +119,10 @@ func TestBuildTasks(t *testing.T) {
 	refuse(ErrInvalid, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}, nil)
 	// The replicas being added by a reassignment in flight do not count, whether the
 	// metadata shows them yet or not: this is a conflict, not a change of replication factor.
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaexec.State) {
 		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding = true, []int32{3}
 	})
-	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaload.State) {
+	refuse(ErrConflict, PlanChange{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}}}, func(st *kafkaexec.State) {
 		st.Partitions[tp0].Reassigning, st.Partitions[tp0].Adding, st.Partitions[tp0].Replicas = true, []int32{3}, []int32{1, 2, 3}
 	})
 	if _, _, err := buildTasks(PlanSpec{AllowReplicationFactorChange: true, Changes: []PlanChange{{Topic: "t", After: []Placement{{BrokerID: 3}, {BrokerID: 1}, {BrokerID: 2}}}}}, testState()); err != nil {
@@ -172,11 +173,22 @@ func TestRevertTo(t *testing.T) {
 		{"original leader not preferred", notPreferred, []int32{2, 1}, []int32{1, 2}, -1},
 		{"record without a leader", oldRecord, []int32{2, 1}, []int32{1, 2}, -1},
 	} {
-		order, leader := c.t.revertTo(&kafkaload.PartitionInfo{Replicas: c.replicas})
+		order, leader := c.t.revertTo(&kafkaexec.PartitionInfo{Replicas: c.replicas})
 		if !slices.Equal(order, c.wantOrder) || leader != c.wantLeader {
 			t.Errorf("%s: order %v leader %d, want %v %d", c.name, order, leader, c.wantOrder, c.wantLeader)
 		}
 	}
+}
+
+// openStore opens a store in a temporary directory, closed when the test ends.
+func openStore(t *testing.T) *persist.Store {
+	t.Helper()
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }
 
 func startExec(t *testing.T, store *persist.Store, k Executor) *Balancer {
@@ -223,11 +235,7 @@ var samplePlan = PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
 // TestExecuteFake: a plan runs through every phase to "executed", the throttle is set and
 // removed, and a second plan is refused while the first runs.
 func TestExecuteFake(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	b := startExec(t, store, k)
 	defer b.Stop()
@@ -249,7 +257,7 @@ func TestExecuteFake(t *testing.T) {
 	if s.Phase != PhaseExecuted || s.PartitionsDone != 2 || s.BytesMoved != s.BytesTotal || s.BytesTotal != 200 || k.throttles != 0 || k.sets != 1 {
 		t.Fatalf("status %+v, throttles %d", s, k.throttles)
 	}
-	p := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}]
+	p := k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}]
 	if !slices.Equal(p.Replicas, []int32{3, 1}) || p.Leader != 3 || p.Logs[3].Dir != "/d3b" || p.Logs[1].Dir != "/d1b" {
 		t.Fatalf("partition 0: %+v", p)
 	}
@@ -261,11 +269,7 @@ func TestExecuteFake(t *testing.T) {
 // TestResumeAfterRestart: a plan stopped mid-way (the balancer stops: its record stays
 // unfinished) is resumed by the next balancer on the same store and finishes.
 func TestResumeAfterRestart(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	b := startExec(t, store, k)
 	token, err := b.Execute(samplePlan)
@@ -299,19 +303,15 @@ func TestResumeAfterRestart(t *testing.T) {
 // throttle configs are read and on disk before the plan's throttle is set, and are put
 // back as they were read.
 func TestCancelRestoresOrderAndLeader(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	operator := &kafkaload.ThrottleConfigs{Default: map[string]string{kafkaload.LeaderThrottledRate: "999"}}
+	store := openStore(t)
+	operator := &kafkaexec.ThrottleConfigs{Default: map[string]string{kafkaexec.LeaderThrottledRate: "999"}}
 	k := &fakeKafka{st: testState(), block: true, leaderFollowsOrder: true, saved: operator}
 	var savedFirst bool
 	k.onSet = func() {
 		store.View(func(r persist.Reader) error {
 			return r.ForEach(persist.Plans, func(_ string, v []byte) error {
 				var rec planRecord
-				savedFirst = json.Unmarshal(v, &rec) == nil && rec.Saved != nil && rec.Saved.Default[kafkaload.LeaderThrottledRate] == "999"
+				savedFirst = json.Unmarshal(v, &rec) == nil && rec.Saved != nil && rec.Saved.Default[kafkaexec.LeaderThrottledRate] == "999"
 				return nil
 			})
 		})
@@ -327,7 +327,7 @@ func TestCancelRestoresOrderAndLeader(t *testing.T) {
 	}
 	waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Phase == PhaseReassigning })
 	waitFake(t, k, func() bool {
-		return k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}].Reassigning && k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 1}].Reassigning
+		return k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}].Reassigning && k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 1}].Reassigning
 	})
 	s, err := b.Cancel(token)
 	if err != nil || s.Phase != PhaseCancelled || s.Error != "" {
@@ -349,13 +349,9 @@ func TestCancelRestoresOrderAndLeader(t *testing.T) {
 // leaves those as planned, with the planned leader (the plan failed before its elections),
 // and the others as they were.
 func TestFailedPlanKeepsDonePartitions(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tp1 := kafkaload.TP{Topic: "t", Partition: 1}
-	k := &fakeKafka{st: testState(), refuse: map[kafkaload.TP]error{tp1: kerr.InvalidReplicaAssignment}}
+	store := openStore(t)
+	tp1 := kafkaexec.TP{Topic: "t", Partition: 1}
+	k := &fakeKafka{st: testState(), refuse: map[kafkaexec.TP]error{tp1: kerr.InvalidReplicaAssignment}}
 	b := startExec(t, store, k)
 	defer b.Stop()
 	// Partition 0 only changes its order (applied at once, copies nothing); Kafka refuses
@@ -373,7 +369,7 @@ func TestFailedPlanKeepsDonePartitions(t *testing.T) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	p0, p1 := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}], k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 1}]
+	p0, p1 := k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}], k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 1}]
 	if !slices.Equal(p0.Replicas, []int32{2, 1}) || p0.Leader != 2 {
 		t.Errorf("done partition: replicas %v leader %d, want [2 1] led by 2", p0.Replicas, p0.Leader)
 	}
@@ -405,11 +401,7 @@ func waitFake(t *testing.T, k *fakeKafka, cond func() bool) {
 // TestPruneFinishedPlans: finished plans beyond MaxFinished go, oldest first, and those
 // older than KeepFinished go at the next start, from the list and from the store.
 func TestPruneFinishedPlans(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	var mu sync.Mutex
 	clock := time.Unix(1_000_000, 0)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // fakeKafka applies every change at once; block keeps reassignments in flight (as KRaft
@@ -16,15 +16,15 @@ import (
 // leader rebalance would): the plan has to put both back.
 type fakeKafka struct {
 	mu                 sync.Mutex
-	st                 *kafkaload.State
+	st                 *kafkaexec.State
 	block              bool
 	leaderFollowsOrder bool
 	throttles          int // set minus cleared
 	sets, reads        int
-	saved              *kafkaload.ThrottleConfigs // what ReadThrottle answers
-	setWith, restored  *kafkaload.ThrottleConfigs
+	saved              *kafkaexec.ThrottleConfigs // what ReadThrottle answers
+	setWith, restored  *kafkaexec.ThrottleConfigs
 	onSet              func()
-	refuse             map[kafkaload.TP]error // Reassign answers these
+	refuse             map[kafkaexec.TP]error // Reassign answers these
 	readErr            error                  // State answers it
 	cancelIgnored      bool                   // CancelReassign answers, but changes nothing
 	restoreErr         error                  // RestoreThrottle answers it
@@ -33,14 +33,14 @@ type fakeKafka struct {
 	ignoreMoves, ignoreDirs bool
 }
 
-func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
+func (f *fakeKafka) State(context.Context, []string) (*kafkaexec.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.readErr != nil {
 		return nil, f.readErr
 	}
 	c := *f.st
-	c.Partitions = map[kafkaload.TP]*kafkaload.PartitionInfo{}
+	c.Partitions = map[kafkaexec.TP]*kafkaexec.PartitionInfo{}
 	for tp, p := range f.st.Partitions {
 		cp := *p
 		cp.Replicas, cp.ISR, cp.Logs = slices.Clone(p.Replicas), slices.Clone(p.ISR), maps.Clone(p.Logs)
@@ -49,7 +49,7 @@ func (f *fakeKafka) State(context.Context, []string) (*kafkaload.State, error) {
 	return &c, nil
 }
 
-func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]string) (map[kafkaload.TP]error, error) {
+func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaexec.TP]string) (map[kafkaexec.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ignoreDirs {
@@ -65,10 +65,10 @@ func (f *fakeKafka) AlterDirs(_ context.Context, b int32, dirs map[kafkaload.TP]
 	return nil, nil
 }
 
-func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32) (map[kafkaload.TP]error, error) {
+func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaexec.TP][]int32) (map[kafkaexec.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[kafkaload.TP]error{}
+	out := map[kafkaexec.TP]error{}
 	for tp, target := range targets {
 		if err := f.refuse[tp]; err != nil {
 			out[tp] = err
@@ -86,7 +86,7 @@ func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32
 		}
 		for _, b := range target {
 			if _, ok := p.Logs[b]; !ok {
-				p.Logs[b] = kafkaload.ReplicaLog{Dir: f.st.Dirs[b][0], Size: 100}
+				p.Logs[b] = kafkaexec.ReplicaLog{Dir: f.st.Dirs[b][0], Size: 100}
 			}
 		}
 		p.Replicas, p.ISR = slices.Clone(target), slices.Clone(target)
@@ -97,7 +97,7 @@ func (f *fakeKafka) Reassign(_ context.Context, targets map[kafkaload.TP][]int32
 	return out, nil
 }
 
-func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
+func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaexec.TP) (map[kafkaexec.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, tp := range tps {
@@ -114,7 +114,7 @@ func (f *fakeKafka) CancelReassign(_ context.Context, tps []kafkaload.TP) (map[k
 	return nil, nil
 }
 
-func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[kafkaload.TP]error, error) {
+func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaexec.TP) (map[kafkaexec.TP]error, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, tp := range tps {
@@ -124,17 +124,17 @@ func (f *fakeKafka) ElectPreferred(_ context.Context, tps []kafkaload.TP) (map[k
 	return nil, nil
 }
 
-func (f *fakeKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaload.ThrottleConfigs, error) {
+func (f *fakeKafka) ReadThrottle(context.Context, []int32, []string) (*kafkaexec.ThrottleConfigs, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
 	if f.saved == nil {
-		return &kafkaload.ThrottleConfigs{}, nil
+		return &kafkaexec.ThrottleConfigs{}, nil
 	}
 	return f.saved, nil
 }
 
-func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *kafkaload.ThrottleConfigs) error {
+func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaexec.Throttle, was *kafkaexec.ThrottleConfigs) error {
 	if f.onSet != nil {
 		f.onSet()
 	}
@@ -144,7 +144,7 @@ func (f *fakeKafka) SetThrottle(_ context.Context, _ kafkaload.Throttle, was *ka
 	return nil
 }
 
-func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaload.ThrottleConfigs, _ []string) error {
+func (f *fakeKafka) RestoreThrottle(_ context.Context, was *kafkaexec.ThrottleConfigs, _ []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.restoreErr != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // kafkaOp is one change the reconciler asks for, as data: the plan actor runs it against
@@ -23,16 +23,16 @@ type kafkaOp struct {
 	// declare names the directories of replicas about to be created: a broker that does
 	// not host the partition yet remembers the directory (answering
 	// REPLICA_NOT_AVAILABLE) and creates the replica there when the reassignment reaches it.
-	declare  map[int32]map[kafkaload.TP]string
-	cancel   []kafkaload.TP                    // reassignments to cancel
-	dirs     map[int32]map[kafkaload.TP]string // replicas to move between directories
-	reassign map[kafkaload.TP][]int32
-	elect    []kafkaload.TP // preferred leader elections
+	declare  map[int32]map[kafkaexec.TP]string
+	cancel   []kafkaexec.TP                    // reassignments to cancel
+	dirs     map[int32]map[kafkaexec.TP]string // replicas to move between directories
+	reassign map[kafkaexec.TP][]int32
+	elect    []kafkaexec.TP // preferred leader elections
 
 	throttle throttleStep
 	// For the throttle steps: the plan's throttle, the configs it replaces, its topics.
-	th     kafkaload.Throttle
-	was    *kafkaload.ThrottleConfigs
+	th     kafkaexec.Throttle
+	was    *kafkaexec.ThrottleConfigs
 	topics []string
 }
 
@@ -46,7 +46,7 @@ const (
 )
 
 // run makes the change; the configs read by readThrottle are its result.
-func (op *kafkaOp) run(c context.Context, k Executor) (*kafkaload.ThrottleConfigs, error) {
+func (op *kafkaOp) run(c context.Context, k Executor) (*kafkaexec.ThrottleConfigs, error) {
 	for _, b := range sortedBrokers(op.declare) {
 		res, err := k.AlterDirs(c, b, op.declare[b])
 		if err != nil {
@@ -89,7 +89,7 @@ func (op *kafkaOp) run(c context.Context, k Executor) (*kafkaload.ThrottleConfig
 
 // checked is the outcome of a call with per-partition results as one error: the call's
 // own, else the partitions' (partitionsErr).
-func checked(res map[kafkaload.TP]error, err error) error {
+func checked(res map[kafkaexec.TP]error, err error) error {
 	if err != nil {
 		return err
 	}
@@ -99,14 +99,14 @@ func checked(res map[kafkaload.TP]error, err error) error {
 // partitionsErr picks one error of a per-partition result, a lasting one first.
 // REPLICA_NOT_AVAILABLE is the expected answer to declaring a directory, so it counts as
 // success when declaring.
-func partitionsErr(res map[kafkaload.TP]error, declaring bool) error {
+func partitionsErr(res map[kafkaexec.TP]error, declaring bool) error {
 	var retriable error
 	for tp, err := range res {
 		if err == nil || (declaring && errors.Is(err, kerr.ReplicaNotAvailable)) {
 			continue
 		}
 		err = fmt.Errorf("%s: %w", tp, err)
-		if !kafkaload.Retriable(err) {
+		if !kafkaexec.Retriable(err) {
 			return err
 		}
 		retriable = err

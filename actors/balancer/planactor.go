@@ -8,7 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // Messages of a plan actor to itself.
@@ -17,8 +17,8 @@ type (
 	opDone struct {
 		seq   int
 		op    *kafkaOp
-		state *kafkaload.State
-		was   *kafkaload.ThrottleConfigs
+		state *kafkaexec.State
+		was   *kafkaexec.ThrottleConfigs
 		err   error
 	}
 	tick    struct{}
@@ -86,7 +86,7 @@ func (a *planActor) Receive(ctx actor.Context) {
 		}
 	case *executePlan:
 		a.spec, a.token, a.asker = m.spec, m.token, ctx.Sender()
-		a.call(ctx, "read", nil, func(c context.Context) (*kafkaload.State, *kafkaload.ThrottleConfigs, error) {
+		a.call(ctx, "read", nil, func(c context.Context) (*kafkaexec.State, *kafkaexec.ThrottleConfigs, error) {
 			st, err := a.cfg.kafka.State(c, specTopics(m.spec))
 			return st, nil, err
 		})
@@ -124,7 +124,7 @@ func (a *planActor) Receive(ctx actor.Context) {
 
 // validate checks a new plan against Kafka and, if it holds, records it; the asker gets
 // the token once the record is on disk.
-func (a *planActor) validate(ctx actor.Context, st *kafkaload.State, err error) {
+func (a *planActor) validate(ctx actor.Context, st *kafkaexec.State, err error) {
 	if err != nil {
 		a.refuse(ctx, withKind(ErrUnavailable, err))
 		return
@@ -152,7 +152,7 @@ func (a *planActor) refuse(ctx actor.Context, err error) {
 
 // call runs fn on a goroutine, bounded by the call timeout; its outcome comes back as an
 // opDone. A failure counts in the Kafka errors metric under what.
-func (a *planActor) call(ctx actor.Context, what string, op *kafkaOp, fn func(context.Context) (*kafkaload.State, *kafkaload.ThrottleConfigs, error)) {
+func (a *planActor) call(ctx actor.Context, what string, op *kafkaOp, fn func(context.Context) (*kafkaexec.State, *kafkaexec.ThrottleConfigs, error)) {
 	a.seq++
 	a.busy = true
 	seq, self, root, base, timeout := a.seq, ctx.Self(), ctx.ActorSystem().Root, a.ctx, a.cfg.exec.CallTimeout
@@ -186,7 +186,7 @@ func (a *planActor) opDone(ctx actor.Context, m *opDone) {
 // poll reads the plan's partitions for the reconciler.
 func (a *planActor) poll(ctx actor.Context) {
 	topics, kafka := taskTopics(a.r.rec.Tasks), a.cfg.kafka
-	a.call(ctx, "read", nil, func(c context.Context) (*kafkaload.State, *kafkaload.ThrottleConfigs, error) {
+	a.call(ctx, "read", nil, func(c context.Context) (*kafkaexec.State, *kafkaexec.ThrottleConfigs, error) {
 		st, err := kafka.State(c, topics)
 		return st, nil, err
 	})
@@ -207,7 +207,7 @@ func (a *planActor) apply(ctx actor.Context, next action) {
 		return
 	}
 	kafka, op := a.cfg.kafka, next.op
-	a.call(ctx, op.what, op, func(c context.Context) (*kafkaload.State, *kafkaload.ThrottleConfigs, error) {
+	a.call(ctx, op.what, op, func(c context.Context) (*kafkaexec.State, *kafkaexec.ThrottleConfigs, error) {
 		was, err := op.run(c, kafka)
 		return nil, was, err
 	})

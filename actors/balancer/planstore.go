@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/persist"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
-// The plan records on disk: bucket persist.Plans, key the plan's token, value a planRecord
-// as JSON. The plan actor writes its own record (at most one write in flight, planactor.go
-// flush), the registry loads them at start and deletes the pruned ones.
+// The balancer's records on disk, its whole schema: bucket persist.Plans, key the plan's
+// token, value a planRecord as JSON. The plan actor writes its own record (at most one
+// write in flight, planactor.go flush); the registry loads them at start (Start →
+// loadPlans) and deletes the pruned ones. No other bucket is the balancer's, and no other
+// code writes this one.
 
 // planRecord is what the store keeps of a plan (persist.Plans, by token): enough to answer
 // for it and to resume it after a restart. The tasks and the throttle are fixed when the
@@ -20,11 +22,11 @@ type planRecord struct {
 	Status   PlanStatus          `json:"status"`
 	Spec     PlanSpec            `json:"spec"`
 	Tasks    []task              `json:"tasks"`
-	Throttle *kafkaload.Throttle `json:"throttle,omitempty"`
+	Throttle *kafkaexec.Throttle `json:"throttle,omitempty"`
 	// Saved holds the throttle configs as they were before the plan set its throttle, and
 	// is on disk before the throttle is set: the plan puts them back at the end. Nil while
 	// the plan has set nothing.
-	Saved *kafkaload.ThrottleConfigs `json:"savedThrottle,omitempty"`
+	Saved *kafkaexec.ThrottleConfigs `json:"savedThrottle,omitempty"`
 	// Outcome is the final phase a plan that is failing, cancelling or unthrottling ends in.
 	Outcome Phase `json:"outcome,omitempty"`
 }

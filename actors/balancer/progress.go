@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // How far a plan is: the counts and the ETA of its status from each reading, and the stall
@@ -15,7 +15,7 @@ import (
 // checkStall ends a plan that has not progressed for StallTimeout: an executing plan
 // fails (and reverts), a reverting one stops reverting, one removing its throttle gives
 // up. It reports whether it did so.
-func (r *reconciler) checkStall(st *kafkaload.State, now time.Time) (action, bool) {
+func (r *reconciler) checkStall(st *kafkaexec.State, now time.Time) (action, bool) {
 	idle := now.Sub(r.lastProgress)
 	if idle < r.opts.StallTimeout {
 		return action{}, false
@@ -35,7 +35,7 @@ func (r *reconciler) checkStall(st *kafkaload.State, now time.Time) (action, boo
 
 // waitingFor says what the plan waits for, for a stall's error: the first partitions not
 // placed, the brokers involved that are not in the cluster, the last error.
-func (r *reconciler) waitingFor(st *kafkaload.State) string {
+func (r *reconciler) waitingFor(st *kafkaexec.State) string {
 	var parts []string
 	if st != nil {
 		var waiting []string
@@ -74,7 +74,7 @@ func (r *reconciler) waitingFor(st *kafkaload.State) string {
 }
 
 // progress updates the counts from a reading; any gain is progress.
-func (r *reconciler) progress(st *kafkaload.State, now time.Time) {
+func (r *reconciler) progress(st *kafkaexec.State, now time.Time) {
 	s := &r.rec.Status
 	if s.Phase.Final() {
 		return

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 const (
@@ -33,8 +33,8 @@ type reconciler struct {
 	log   zerolog.Logger
 	moved func(bytes float64) // counts bytes moved (the metric); may be nil
 
-	issued       map[kafkaload.TP]time.Time // reassignments sent, for a grace period
-	issues       map[kafkaload.TP]int
+	issued       map[kafkaexec.TP]time.Time // reassignments sent, for a grace period
+	issues       map[kafkaexec.TP]int
 	dirIssued    map[dirKey]time.Time
 	dirIssues    map[dirKey]int
 	lastAct      time.Time // last election or revert sent
@@ -59,7 +59,7 @@ type reconciler struct {
 }
 
 type dirKey struct {
-	tp     kafkaload.TP
+	tp     kafkaexec.TP
 	broker int32
 }
 
@@ -75,13 +75,13 @@ type action struct {
 func newReconciler(rec *planRecord, opts ExecOptions, log zerolog.Logger, moved func(float64)) *reconciler {
 	return &reconciler{
 		rec: rec, opts: opts, log: log, moved: moved,
-		issued: map[kafkaload.TP]time.Time{}, issues: map[kafkaload.TP]int{},
+		issued: map[kafkaexec.TP]time.Time{}, issues: map[kafkaexec.TP]int{},
 		dirIssued: map[dirKey]time.Time{}, dirIssues: map[dirKey]int{},
 	}
 }
 
 // newRecord is the record of a plan just accepted.
-func newRecord(spec PlanSpec, token string, tasks []task, th *kafkaload.Throttle, now time.Time) *planRecord {
+func newRecord(spec PlanSpec, token string, tasks []task, th *kafkaexec.Throttle, now time.Time) *planRecord {
 	rec := &planRecord{Spec: spec, Tasks: tasks, Throttle: th, Status: PlanStatus{
 		Token: token, Phase: PhasePending, PartitionsTotal: len(tasks), StartTime: now,
 	}}
@@ -110,7 +110,7 @@ func (r *reconciler) resume(now time.Time) {
 	if r.rec.Throttle != nil && r.rec.Saved == nil && r.rec.Status.Phase != PhasePending && r.rec.Status.Phase != PhaseThrottling {
 		// A record written before the old configs were kept: its throttle is set, and
 		// removing it is all that can be done.
-		r.rec.Saved = &kafkaload.ThrottleConfigs{}
+		r.rec.Saved = &kafkaexec.ThrottleConfigs{}
 	}
 	r.lastProgress = now
 	r.log.Info().Str("token", r.rec.Status.Token).Str("phase", string(r.rec.Status.Phase)).Msg("resuming plan")
@@ -118,7 +118,7 @@ func (r *reconciler) resume(now time.Time) {
 }
 
 // next is one step: a reading of the plan's partitions (or the error reading them), at now.
-func (r *reconciler) next(st *kafkaload.State, readErr error, now time.Time) action {
+func (r *reconciler) next(st *kafkaexec.State, readErr error, now time.Time) action {
 	if readErr != nil {
 		r.lastErr = readErr
 		r.log.Warn().Err(readErr).Str("token", r.rec.Status.Token).Msg("plan: reading Kafka failed")
@@ -137,7 +137,7 @@ func (r *reconciler) next(st *kafkaload.State, readErr error, now time.Time) act
 // done takes the outcome of op. A change that fails with an error that will not go away
 // fails the plan (or, when the plan is already failing or cancelling, ends it with the
 // error); a retriable one is tried again at the next reading.
-func (r *reconciler) done(op *kafkaOp, was *kafkaload.ThrottleConfigs, err error, now time.Time) action {
+func (r *reconciler) done(op *kafkaOp, was *kafkaexec.ThrottleConfigs, err error, now time.Time) action {
 	if r.rec.Status.Phase != op.phase {
 		return pollNow // cancelled (or failed) meanwhile: the new phase decides from a fresh reading
 	}
@@ -154,7 +154,7 @@ func (r *reconciler) done(op *kafkaOp, was *kafkaload.ThrottleConfigs, err error
 		case restoreThrottle:
 			r.finish(r.rec.Outcome, nil, now)
 		}
-	case kafkaload.Retriable(err):
+	case kafkaexec.Retriable(err):
 		r.lastErr = fmt.Errorf("%s: %w", op.what, err)
 		r.log.Warn().Err(err).Str("token", r.rec.Status.Token).Str("op", op.what).Msg("plan: will retry")
 	default:
@@ -173,7 +173,7 @@ func (r *reconciler) act(op *kafkaOp) action {
 }
 
 // decide is the state machine: what the current phase needs, given Kafka's state.
-func (r *reconciler) decide(st *kafkaload.State, now time.Time) action {
+func (r *reconciler) decide(st *kafkaexec.State, now time.Time) action {
 	switch r.rec.Status.Phase {
 	case PhasePending:
 		if r.rec.Throttle != nil {
@@ -223,18 +223,18 @@ func (r *reconciler) decide(st *kafkaload.State, now time.Time) action {
 func (r *reconciler) grace() time.Duration { return 2*time.Second + r.opts.PollInterval }
 
 // gone is the first partition of the plan that no longer exists, if any.
-func (r *reconciler) gone(st *kafkaload.State) (kafkaload.TP, bool) {
+func (r *reconciler) gone(st *kafkaexec.State) (kafkaexec.TP, bool) {
 	for i := range r.rec.Tasks {
 		if tp := r.rec.Tasks[i].tp(); st.Partitions[tp] == nil {
 			return tp, true
 		}
 	}
-	return kafkaload.TP{}, false
+	return kafkaexec.TP{}, false
 }
 
 // reassign sends the reassignments that fit in the free slots and moves on once every
 // partition has its target replicas, in order and in sync.
-func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
+func (r *reconciler) reassign(st *kafkaexec.State, now time.Time) action {
 	busy := map[int32]int{}
 	var pending []*task
 	remaining := 0
@@ -270,7 +270,7 @@ func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
 	if len(batch) == 0 {
 		return r.wait()
 	}
-	op := &kafkaOp{what: "reassign", reassign: map[kafkaload.TP][]int32{}, declare: map[int32]map[kafkaload.TP]string{}}
+	op := &kafkaOp{what: "reassign", reassign: map[kafkaexec.TP][]int32{}, declare: map[int32]map[kafkaexec.TP]string{}}
 	for _, t := range batch {
 		r.issued[t.tp()] = now
 		r.issues[t.tp()]++
@@ -278,7 +278,7 @@ func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
 		for _, b := range t.adding() {
 			if d := t.Dirs[b]; d != "" {
 				if op.declare[b] == nil {
-					op.declare[b] = map[kafkaload.TP]string{}
+					op.declare[b] = map[kafkaexec.TP]string{}
 				}
 				op.declare[b][t.tp()] = d
 			}
@@ -289,7 +289,7 @@ func (r *reconciler) reassign(st *kafkaload.State, now time.Time) action {
 
 // moveDirs moves the replicas that are on the right broker but in another directory, a
 // few per broker at a time, and moves on once none is left and no future log remains.
-func (r *reconciler) moveDirs(st *kafkaload.State, now time.Time) action {
+func (r *reconciler) moveDirs(st *kafkaexec.State, now time.Time) action {
 	busy := map[int32]int{}
 	var pending []dirMove
 	remaining := 0
@@ -319,14 +319,14 @@ func (r *reconciler) moveDirs(st *kafkaload.State, now time.Time) action {
 		r.setPhase(PhaseSyncing, now)
 		return r.decide(st, now)
 	}
-	moves := map[int32]map[kafkaload.TP]string{}
+	moves := map[int32]map[kafkaexec.TP]string{}
 	for _, m := range pending {
 		if busy[m.broker] >= r.limit() {
 			continue
 		}
 		busy[m.broker]++
 		if moves[m.broker] == nil {
-			moves[m.broker] = map[kafkaload.TP]string{}
+			moves[m.broker] = map[kafkaexec.TP]string{}
 		}
 		moves[m.broker][m.tp] = m.dir
 		k := dirKey{m.tp, m.broker}
@@ -341,8 +341,8 @@ func (r *reconciler) moveDirs(st *kafkaload.State, now time.Time) action {
 
 // elect runs the preferred leader election where the first replica does not lead, and
 // ends the execution once every partition has been led by it for Debounce readings.
-func (r *reconciler) elect(st *kafkaload.State, now time.Time) action {
-	var wrong []kafkaload.TP
+func (r *reconciler) elect(st *kafkaexec.State, now time.Time) action {
+	var wrong []kafkaexec.TP
 	for i := range r.rec.Tasks {
 		t := &r.rec.Tasks[i]
 		if p := st.Partitions[t.tp()]; p == nil || p.Leader != t.Target[0] {

@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // The reconciler alone: every phase and failure path of a plan against the fake Kafka
@@ -132,7 +132,7 @@ func (u *runner) wantPhases(want ...Phase) {
 func wantLayout(t *testing.T, k *fakeKafka, want map[int32][]int32) {
 	t.Helper()
 	for p, replicas := range want {
-		got := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: p}]
+		got := k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: p}]
 		if !slices.Equal(got.Replicas, replicas) || got.Leader != replicas[0] || got.Reassigning {
 			t.Errorf("partition %d: replicas %v led by %d (reassigning %v), want %v", p, got.Replicas, got.Leader, got.Reassigning, replicas)
 		}
@@ -141,7 +141,7 @@ func wantLayout(t *testing.T, k *fakeKafka, want map[int32][]int32) {
 
 // cancelSpec moves two partitions to new brokers with a throttle over the operator's.
 var (
-	operatorThrottle = &kafkaload.ThrottleConfigs{Default: map[string]string{kafkaload.LeaderThrottledRate: "999"}}
+	operatorThrottle = &kafkaexec.ThrottleConfigs{Default: map[string]string{kafkaexec.LeaderThrottledRate: "999"}}
 	cancelSpec       = PlanSpec{Throttle: 1 << 20, Changes: []PlanChange{
 		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 3}}},
 		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 3}, {BrokerID: 1}}},
@@ -157,7 +157,7 @@ func TestReconcileExecutesEveryPhase(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 	wantLayout(t, k, map[int32][]int32{0: {3, 1}, 1: {2, 1}})
-	p0 := k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}]
+	p0 := k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}]
 	if p0.Logs[3].Dir != "/d3b" || p0.Logs[1].Dir != "/d1b" {
 		t.Errorf("partition 0 logs %+v, want /d3b and /d1b", p0.Logs)
 	}
@@ -192,8 +192,8 @@ func TestReconcileThrottleWaitsForRecord(t *testing.T) {
 }
 
 func TestReconcileFailKeepsDonePartitions(t *testing.T) {
-	tp1 := kafkaload.TP{Topic: "t", Partition: 1}
-	k := &fakeKafka{st: testState(), refuse: map[kafkaload.TP]error{tp1: kerr.InvalidReplicaAssignment}}
+	tp1 := kafkaexec.TP{Topic: "t", Partition: 1}
+	k := &fakeKafka{st: testState(), refuse: map[kafkaexec.TP]error{tp1: kerr.InvalidReplicaAssignment}}
 	u := newRunner(t, k, PlanSpec{Changes: []PlanChange{
 		{Topic: "t", Partition: 0, After: []Placement{{BrokerID: 2}, {BrokerID: 1}}},
 		{Topic: "t", Partition: 1, After: []Placement{{BrokerID: 2}, {BrokerID: 3}}},
@@ -213,7 +213,7 @@ func TestReconcileFailKeepsDonePartitions(t *testing.T) {
 func TestReconcileCancelReverts(t *testing.T) {
 	k := &fakeKafka{st: testState(), block: true, leaderFollowsOrder: true, saved: operatorThrottle}
 	u := newRunner(t, k, cancelSpec)
-	u.until(func() bool { return k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 1}].Reassigning })
+	u.until(func() bool { return k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 1}].Reassigning })
 	if !u.r.cancel(u.now) || u.r.cancel(u.now) {
 		t.Fatal("cancel: started once only")
 	}
@@ -237,7 +237,7 @@ func TestReconcileStall(t *testing.T) {
 	timeout := kerr.RequestTimedOut // retriable: tried again until the stall
 	stall := func(u *runner) { u.now = u.now.Add(reconcileOpts.StallTimeout) }
 	inFlight := func(u *runner) {
-		u.until(func() bool { return u.k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}].Reassigning })
+		u.until(func() bool { return u.k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}].Reassigning })
 	}
 	for _, c := range []struct {
 		name   string
@@ -277,7 +277,7 @@ func TestReconcileStall(t *testing.T) {
 // TestReconcileResume: a process that dies in any phase leaves a record from which the
 // next one finishes the plan as the first would have.
 func TestReconcileResume(t *testing.T) {
-	tp1 := kafkaload.TP{Topic: "t", Partition: 1}
+	tp1 := kafkaexec.TP{Topic: "t", Partition: 1}
 	for _, c := range []struct {
 		at     Phase
 		k      func() *fakeKafka
@@ -293,7 +293,7 @@ func TestReconcileResume(t *testing.T) {
 		{PhaseElecting, func() *fakeKafka { return &fakeKafka{saved: operatorThrottle} }, samplePlan, PhaseExecuted, map[int32][]int32{0: {3, 1}, 1: {2, 1}}},
 		{PhaseUnthrottling, func() *fakeKafka { return &fakeKafka{saved: operatorThrottle} }, samplePlan, PhaseExecuted, map[int32][]int32{0: {3, 1}, 1: {2, 1}}},
 		{PhaseFailing, func() *fakeKafka {
-			return &fakeKafka{block: true, leaderFollowsOrder: true, saved: operatorThrottle, refuse: map[kafkaload.TP]error{tp1: kerr.InvalidReplicaAssignment}}
+			return &fakeKafka{block: true, leaderFollowsOrder: true, saved: operatorThrottle, refuse: map[kafkaexec.TP]error{tp1: kerr.InvalidReplicaAssignment}}
 		}, cancelSpec, PhaseFailed, map[int32][]int32{0: {1, 2}, 1: {1, 2}}},
 		{PhaseCancelling, func() *fakeKafka { return &fakeKafka{block: true, leaderFollowsOrder: true, saved: operatorThrottle} }, cancelSpec, PhaseCancelled, map[int32][]int32{0: {1, 2}, 1: {1, 2}}},
 	} {
@@ -302,7 +302,7 @@ func TestReconcileResume(t *testing.T) {
 			k.st = testState()
 			u := newRunner(t, k, c.spec)
 			if c.at == PhaseCancelling {
-				u.until(func() bool { return k.st.Partitions[kafkaload.TP{Topic: "t", Partition: 0}].Reassigning })
+				u.until(func() bool { return k.st.Partitions[kafkaexec.TP{Topic: "t", Partition: 0}].Reassigning })
 				u.r.cancel(u.now)
 			}
 			if c.at != PhasePending {
@@ -318,7 +318,7 @@ func TestReconcileResume(t *testing.T) {
 			}
 			wantLayout(t, k, c.layout)
 			// The operator's configs, as the record kept them.
-			if k.throttles != 0 || k.restored == nil || k.restored.Default[kafkaload.LeaderThrottledRate] != "999" {
+			if k.throttles != 0 || k.restored == nil || k.restored.Default[kafkaexec.LeaderThrottledRate] != "999" {
 				t.Errorf("throttle left %d, restored %+v", k.throttles, k.restored)
 			}
 		})
@@ -350,7 +350,7 @@ func TestReconcilePartitionGone(t *testing.T) {
 			k := &fakeKafka{st: testState(), block: at == PhaseReassigning}
 			u := newRunner(t, k, PlanSpec{Changes: samplePlan.Changes})
 			u.until(u.inPhase(at))
-			delete(k.st.Partitions, kafkaload.TP{Topic: "t", Partition: 1})
+			delete(k.st.Partitions, kafkaexec.TP{Topic: "t", Partition: 1})
 			s := u.toEnd()
 			if s.Phase != PhaseFailed || !strings.Contains(s.Error, "t-1 no longer exists") {
 				t.Fatalf("status %+v", s)

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // revert puts every partition back either as it was or as the plan wants it, replica
@@ -14,11 +14,11 @@ import (
 // (from [1 2] to [2 3], the list in flight is [2 3 1] and the cancelled one [2 1]), so then
 // it restores the order with a reassignment that copies nothing, and the leader with a
 // preferred election. Partitions already done stay done, and get their planned leader.
-func (r *reconciler) revert(st *kafkaload.State, now time.Time) action {
-	var ongoing []kafkaload.TP
-	back := map[int32]map[kafkaload.TP]string{}
-	reorder := map[kafkaload.TP][]int32{}
-	var elect []kafkaload.TP
+func (r *reconciler) revert(st *kafkaexec.State, now time.Time) action {
+	var ongoing []kafkaexec.TP
+	back := map[int32]map[kafkaexec.TP]string{}
+	reorder := map[kafkaexec.TP][]int32{}
+	var elect []kafkaexec.TP
 	settled := 0
 	for i := range r.rec.Tasks {
 		t := &r.rec.Tasks[i]
@@ -33,7 +33,7 @@ func (r *reconciler) revert(st *kafkaload.State, now time.Time) action {
 		for b, l := range p.Logs {
 			if l.FutureDir != "" && l.Dir != "" {
 				if back[b] == nil {
-					back[b] = map[kafkaload.TP]string{}
+					back[b] = map[kafkaexec.TP]string{}
 				}
 				back[b][t.tp()] = l.Dir
 			}

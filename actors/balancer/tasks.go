@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // The pure part of execution: turning a plan into per-partition tasks against a reading of
@@ -36,7 +36,7 @@ type task struct {
 	DirMoves []int32 `json:"dirMoves,omitempty"`
 }
 
-func (t *task) tp() kafkaload.TP { return kafkaload.TP{Topic: t.Topic, Partition: t.Partition} }
+func (t *task) tp() kafkaexec.TP { return kafkaexec.TP{Topic: t.Topic, Partition: t.Partition} }
 
 // adding are the brokers that get a new replica.
 func (t *task) adding() []int32 { return minus(t.Target, t.Original) }
@@ -61,12 +61,12 @@ func (t *task) slots() []int32 {
 
 // reassigned: Kafka's replica list is the target, in order, every replica in sync, and no
 // reassignment is in flight.
-func (t *task) reassigned(p *kafkaload.PartitionInfo) bool {
+func (t *task) reassigned(p *kafkaexec.PartitionInfo) bool {
 	return p != nil && !p.Reassigning && slices.Equal(p.Replicas, t.Target) && containsAll(p.ISR, t.Target)
 }
 
 // dirsPlaced: every replica whose directory the plan gives is there, with no future log.
-func (t *task) dirsPlaced(p *kafkaload.PartitionInfo) bool {
+func (t *task) dirsPlaced(p *kafkaexec.PartitionInfo) bool {
 	if p == nil {
 		return false
 	}
@@ -79,7 +79,7 @@ func (t *task) dirsPlaced(p *kafkaload.PartitionInfo) bool {
 }
 
 // placed: the task is done but for the leader election.
-func (t *task) placed(p *kafkaload.PartitionInfo) bool {
+func (t *task) placed(p *kafkaexec.PartitionInfo) bool {
 	if !t.reassigned(p) || !t.dirsPlaced(p) {
 		return false
 	}
@@ -97,7 +97,7 @@ func (t *task) placed(p *kafkaload.PartitionInfo) bool {
 // (the original order and leader); nil if neither (something else changed it). The leader
 // is -1 when it cannot be restored by a preferred election: the original leader was not the
 // first replica, or the record does not say which it was.
-func (t *task) revertTo(p *kafkaload.PartitionInfo) (order []int32, leader int32) {
+func (t *task) revertTo(p *kafkaexec.PartitionInfo) (order []int32, leader int32) {
 	sameSet := func(a, b []int32) bool { return len(a) == len(b) && containsAll(a, b) }
 	switch {
 	case slices.Equal(p.Replicas, t.Target):
@@ -115,7 +115,7 @@ func (t *task) revertTo(p *kafkaload.PartitionInfo) (order []int32, leader int32
 
 // moved estimates the bytes copied so far: what the new replicas hold and what the future
 // logs of directory moves hold, each capped at the partition's size.
-func (t *task) moved(p *kafkaload.PartitionInfo) int64 {
+func (t *task) moved(p *kafkaexec.PartitionInfo) int64 {
 	if p == nil {
 		return 0
 	}
@@ -144,14 +144,14 @@ func (t *task) moved(p *kafkaload.PartitionInfo) int64 {
 // throttle it needs. Errors are ErrInvalid (the plan names what does not exist) or
 // ErrConflict (the cluster is not in the state the plan expects, or is busy); every
 // invalid change is reported before any conflict.
-func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle, error) {
+func buildTasks(spec PlanSpec, st *kafkaexec.State) ([]task, *kafkaexec.Throttle, error) {
 	if len(st.Silent) > 0 {
 		return nil, nil, errorf(ErrUnavailable, "brokers %v did not describe their log directories: %v",
 			sortedBrokers(st.Silent), st.Silent[sortedBrokers(st.Silent)[0]])
 	}
 	var invalid, conflict []string
 	for _, c := range spec.Changes {
-		tp := kafkaload.TP{Topic: c.Topic, Partition: c.Partition}
+		tp := kafkaexec.TP{Topic: c.Topic, Partition: c.Partition}
 		if !st.Topics[c.Topic] {
 			invalid = append(invalid, fmt.Sprintf("unknown topic %q", c.Topic))
 			continue
@@ -200,10 +200,10 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 	}
 
 	tasks := make([]task, 0, len(spec.Changes))
-	th := &kafkaload.Throttle{Rate: spec.Throttle, Leaders: map[string][]string{}, Followers: map[string][]string{}}
+	th := &kafkaexec.Throttle{Rate: spec.Throttle, Leaders: map[string][]string{}, Followers: map[string][]string{}}
 	brokers := map[int32]bool{} // those the copies go through
 	for _, c := range spec.Changes {
-		p := st.Partitions[kafkaload.TP{Topic: c.Topic, Partition: c.Partition}]
+		p := st.Partitions[kafkaexec.TP{Topic: c.Topic, Partition: c.Partition}]
 		leader := p.Leader
 		t := task{Topic: c.Topic, Partition: c.Partition, Original: slices.Clone(p.Replicas), Leader: &leader}
 		for _, r := range c.After {
@@ -247,7 +247,7 @@ func buildTasks(spec PlanSpec, st *kafkaload.State) ([]task, *kafkaload.Throttle
 
 // beforeMismatch compares what before gives with the partition: its first broker must be
 // the preferred leader, its brokers the replicas, and each directory given the replica's.
-func beforeMismatch(c PlanChange, p *kafkaload.PartitionInfo) string {
+func beforeMismatch(c PlanChange, p *kafkaexec.PartitionInfo) string {
 	if len(c.Before) == 0 {
 		return ""
 	}
@@ -293,7 +293,7 @@ func pickBatch(candidates []*task, busy map[int32]int, limit, max int) []*task {
 
 // dirMove is one replica to move to another directory of its broker.
 type dirMove struct {
-	tp     kafkaload.TP
+	tp     kafkaexec.TP
 	broker int32
 	dir    string
 }

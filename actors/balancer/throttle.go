@@ -1,7 +1,7 @@
 package balancer
 
 import (
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 )
 
 // The plan's replication throttle: what it replaces is read and recorded first, and put
@@ -26,7 +26,7 @@ func (r *reconciler) throttle() action {
 // throttleLimit is the most the throttle lets through, in bytes/s: its rate on each broker
 // still receiving data (a new replica or a directory move not placed yet); 0 without a
 // throttle.
-func (r *reconciler) throttleLimit(st *kafkaload.State) float64 {
+func (r *reconciler) throttleLimit(st *kafkaexec.State) float64 {
 	if r.rec.Throttle == nil || r.rec.Throttle.Rate <= 0 {
 		return 0
 	}

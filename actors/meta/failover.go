@@ -2,7 +2,7 @@ package meta
 
 import "sort"
 
-// Takeover moves the masters of a failed proxy's chunk to its partner (§3.9 step 1) on c,
+// Takeover moves the masters of a failed proxy's chunk to its partner (undermoon's failover, first step) on c,
 // which must be a private clone. Tasks touching the parts that move get the new epoch so
 // proxies restart them against the new master. It reports false when the partner already
 // holds the masters, in which case nothing changes.
@@ -51,7 +51,7 @@ func Takeover(c *ClusterStore, addr string, epoch uint64) bool {
 	return true
 }
 
-// ReplaceProxy puts replacement r where proxy addr was (§3.9 step 5) on the clone c. The
+// ReplaceProxy puts replacement r where proxy addr was (undermoon's failover, last step) on the clone c. The
 // role position stays: the survivor keeps both masters until the cluster is balanced.
 func ReplaceProxy(c *ClusterStore, addr string, r *ProxyResource, epoch uint64) bool {
 	ci, pos, ok := c.ProxyChunk(addr)
@@ -68,7 +68,7 @@ func ReplaceProxy(c *ClusterStore, addr string, r *ProxyResource, epoch uint64) 
 }
 
 // Balance gives every chunk whose two proxies are healthy its normal role position back
-// (§3.10) on the clone c. The epoch moves even when nothing changes, as in undermoon.
+// (PUT /clusters/balance) on the clone c. The epoch moves even when nothing changes, as in undermoon.
 func Balance(c *ClusterStore, unhealthy func(addr string) bool, epoch uint64) {
 	for i := range c.Chunks {
 		ch := &c.Chunks[i]
@@ -80,7 +80,7 @@ func Balance(c *ClusterStore, unhealthy func(addr string) bool, epoch uint64) {
 }
 
 // HostsCannotFail simulates, for every host, the failover of all its proxies on copies of
-// the free set and the link table (§3.12) and returns the hosts for which some proxy could
+// the free set and the link table (POST /resources/failures/check) and returns the hosts for which some proxy could
 // not be replaced. free lists the proxies available for allocation.
 func HostsCannotFail(proxies map[string]*ProxyResource, free []*ProxyResource, clusters map[string]*ClusterStore) []string {
 	byHostAll := map[string][]*ProxyResource{}

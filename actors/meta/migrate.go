@@ -1,6 +1,6 @@
 package meta
 
-// Scaling and slot migration (§3.6–§3.8, §3.14). Every function works on a private clone
+// Scaling and slot migration, as undermoon's (scaling, migration_limit, commit, free-node deletion). Every function works on a private clone
 // of the cluster and leaves it unchanged when it returns an error.
 
 // slotless reports whether a chunk owns no slots at all: a node set added for a scale-out

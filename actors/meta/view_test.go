@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// exampleCluster is spec §2.1's store: 2 proxies on 2 hosts, one 4-node cluster.
+// exampleCluster is undermoon's example store: 2 proxies on 2 hosts, one 4-node cluster.
 func exampleCluster() *ClusterStore {
 	return &ClusterStore{Epoch: 3, Name: "mycluster", Config: DefaultClusterConfig(), Chunks: []ChunkStore{{
 		RolePosition:   Normal,
@@ -73,7 +73,7 @@ func TestPeersMergeBothMastersOfOneProxy(t *testing.T) {
 	}
 }
 
-// migratingCluster is the scale-out from 1 to 2 chunks of spec §2.1, one task per part.
+// migratingCluster is a scale-out of the example from 1 to 2 chunks, one task per part.
 func migratingCluster() *ClusterStore {
 	c := exampleCluster()
 	c.Chunks = append(c.Chunks, ChunkStore{RolePosition: Normal,

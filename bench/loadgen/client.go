@@ -14,8 +14,7 @@ import (
 
 // Dialect is how a client talks to a broker: the API version of its paths and whether it
 // asks for gzip. undermoon 0.5 serves /api/v2; 0.6 serves only /api/v3 and gzips its meta
-// reads whether asked or not; Fulcrum serves both and gzips when asked, as coordinators do
-// (spec/broker.md §1.1, §7.2).
+// reads whether asked or not; Fulcrum serves both and gzips when asked, as coordinators do.
 type Dialect struct {
 	API  string // "v2" or "v3"
 	Gzip bool   // send Accept-Encoding: gzip

@@ -83,12 +83,27 @@ func (d *dialectFlags) register(fs *flag.FlagSet, gzip bool) {
 	fs.BoolVar(&d.Gzip, "gzip", gzip, "send Accept-Encoding: gzip, as coordinators do (gzip answers are decoded either way)")
 }
 
+// driveFlags are how each scenario is driven, the same for run and suite.
+type driveFlags struct {
+	balancerQuery string
+	conc          int
+	dur, warmup   time.Duration
+}
+
+func (d *driveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
+	fs.IntVar(&d.conc, "c", 64, "concurrent clients (keep-alive connections)")
+	fs.DurationVar(&d.dur, "d", 10*time.Second, "measured duration of each scenario")
+	fs.DurationVar(&d.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each scenario")
+}
+
 // runFlags are the knobs of a load run.
 type runFlags struct {
-	url, scenarios, mix, balancerQuery, jsonPath, cpuProfile string
-	conc, serverPid                                          int
-	dur, warmup, timeout                                     time.Duration
-	seed, metricsRSS                                         bool
+	url, scenarios, mix, jsonPath, cpuProfile string
+	serverPid                                 int
+	timeout                                   time.Duration
+	seed, metricsRSS                          bool
+	driveFlags
 	seedFlags
 	dialectFlags
 }
@@ -97,16 +112,13 @@ func (r *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.url, "url", "http://127.0.0.1:7799", "base URL of the broker (the API is under /api/<-api>)")
 	fs.StringVar(&r.scenarios, "scenario", "coordinator", "comma list of: reads, coordinator, mutations, reports (failure reports only), durable (failure reports over every proxy, for a short --failure-ttl), reads+writes (an eighth of the clients report failures), balancer")
 	fs.StringVar(&r.mix, "mix", "report=5,config=3,create=2", "mutations mix: weights of failure reports, config patches, cluster create/delete")
-	fs.StringVar(&r.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
 	fs.StringVar(&r.jsonPath, "json", "", "also write the reports as JSON to this file")
 	fs.StringVar(&r.cpuProfile, "cpuprofile", "", "write the load generator's CPU profile to this file")
-	fs.IntVar(&r.conc, "c", 64, "concurrent clients (keep-alive connections)")
 	fs.IntVar(&r.serverPid, "server-pid", 0, "read the server's RSS from /proc/<pid>/status (local server)")
-	fs.DurationVar(&r.dur, "d", 10*time.Second, "measured duration of each scenario")
-	fs.DurationVar(&r.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each scenario")
 	fs.DurationVar(&r.timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&r.seed, "seed", false, "seed the state first (409 ALREADY_EXISTED counts as present)")
 	fs.BoolVar(&r.metricsRSS, "metrics-rss", true, "read the server's RSS from GET /metrics (process_resident_memory_bytes)")
+	r.driveFlags.register(fs)
 	r.seedFlags.register(fs)
 	r.dialectFlags.register(fs, false)
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // pinnedFlags configure the suite's placement runs: reads and durable writes on fresh
-// servers pinned to known CPUs (the BRIEF measures durable mutations with the server pinned
+// servers pinned to known CPUs (the durable target is measured with the server pinned
 // to one core), and the same unpinned, so the figures are the server's own on a known core
 // budget and can be read against the shared-machine ones.
 type pinnedFlags struct {
@@ -175,7 +175,7 @@ func pinnedMarkdown(f *suiteFlags, runs []pinnedRun) string {
 		"(the rest of the machine column: during the reads / during the durable writes).\n\n",
 		f.fulcrum, f.pinned.failureTTL, count(f.Clusters), count(f.Proxies), f.conc, f.API, onOff(f.Gzip), f.dur, f.warmup,
 		f.pinned.serverCPUs, f.pinned.loadgenCPUs)
-	b.WriteString("| round | placement | server CPUs | loadgen CPUs | GOMAXPROCS | reads req/s | reads p99 ms | server CPU µs/read | durable writes/s | durable p99 ms | server CPU µs/write | errors | rest of machine, cores | BRIEF targets (reads; durable, pinned) |\n")
+	b.WriteString("| round | placement | server CPUs | loadgen CPUs | GOMAXPROCS | reads req/s | reads p99 ms | server CPU µs/read | durable writes/s | durable p99 ms | server CPU µs/write | errors | rest of machine, cores | targets (reads; durable, pinned) |\n")
 	b.WriteString("|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range runs {
 		rd, du := r.Reads, r.Durable
@@ -216,7 +216,7 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// readsVerdict and durableVerdict judge a run against the BRIEF's targets.
+// readsVerdict and durableVerdict judge a run against the targets (README, Targets).
 func readsVerdict(r *Report) string {
 	return fmt.Sprintf("reads %s", verdict(readsMet(r)))
 }

@@ -29,7 +29,7 @@ var palette = []color.RGBA{
 // PlotPercentiles draws latency against percentile, HdrHistogram style: the x axis is
 // log10(1/(1-p)) so 90 %, 99 %, 99.9 % ... are evenly spaced, the y axis is logarithmic in
 // milliseconds so fast and slow series share one picture. A dashed line marks refMs (the
-// BRIEF's p99 target) when it is positive.
+// p99 target of README's Targets) when it is positive.
 func PlotPercentiles(path, title string, series []Series, refMs float64) error {
 	const (
 		W, H                     = 960, 560

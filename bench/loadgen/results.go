@@ -52,7 +52,7 @@ func mdRow(scenario, server string, r *Report, target string) string {
 		r.Errors, rss, cpu, perReq, target)
 }
 
-const mdHeader = "| scenario | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server RSS (peak) | CPU cores: server / loadgen / rest of machine | server CPU µs/req | BRIEF target |\n" +
+const mdHeader = "| scenario | server | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | server RSS (peak) | CPU cores: server / loadgen / rest of machine | server CPU µs/req | target |\n" +
 	"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
 
 // mdOps is the per-operation breakdown of a report.
@@ -77,7 +77,7 @@ func mdOps(r *Report) string {
 const mdOpsHeader = "| scenario | operation | requests | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors |\n" +
 	"|---|---|---:|---:|---:|---:|---:|---:|---|\n"
 
-// verdict says whether a read or write run met a BRIEF target.
+// verdict says whether a read or write run met a target.
 func verdict(ok bool) string {
 	if ok {
 		return "**met**"
@@ -89,7 +89,7 @@ func readsTarget(r *Report) string {
 	return fmt.Sprintf("≥ 50,000 req/s, p99 ≤ 10 ms: %s", verdict(readsMet(r)))
 }
 
-// readsMet says whether a reads run meets the BRIEF's read target.
+// readsMet says whether a reads run meets the read target (README, Targets).
 func readsMet(r *Report) bool { return r.Throughput >= 50000 && r.Latency.P99 <= 10 && r.Errors == 0 }
 
 func mutationsTarget(r *Report) string {
@@ -127,5 +127,5 @@ func underLoadNote(loadBefore, loadAfter string, cpus int, reports []*Report) st
 	}
 	return fmt.Sprintf("**Measured under load**: 1-minute load average %s before and %s after the run on %d CPUs, and up to "+
 		"%.2f cores used by other processes during a scenario. These are the shared machine's figures, not Fulcrum's own: "+
-		"rerun `make bench` on a quiet machine before reading them against the BRIEF.\n\n", loadBefore, loadAfter, cpus, other)
+		"rerun `make bench` on a quiet machine before reading them against the targets.\n\n", loadBefore, loadAfter, cpus, other)
 }

@@ -61,7 +61,7 @@ type restartTiming struct {
 	Mem                memInfo
 }
 
-// cmdScale measures the BRIEF's memory and start-up targets: seed a large state (default
+// cmdScale measures the memory and start-up targets (README, Targets): seed a large state (default
 // 10,000 clusters on 22,000 proxies), read the RSS, restart Fulcrum on the same data dir a
 // few times and time exec → /healthz → a real cluster read.
 func cmdScale(args []string) error {
@@ -196,7 +196,7 @@ func cmdScale(args []string) error {
 		"(%.0f creates/s, %d concurrent). Store file: %s. SIGTERM → exit: %s.\n\n",
 		count(sf.Proxies), sf.Hosts, seed.ProxyTime.Seconds(), count(sf.Clusters), seed.ClusterTime.Seconds(),
 		float64(seed.Clusters)/max(seed.ClusterTime.Seconds(), 1e-9), sf.Concurrency, mib(size), stopTime.Round(time.Millisecond))
-	b.WriteString("| measurement | value | BRIEF target (200 MB = 190.7 MiB) |\n|---|---:|---|\n")
+	b.WriteString("| measurement | value | target (200 MB = 190.7 MiB) |\n|---|---:|---|\n")
 	fmt.Fprintf(&b, "| RSS of the process that created the state (VmRSS; peak VmHWM) | %s (peak %s) | ≤ 200 MB: %s |\n",
 		mib(seededMem.RSS), mib(seededMem.HWM), verdict(seededMem.RSS <= 200e6))
 	fmt.Fprintf(&b, "| Go heap in use after seeding | %s | |\n", mib(seededMem.HeapInuse))

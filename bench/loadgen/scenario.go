@@ -47,7 +47,7 @@ type State struct {
 	Proxies  []string
 }
 
-// pageSize is what an undermoon coordinator asks for (spec §1.2: paged by 100, stop at the
+// pageSize is what an undermoon coordinator asks for (paged by 100, stop at the
 // first empty page).
 const pageSize = 100
 
@@ -60,7 +60,7 @@ const (
 	opFailed
 )
 
-// coordinatorRound is one pass of an undermoon coordinator's loops (spec §7.1) over the
+// coordinatorRound is one pass of an undermoon coordinator's loops (undermoon's src/coordinator/service.rs) over the
 // given state: failure detection reads the failed set and pages the proxy addresses; meta
 // sync pages the cluster names, reads every cluster, reads the failed set again to filter
 // free proxies, then reads every proxy. Pages include the final empty one.
@@ -83,7 +83,7 @@ func coordinatorRound(st State) []Request {
 	return r
 }
 
-// readsRound is the two hot reads of the BRIEF's read target, every cluster and every
+// readsRound is the two hot reads of the read target (README, Targets), every cluster and every
 // proxy once, shuffled with a fixed seed so consecutive requests hit different actors.
 func readsRound(st State) []Request {
 	var r []Request
@@ -145,7 +145,7 @@ func CoordinatorScenario(st State) *Scenario {
 	return roundScenario("coordinator", coordinatorRound(st))
 }
 
-// ReadsScenario is the BRIEF's read target: proxy meta and cluster meta only.
+// ReadsScenario is the read target (README, Targets): proxy meta and cluster meta only.
 func ReadsScenario(st State) *Scenario { return roundScenario("reads", readsRound(st)) }
 
 // opMixedReport labels the failure reports of the reads+writes scenario, after the reads.

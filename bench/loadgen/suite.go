@@ -14,10 +14,10 @@ import (
 
 // suiteFlags configure the make-bench run.
 type suiteFlags struct {
-	fulcrum, results, png, jsonPath, goBench, kafka, balancerQuery string
-	conc, balancerConc                                             int
-	dur, warmup                                                    time.Duration
-	keep                                                           bool
+	fulcrum, results, png, jsonPath, goBench, kafka string
+	balancerConc                                    int
+	keep                                            bool
+	driveFlags
 	seedFlags
 	dialectFlags
 	pinned pinnedFlags
@@ -37,12 +37,9 @@ func cmdSuite(args []string) error {
 	fs.StringVar(&f.jsonPath, "json", "bench/loadgen-results.json", "every report as JSON")
 	fs.StringVar(&f.goBench, "gobench", "", "output of go test -bench to quote in the results (optional)")
 	fs.StringVar(&f.kafka, "kafka-bootstrap", "", "passed to fulcrum serve; empty: the balancer answers 503 and its scenario is skipped")
-	fs.StringVar(&f.balancerQuery, "balancer-query", "limit=10000", "query string of GET /balancer")
-	fs.IntVar(&f.conc, "c", 64, "concurrent clients")
 	fs.IntVar(&f.balancerConc, "balancer-c", 2, "concurrent clients of the balancer scenario (each GET is a CPU-heavy plan search)")
-	fs.DurationVar(&f.dur, "d", 10*time.Second, "measured duration of each scenario")
-	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary data dir and logs")
+	f.driveFlags.register(fs)
 	f.seedFlags.register(fs)
 	f.dialectFlags.register(fs, true)
 	f.pinned.register(fs)
@@ -228,8 +225,8 @@ func cmdSuite(args []string) error {
 		"(bbolt, fsync on, group commit; JSON log at level info to a file; the short TTL keeps each proxy's failure "+
 		"record to the last reports, below the 64 live reporters a proxy keeps); ready %s after exec on an empty store, "+
 		"stopped by SIGTERM in %s.\n", f.fulcrum, f.pinned.failureTTL, ready.Round(time.Millisecond), stopTime.Round(time.Millisecond))
-	fmt.Fprintf(&b, "Load generator: on the same 2-core machine (it shares the cores with the server, as wrk did in "+
-		"`go-stack.md` §2.2, except in the pinned runs below), closed loop, %d keep-alive connections (fasthttp HostClient), "+
+	fmt.Fprintf(&b, "Load generator: on the same 2-core machine (it shares the cores with the server, as the stack's "+
+		"first measurements with wrk did, except in the pinned runs below), closed loop, %d keep-alive connections (fasthttp HostClient), "+
 		"%s measured after a %s warm-up per scenario; `/api/%s` paths, `Accept-Encoding: gzip` %s (gzip answers decoded "+
 		"inside the timed request, as a coordinator does).\n\n",
 		f.conc, f.dur, f.warmup, f.API, map[bool]string{true: "sent, as coordinators do", false: "not sent"}[f.Gzip])
@@ -245,8 +242,8 @@ func cmdSuite(args []string) error {
 		f.fulcrum, f.API, f.Gzip, f.conc, f.dur, f.warmup, f.Proxies, f.Hosts, f.Clusters, f.pinned.serverCPUs, f.pinned.loadgenCPUs,
 		f.pinned.rounds, f.API, f.Gzip, f.conc, f.dur, f.Gzip, f.conc, f.dur)
 	b.WriteString("Scenarios: **reads** = `GET /clusters/meta/<name>` and `GET /proxies/meta/<addr>` over every cluster and proxy, " +
-		"shuffled (the BRIEF's read target); **coordinator** = one undermoon coordinator round after another " +
-		"(spec §7.1: failed set, proxy addresses paged by 100, cluster names paged by 100, every cluster's meta, failed set, every proxy's meta); " +
+		"shuffled (the read target (README, Targets)); **coordinator** = one undermoon coordinator round after another " +
+		"(failed set, proxy addresses paged by 100, cluster names paged by 100, every cluster's meta, failed set, every proxy's meta); " +
 		"**mutations** = durable writes, 50 % `POST /failures/<proxy in a cluster>/<fresh reporter>`, 30 % `PATCH /clusters/config/<name>` " +
 		"(a new `migration_scan_count`), 20 % `POST` then `DELETE /clusters/meta/<new name>` (4 nodes); **reports** = only the failure reports " +
 		"(the reference appends each to a file and fsyncs it before answering, under a log mutex of its own, so its readers never wait for the disk); " +

@@ -18,7 +18,7 @@ import (
 
 // v3Broker is an in-process stand-in for undermoon 0.6's mem_broker as a client sees it:
 // it answers only under /api/v3 (anything else is 404) and gzips every answer whether the
-// client asked or not (warp's gzip filter, spec/broker.md §1.1). It keeps just enough state
+// client asked or not (warp's gzip filter). It keeps just enough state
 // for seeding, discovery and the read and write scenarios.
 type v3Broker struct {
 	mu         sync.Mutex

@@ -23,6 +23,7 @@ import (
 
 	"github.com/seed248d40c9/fulcrum/actors"
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
+	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
@@ -225,7 +226,7 @@ func serve(args []string) error {
 		bal, err = balancer.Start(engine.System(), balancer.Options{
 			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
-			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
+			Executor: kafkaexec.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
 		})
 		if err != nil {
 			stopBalancer()

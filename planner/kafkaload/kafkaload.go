@@ -85,7 +85,9 @@ func (l *Loader) Load(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 
-	md, err := l.admin.Metadata(fresh(ctx)) // not the client's cache: a plan may just have ended
+	// Not the client's cache (up to kgo.MetadataMinAge old): a plan may just have ended.
+	// Asking for the authorized operations is what makes kadm ask a broker.
+	md, err := l.admin.Metadata(kadm.WithAuthorizedOps(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("%w: metadata: %v", ErrUnavailable, err)
 	}

@@ -32,7 +32,7 @@ type Config struct {
 	Racks int
 }
 
-// Benchmark is the BRIEF's planner target: 12 brokers (2 of them new and empty), 3
+// Benchmark is the planner target (README, Targets): 12 brokers (2 of them new and empty), 3
 // directories each, 5,000 partitions with replication factor 3, skewed.
 func Benchmark() Config {
 	return Config{
