@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
 )
 
 var fulcrumBin string
@@ -39,7 +40,8 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	code := m.Run()
+	// The HA tests use the etcd of make test, or one started here (etcdtest).
+	code := etcdtest.Main(m)
 	os.Exit(code)
 }
 

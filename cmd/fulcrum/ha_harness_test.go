@@ -1,0 +1,549 @@
+//go:build hacore
+
+package main
+
+// The harness of the HA process tests (ha_process_test.go): several `fulcrum serve`
+// processes over one etcd prefix, a stream of writes sent to all of them with a ledger of
+// what each acknowledged, and the checks that every instance serves that ledger.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
+)
+
+// haLeaseTTL is the instances' --etcd-lease-ttl: the takeover after a kill -9 waits for the
+// dead leader's lease to expire, so it bounds how soon writes resume.
+const haLeaseTTL = "3s"
+
+// haResumeBound is how soon after a kill writes must be acknowledged again (issue 12): a
+// functional bound, the lease TTL plus an election and a load, not a performance figure.
+const haResumeBound = 10 * time.Second
+
+// haClient bounds each request of the write stream, so a writer stuck on an instance that
+// lost its leader still sends again well within haResumeBound.
+var haClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+
+// haStatus is the body of GET /ha.
+type haStatus struct {
+	Backend  string `json:"backend"`
+	Role     string `json:"role"`
+	Instance string `json:"instance"`
+	Leader   string `json:"leader"`
+	Revision int64  `json:"revision"`
+}
+
+// haNode is one instance: its address (also its --advertise-addr, hence its ID) and data
+// dir stay the same across restarts.
+type haNode struct {
+	listen, dataDir string
+	endpoints       []string // etcd endpoints it is given (cuttable proxies in the partition test)
+	p               *process // the running process, nil while down
+}
+
+func (n *haNode) base() string { return "http://" + n.listen }
+
+// haBroker is the instances of one broker: one etcd prefix.
+type haBroker struct {
+	t      *testing.T
+	prefix string
+	nodes  []*haNode
+}
+
+// newHABroker prepares n instances over the shared test etcd under a prefix of their own.
+func newHABroker(t *testing.T, name string, n int) *haBroker {
+	t.Helper()
+	b := &haBroker{t: t, prefix: etcdtest.Prefix(name)}
+	endpoints := etcdtest.Endpoints(t)
+	for range n {
+		b.add(endpoints)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range b.nodes {
+				if n.p != nil {
+					t.Logf("log of %s (last lines):\n%s", n.listen, tail(n.p.log.String(), 40))
+				}
+			}
+		}
+	})
+	return b
+}
+
+// add prepares one more instance (not started) that reaches etcd at endpoints.
+func (b *haBroker) add(endpoints []string) *haNode {
+	n := &haNode{listen: freeAddr(b.t), dataDir: b.t.TempDir(), endpoints: endpoints}
+	b.nodes = append(b.nodes, n)
+	return n
+}
+
+// start runs the instance and waits (bounded) until it answers /healthz.
+func (b *haBroker) start(n *haNode) {
+	b.t.Helper()
+	n.p = startFulcrum(b.t, n.dataDir, n.listen,
+		"--etcd-endpoints", strings.Join(n.endpoints, ","), "--etcd-prefix", b.prefix,
+		"--advertise-addr", n.listen, "--etcd-lease-ttl", haLeaseTTL,
+		// Reports must outlive the test: the ledger checks every acknowledged one.
+		"--failure-ttl", "30m")
+}
+
+// kill -9s the instance.
+func (b *haBroker) kill(n *haNode) {
+	b.t.Helper()
+	n.p.kill(syscall.SIGKILL, 5*time.Second)
+	n.p = nil
+}
+
+func (b *haBroker) live() []*haNode {
+	var l []*haNode
+	for _, n := range b.nodes {
+		if n.p != nil {
+			l = append(l, n)
+		}
+	}
+	return l
+}
+
+// haGet reads base+path with the stream's client.
+func haGet(base, path string) (int, []byte, error) {
+	return haDo(base, "GET", path, "")
+}
+
+func haDo(base, method, path, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := haClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// status reads GET /ha of n.
+func (n *haNode) status() (haStatus, error) {
+	var s haStatus
+	code, body, err := haGet(n.base(), "/ha")
+	if err != nil {
+		return s, err
+	}
+	if code != 200 {
+		return s, fmt.Errorf("GET /ha: %d %s", code, body)
+	}
+	if err := json.Unmarshal(body, &s); err != nil {
+		return s, fmt.Errorf("GET /ha: %v: %s", err, body)
+	}
+	return s, nil
+}
+
+// waitLeader waits (bounded) until one of nodes (every live instance if none are given)
+// says it leads and all of them name it, and returns it.
+func (b *haBroker) waitLeader(within time.Duration, nodes ...*haNode) *haNode {
+	b.t.Helper()
+	if nodes == nil {
+		nodes = b.live()
+	}
+	deadline := time.Now().Add(within)
+	for {
+		leader, seen := agreedLeader(nodes)
+		if leader != nil {
+			return leader
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no leader named by every instance within %v: %s", within, seen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// agreedLeader returns the node that leads if every node names it, else nil and what
+// each node said.
+func agreedLeader(nodes []*haNode) (*haNode, string) {
+	var leader *haNode
+	var seen []string
+	names := map[string]bool{}
+	ok := true
+	for _, n := range nodes {
+		s, err := n.status()
+		seen = append(seen, fmt.Sprintf("%s: %+v %v", n.listen, s, err))
+		switch {
+		case err != nil || s.Backend != "etcd" || s.Instance != n.listen:
+			ok = false
+		case s.Role == "leader":
+			ok = ok && leader == nil
+			leader = n
+		case s.Role != "follower":
+			ok = false
+		}
+		names[s.Leader] = true
+	}
+	if !ok || leader == nil || len(names) != 1 || !names[leader.listen] {
+		return nil, strings.Join(seen, "; ")
+	}
+	return leader, ""
+}
+
+// converge waits (bounded) until every live instance serves the same /metadata and reports
+// the same etcd revision, and returns that metadata.
+func (b *haBroker) converge(within time.Duration) *meta.MetaStore {
+	b.t.Helper()
+	var body []byte
+	var why string
+	deadline := time.Now().Add(within)
+	for {
+		body, why = b.sameState()
+		if why == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("instances do not converge within %v: %s", within, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ms meta.MetaStore
+	if err := json.Unmarshal(body, &ms); err != nil {
+		b.t.Fatalf("GET /metadata: %v", err)
+	}
+	if err := meta.Validate(&ms); err != nil {
+		b.t.Fatalf("invariant broken: %v", err)
+	}
+	return &ms
+}
+
+// sameState returns the common /metadata of the live instances, or why there is none.
+func (b *haBroker) sameState() ([]byte, string) {
+	var first []byte
+	var rev int64
+	for i, n := range b.live() {
+		s, err := n.status()
+		if err != nil {
+			return nil, err.Error()
+		}
+		code, body, err := haGet(n.base(), "/api/v2/metadata")
+		if err != nil || code != 200 {
+			return nil, fmt.Sprintf("%s: GET /metadata: %d %v", n.listen, code, err)
+		}
+		if i == 0 {
+			first, rev = body, s.Revision
+			continue
+		}
+		if s.Revision != rev {
+			return nil, fmt.Sprintf("revisions differ: %d and %d (%s)", rev, s.Revision, n.listen)
+		}
+		if !bytes.Equal(body, first) {
+			return nil, fmt.Sprintf("%s serves other metadata at the same revision %d", n.listen, rev)
+		}
+	}
+	return first, ""
+}
+
+// epochs reads GET /api/v2/epoch of every live instance.
+func (b *haBroker) epochs() map[string]string {
+	b.t.Helper()
+	m := map[string]string{}
+	for _, n := range b.live() {
+		code, body, err := haGet(n.base(), "/api/v2/epoch")
+		if err != nil || code != 200 {
+			b.t.Fatalf("%s: GET /epoch: %d %s %v", n.listen, code, body, err)
+		}
+		m[n.listen] = strings.TrimSpace(string(body))
+	}
+	return m
+}
+
+// ledger is what the instances acknowledged (a 200): all of it must be served afterwards.
+// A write without an answer (a killed instance, a timeout) may or may not have happened,
+// so only acknowledgements are recorded.
+type ledger struct {
+	mu       sync.Mutex
+	proxies  []string
+	clusters []string
+	reports  []string // target|reporter
+	maxEpoch uint64   // highest epoch set by an acknowledged PUT /epoch/<n>
+	ackSent  map[string]time.Time
+	answers  map[string]int // "<status> <error code>" → count, for the log
+}
+
+func newLedger() *ledger {
+	return &ledger{ackSent: map[string]time.Time{}, answers: map[string]int{}}
+}
+
+// acked records an acknowledgement of a request sent to node at sent.
+func (l *ledger) acked(node string, sent time.Time, record func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if record != nil {
+		record()
+	}
+	if sent.After(l.ackSent[node]) {
+		l.ackSent[node] = sent
+	}
+}
+
+func (l *ledger) answer(code int, body []byte, err error) {
+	key := fmt.Sprint(code)
+	if err != nil {
+		key = "no answer"
+	} else if code != 200 {
+		var e struct{ Error string }
+		json.Unmarshal(body, &e)
+		key += " " + e.Error
+	}
+	l.mu.Lock()
+	l.answers[key]++
+	l.mu.Unlock()
+}
+
+// lastAck is the send time of the latest acknowledged request to node.
+func (l *ledger) lastAck(node string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ackSent[node]
+}
+
+// check fails the test unless ms holds every acknowledged change.
+func (l *ledger) check(t *testing.T, who string, ms *meta.MetaStore) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, addr := range l.proxies {
+		if ms.AllProxies[addr] == nil {
+			t.Fatalf("%s: acknowledged proxy %s lost", who, addr)
+		}
+	}
+	for _, name := range l.clusters {
+		if _, ok := ms.Clusters[name]; !ok {
+			t.Fatalf("%s: acknowledged cluster %s lost", who, name)
+		}
+	}
+	for _, r := range l.reports {
+		target, reporter := splitReport(r)
+		if _, ok := ms.Failures[target][reporter]; !ok {
+			t.Fatalf("%s: acknowledged failure report %s lost", who, r)
+		}
+	}
+	if ms.GlobalEpoch < l.maxEpoch {
+		t.Fatalf("%s: global epoch %d below the acknowledged PUT /epoch/%d", who, ms.GlobalEpoch, l.maxEpoch)
+	}
+}
+
+func (l *ledger) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("%d proxies, %d clusters, %d reports, max epoch set %d; answers %v",
+		len(l.proxies), len(l.clusters), len(l.reports), l.maxEpoch, l.answers)
+}
+
+// stream is the steady write load: writers send their requests round-robin to every
+// instance of the broker, dead ones included (those get no answer).
+type stream struct {
+	b     *haBroker
+	l     *ledger
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	epoch atomic.Uint64 // the next PUT /epoch/<n>: far above what the bumps reach
+}
+
+// writeStream starts writers that run until stop.
+func (b *haBroker) writeStream(writers int, l *ledger) *stream {
+	s := &stream{b: b, l: l, stop: make(chan struct{})}
+	s.epoch.Store(1 << 40)
+	bases := make([]string, len(b.nodes))
+	for i, n := range b.nodes {
+		bases[i] = n.base()
+	}
+	for w := range writers {
+		s.wg.Add(1)
+		go s.write(w, bases)
+	}
+	b.t.Cleanup(s.halt)
+	return s
+}
+
+// halt stops the writers and waits for them; safe to call twice.
+func (s *stream) halt() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+}
+
+func (s *stream) write(w int, bases []string) {
+	defer s.wg.Done()
+	for i := 0; ; i++ {
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		base := bases[(w+i)%len(bases)]
+		node := strings.TrimPrefix(base, "http://")
+		sent := time.Now()
+		switch i % 8 {
+		case 0, 1, 2, 3:
+			addr := fmt.Sprintf("10.%d.%d.%d:6000", 100+w, i/256%256, i%256)
+			code, body, err := haDo(base, "POST", "/api/v2/proxies/meta", proxyBody(addr, fmt.Sprintf("host%d", i%8)))
+			s.done(node, sent, code, body, err, func() { s.l.proxies = append(s.l.proxies, addr) })
+		case 4:
+			name := fmt.Sprintf("ha%dc%d", w, i)
+			code, body, err := haDo(base, "POST", "/api/v2/clusters/meta/"+name, `{"node_number":4}`)
+			s.done(node, sent, code, body, err, func() { s.l.clusters = append(s.l.clusters, name) })
+		case 5, 6:
+			// Never a registered address: registering a proxy clears its reports.
+			target, reporter := fmt.Sprintf("172.16.%d.%d:6000", w, i%16), fmt.Sprintf("coord%d-%d", w, i)
+			code, body, err := haDo(base, "POST", "/api/v2/failures/"+target+"/"+reporter, "")
+			s.done(node, sent, code, body, err, func() { s.l.reports = append(s.l.reports, target+"|"+reporter) })
+		case 7:
+			e := s.epoch.Add(1 << 20)
+			code, body, err := haDo(base, "PUT", fmt.Sprintf("/api/v2/epoch/%d", e), "")
+			s.done(node, sent, code, body, err, func() { s.l.maxEpoch = max(s.l.maxEpoch, e) })
+		}
+	}
+}
+
+func (s *stream) done(node string, sent time.Time, code int, body []byte, err error, record func()) {
+	s.l.answer(code, body, err)
+	if err == nil && code == 200 {
+		s.l.acked(node, sent, record)
+	}
+}
+
+// waitResumed waits until each of nodes (every live instance if none are given) has
+// acknowledged a write sent after since, and fails the test if that takes longer than
+// bound. It returns how long it took.
+func (s *stream) waitResumed(since time.Time, bound time.Duration, what string, nodes ...*haNode) time.Duration {
+	s.b.t.Helper()
+	if nodes == nil {
+		nodes = s.b.live()
+	}
+	for {
+		ok := true
+		for _, n := range nodes {
+			if !s.l.lastAck(n.listen).After(since) {
+				ok = false
+			}
+		}
+		took := time.Since(since)
+		if ok {
+			s.b.t.Logf("writes acknowledged again by %d instances %v after %s", len(nodes), took.Round(time.Millisecond), what)
+			return took
+		}
+		if took > bound {
+			s.b.t.Fatalf("writes not acknowledged again by every instance within %v of %s; %s", bound, what, s.l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// epochWatch polls GET /api/v2/epoch of every instance and records any that went down:
+// epochs strictly increase across leaders, so no instance may ever show a lower one than
+// it showed before — not across a takeover, nor across its own restart.
+type epochWatch struct {
+	mu     sync.Mutex
+	last   map[string]uint64
+	broken []string
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func watchEpochs(b *haBroker) *epochWatch {
+	w := &epochWatch{last: map[string]uint64{}, stop: make(chan struct{}), done: make(chan struct{})}
+	bases := make([]string, len(b.nodes))
+	for i, n := range b.nodes {
+		bases[i] = n.base()
+	}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, base := range bases {
+				code, body, err := haGet(base, "/api/v2/epoch")
+				if err != nil || code != 200 {
+					continue
+				}
+				var e uint64
+				if _, err := fmt.Sscan(string(body), &e); err != nil {
+					continue
+				}
+				w.mu.Lock()
+				if prev := w.last[base]; e < prev {
+					w.broken = append(w.broken, fmt.Sprintf("%s: epoch %d after %d", base, e, prev))
+				}
+				w.last[base] = e
+				w.mu.Unlock()
+			}
+		}
+	}()
+	b.t.Cleanup(w.halt)
+	return w
+}
+
+func (w *epochWatch) halt() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// check stops the watch and fails the test if an epoch went down.
+func (w *epochWatch) check(t *testing.T) {
+	t.Helper()
+	w.halt()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.broken) > 0 {
+		t.Fatalf("an instance showed a lower epoch than before: %v", w.broken)
+	}
+}
+
+// etcdLeader returns the index (into endpoints) of the etcd member that leads raft.
+func etcdLeader(t *testing.T, endpoints []string) int {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	for i, ep := range endpoints {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := cli.Status(ctx, ep)
+		cancel()
+		if err != nil {
+			t.Fatalf("etcd status of %s: %v", ep, err)
+		}
+		if st.Leader == st.Header.MemberId {
+			return i
+		}
+	}
+	t.Fatal("no etcd member leads")
+	return -1
+}
