@@ -106,6 +106,7 @@ bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
 	$(MAKE) bench-load BENCH_GOBENCH=bin/gobench.txt
+	$(MAKE) bench-etcd
 	$(MAKE) bench-kafka
 
 .PHONY: bench-load bench-scale
@@ -115,6 +116,15 @@ bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
 	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) \
 		-pin-server '$(BENCH_PIN_SERVER)' -pin-loadgen '$(BENCH_PIN_LOADGEN)' $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+# The broker on a local 3-member etcd (bin/etcdlocal, started and stopped by it) beside
+# bbolt: reads, mutations and durable writes at 64 clients on bbolt, on the etcd leader and
+# on an etcd follower (about two minutes at BENCH_D=10s; rewrites the loadgen-etcd block of
+# bench/RESULTS.md).
+.PHONY: bench-etcd
+bench-etcd: build $(ETCDLOCAL)
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	./bin/loadgen etcd -fulcrum bin/fulcrum -etcdlocal $(ETCDLOCAL) -d $(BENCH_D)
 
 # Fulcrum's plans beside kafka-reassign-partitions --generate on three skewed layouts of a
 # local 6-broker, 3-rack Kafka that it starts and stops (about two minutes; rewrites the
