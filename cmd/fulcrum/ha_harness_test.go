@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,8 +205,9 @@ func agreedLeader(nodes []*haNode) (*haNode, string) {
 	return leader, ""
 }
 
-// converge waits (bounded) until every live instance serves the same /metadata and reports
-// the same etcd revision, and returns that metadata.
+// converge waits (bounded) until every live instance serves the same /metadata, and
+// returns it. (Not the same /ha revision: an instance may count etcd revisions of other
+// prefixes it heard of, the revision is etcd's, not the broker's.)
 func (b *haBroker) converge(within time.Duration) *meta.MetaStore {
 	b.t.Helper()
 	var body []byte
@@ -234,28 +236,50 @@ func (b *haBroker) converge(within time.Duration) *meta.MetaStore {
 // sameState returns the common /metadata of the live instances, or why there is none.
 func (b *haBroker) sameState() ([]byte, string) {
 	var first []byte
-	var rev int64
 	for i, n := range b.live() {
-		s, err := n.status()
-		if err != nil {
-			return nil, err.Error()
-		}
 		code, body, err := haGet(n.base(), "/api/v2/metadata")
 		if err != nil || code != 200 {
 			return nil, fmt.Sprintf("%s: GET /metadata: %d %v", n.listen, code, err)
 		}
 		if i == 0 {
-			first, rev = body, s.Revision
-			continue
-		}
-		if s.Revision != rev {
-			return nil, fmt.Sprintf("revisions differ: %d and %d (%s)", rev, s.Revision, n.listen)
-		}
-		if !bytes.Equal(body, first) {
-			return nil, fmt.Sprintf("%s serves other metadata at the same revision %d", n.listen, rev)
+			first = body
+		} else if !bytes.Equal(body, first) {
+			return nil, fmt.Sprintf("%s and %s serve other metadata", b.live()[0].listen, n.listen)
 		}
 	}
 	return first, ""
+}
+
+// same waits (bounded) until every live instance answers GET path with the same 200
+// body, and returns it: a follower's reads lag the leader's writes by the watch delay.
+func (b *haBroker) same(path string, within time.Duration) []byte {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var first []byte
+		why := ""
+		for i, n := range b.live() {
+			code, body, err := haGet(n.base(), path)
+			switch {
+			case err != nil || code != 200:
+				why = fmt.Sprintf("%s: GET %s: %d %s %v", n.listen, path, code, body, err)
+			case i == 0:
+				first = body
+			case !bytes.Equal(body, first):
+				why = fmt.Sprintf("GET %s: %s answers %s, %s answers %s", path, b.live()[0].listen, first, n.listen, body)
+			}
+			if why != "" {
+				break
+			}
+		}
+		if why == "" {
+			return first
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("instances disagree for %v: %s", within, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // epochs reads GET /api/v2/epoch of every live instance.
@@ -346,6 +370,72 @@ func (l *ledger) check(t *testing.T, who string, ms *meta.MetaStore) {
 	if ms.GlobalEpoch < l.maxEpoch {
 		t.Fatalf("%s: global epoch %d below the acknowledged PUT /epoch/%d", who, ms.GlobalEpoch, l.maxEpoch)
 	}
+}
+
+// waitServed waits (bounded) until n's actors serve every acknowledged proxy and cluster
+// in their listings and an epoch at least the highest acknowledged one; /metadata alone
+// could be read from etcd rather than from what the instance serves.
+func (l *ledger) waitServed(t *testing.T, n *haNode, within time.Duration) {
+	t.Helper()
+	l.mu.Lock()
+	proxies, clusters, epoch := slices.Clone(l.proxies), slices.Clone(l.clusters), l.maxEpoch
+	l.mu.Unlock()
+	why := ""
+	deadline := time.Now().Add(within)
+	for {
+		why = missing(n, proxies, clusters, epoch)
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not serve every acknowledged write within %v: %s", n.listen, within, why)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// missing says what of the acknowledged writes n does not serve ("" if nothing).
+func missing(n *haNode, proxies, clusters []string, epoch uint64) string {
+	var addrs struct{ Addresses []string }
+	var names struct{ Names []string }
+	for _, r := range []struct {
+		path string
+		into any
+	}{{"/api/v2/proxies/addresses", &addrs}, {"/api/v2/clusters/names", &names}} {
+		code, body, err := haGet(n.base(), r.path)
+		if err != nil || code != 200 {
+			return fmt.Sprintf("GET %s: %d %s %v", r.path, code, body, err)
+		}
+		if err := json.Unmarshal(body, r.into); err != nil {
+			return fmt.Sprintf("GET %s: %v", r.path, err)
+		}
+	}
+	have := map[string]bool{}
+	for _, a := range addrs.Addresses {
+		have[a] = true
+	}
+	for _, a := range proxies {
+		if !have[a] {
+			return "proxy " + a
+		}
+	}
+	for _, c := range names.Names {
+		have[c] = true
+	}
+	for _, c := range clusters {
+		if !have[c] {
+			return "cluster " + c
+		}
+	}
+	code, body, err := haGet(n.base(), "/api/v2/epoch")
+	var e uint64
+	if err != nil || code != 200 {
+		return fmt.Sprintf("GET /epoch: %d %v", code, err)
+	}
+	if _, err := fmt.Sscan(string(body), &e); err != nil || e < epoch {
+		return fmt.Sprintf("epoch %s below the acknowledged %d", body, epoch)
+	}
+	return ""
 }
 
 func (l *ledger) String() string {

@@ -107,6 +107,9 @@ func TestHAKillsUnderWrites(t *testing.T) {
 	}
 	ms := b.converge(20 * time.Second)
 	l.check(t, "every instance", ms) // converge: every instance serves these same bytes
+	for _, n := range b.live() {
+		l.waitServed(t, n, 20*time.Second)
+	}
 	for who, e := range b.epochs() {
 		if e != fmt.Sprint(ms.GlobalEpoch) {
 			t.Fatalf("%s: GET /epoch %s, the state's global epoch is %d", who, e, ms.GlobalEpoch)
@@ -117,6 +120,7 @@ func TestHAKillsUnderWrites(t *testing.T) {
 	fresh := b.add(endpoints)
 	b.start(fresh)
 	l.check(t, "a fresh instance", b.converge(20*time.Second))
+	l.waitServed(t, fresh, 20*time.Second)
 	if got := b.waitLeader(20 * time.Second); got == fresh {
 		t.Fatalf("the fresh instance %s took the leadership from a live leader", fresh.listen)
 	}
@@ -232,9 +236,10 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 		ans := pr.snapshot()
 		return len(ans) > 0 && ans[len(ans)-1].refused()
 	})
-	if st, err := old.status(); err != nil || st.Role != "unavailable" {
-		t.Fatalf("the partitioned instance's /ha: %+v %v, want role unavailable", st, err)
-	}
+	waitFor(t, 20*time.Second, "the partitioned instance's /ha says role unavailable", func() bool {
+		st, err := old.status()
+		return err == nil && st.Role == "unavailable"
+	})
 	answers := pr.halt()
 
 	heal := time.Now()
@@ -250,6 +255,9 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 
 	ms := b.converge(20 * time.Second)
 	l.check(t, "every instance", ms)
+	for _, n := range b.nodes {
+		l.waitServed(t, n, 20*time.Second)
+	}
 	counts := map[string]int{}
 	for _, a := range answers {
 		counts[fmt.Sprintf("%d %s", a.code, a.err)]++
@@ -286,23 +294,10 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 		}
 		return got
 	}
-	// The same answer from every instance, once they have converged.
+	// The same answer from every instance (a follower's reads lag by the watch delay).
 	everywhere := func(path string) []byte {
 		t.Helper()
-		b.converge(20 * time.Second)
-		var first []byte
-		for i, n := range b.nodes {
-			code, got, err := haGet(n.base(), "/api/v2"+path)
-			if err != nil || code != 200 {
-				t.Fatalf("GET %s on %s: %d %s %v", path, n.listen, code, got, err)
-			}
-			if i == 0 {
-				first = got
-			} else if string(got) != string(first) {
-				t.Fatalf("GET %s: %s answers %s, %s answers %s", path, b.nodes[0].listen, first, n.listen, got)
-			}
-		}
-		return first
+		return b.same("/api/v2"+path, 20*time.Second)
 	}
 
 	for i := range 8 {
@@ -338,9 +333,9 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 	}
 	everywhere("/proxies/meta/" + repl.Proxy.Address)
 
-	// Scale out and commit every migration task as the coordinator does, each read and
-	// commit on the follower (after the instances converge: a follower's reads lag its
-	// forwarded writes by the watch delay).
+	// Scale out and commit every migration task as the coordinator does: each task read
+	// once every instance shows it (a follower's reads lag its forwarded writes by the
+	// watch delay), each commit sent to the follower.
 	call("PATCH", "/clusters/nodes/shop", `{"node_number":4}`, 200)
 	call("POST", "/clusters/migrations/expand/shop", "", 200)
 	commits := 0
@@ -348,8 +343,7 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 		if round == 50 {
 			t.Fatal("migration tasks do not converge")
 		}
-		b.converge(20 * time.Second)
-		json.Unmarshal(call("GET", "/clusters/meta/shop", "", 200), &view)
+		json.Unmarshal(everywhere("/clusters/meta/shop"), &view)
 		var task []byte
 		for _, n := range view.Cluster.Nodes {
 			for _, r := range n.Slots {
