@@ -64,6 +64,7 @@ type haBroker struct {
 	t      *testing.T
 	prefix string
 	nodes  []*haNode
+	extra  []string // more flags of every instance
 }
 
 // newHABroker prepares n instances over the shared test etcd under a prefix of their own.
@@ -96,11 +97,11 @@ func (b *haBroker) add(endpoints []string) *haNode {
 // start runs the instance and waits (bounded) until it answers /healthz.
 func (b *haBroker) start(n *haNode) {
 	b.t.Helper()
-	n.p = startFulcrum(b.t, n.dataDir, n.listen,
+	n.p = startFulcrum(b.t, n.dataDir, n.listen, append(slices.Clone(b.extra),
 		"--etcd-endpoints", strings.Join(n.endpoints, ","), "--etcd-prefix", b.prefix,
 		"--advertise-addr", n.listen, "--etcd-lease-ttl", haLeaseTTL,
 		// Reports must outlive the test: the ledger checks every acknowledged one.
-		"--failure-ttl", "30m")
+		"--failure-ttl", "30m")...)
 }
 
 // kill -9s the instance.
@@ -126,9 +127,17 @@ func haGet(base, path string) (int, []byte, error) {
 }
 
 func haDo(base, method, path, body string) (int, []byte, error) {
+	return haDoToken(base, "", method, path, body)
+}
+
+// haDoToken is haDo with a bearer token (none if empty).
+func haDoToken(base, token, method, path, body string) (int, []byte, error) {
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		return 0, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -481,24 +490,36 @@ func (s *stream) halt() {
 	s.wg.Wait()
 }
 
+// write sends one writer's requests: mostly new proxies and failure reports (small
+// records), a few clusters and epoch changes (PUT /epoch rewrites every cluster record, so
+// the clusters stay few and a transaction small).
 func (s *stream) write(w int, bases []string) {
 	defer s.wg.Done()
+	clusters := 0
 	for i := 0; ; i++ {
 		select {
 		case <-s.stop:
 			return
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(15 * time.Millisecond):
 		}
 		base := bases[(w+i)%len(bases)]
 		node := strings.TrimPrefix(base, "http://")
 		sent := time.Now()
-		switch i % 8 {
+		kind := i % 8
+		switch {
+		case kind == 4 && clusters >= 8:
+			kind = 0
+		case kind == 7 && i%64 != 7:
+			kind = 5
+		}
+		switch kind {
 		case 0, 1, 2, 3:
 			addr := fmt.Sprintf("10.%d.%d.%d:6000", 100+w, i/256%256, i%256)
 			code, body, err := haDo(base, "POST", "/api/v2/proxies/meta", proxyBody(addr, fmt.Sprintf("host%d", i%8)))
 			s.done(node, sent, code, body, err, func() { s.l.proxies = append(s.l.proxies, addr) })
 		case 4:
 			name := fmt.Sprintf("ha%dc%d", w, i)
+			clusters++
 			code, body, err := haDo(base, "POST", "/api/v2/clusters/meta/"+name, `{"node_number":4}`)
 			s.done(node, sent, code, body, err, func() { s.l.clusters = append(s.l.clusters, name) })
 		case 5, 6:

@@ -50,7 +50,7 @@ func TestHAKillsUnderWrites(t *testing.T) {
 	l := newLedger()
 	seedHA(t, b.nodes, l)
 	epochs := watchEpochs(b)
-	s := b.writeStream(6, l)
+	s := b.writeStream(4, l)
 	s.waitResumed(time.Now(), haResumeBound, "the start")
 
 	killed := map[*haNode]bool{}
@@ -271,10 +271,14 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 
 // The calls an undermoon coordinator makes (spec §1.2: failure reports, the failed set,
 // failover, migration commits), all sent to a follower, work as on a single broker, and
-// every instance serves their results.
+// every instance serves their results. The instances take tokens, so the follower forwards
+// the operator's token with its changes, and the coordinator's calls come without one, from
+// loopback (a coordinator network), as undermoon's do.
 func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 	t.Parallel()
 	b := newHABroker(t, "coordinator", 3)
+	const token = "operator-token"
+	b.extra = []string{"--auth-token-file", tokenFile(t, token)}
 	for _, n := range b.nodes {
 		b.start(n)
 	}
@@ -286,9 +290,14 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 			break
 		}
 	}
+	// An operator's change carries the token, a coordinator's call none.
 	call := func(method, path, body string, want int) []byte {
 		t.Helper()
-		code, got, err := haDo(f.base(), method, "/api/v2"+path, body)
+		tok := token
+		if strings.HasPrefix(path, "/failures/") || strings.HasPrefix(path, "/proxies/failover/") || path == "/clusters/migrations" || method == "GET" {
+			tok = ""
+		}
+		code, got, err := haDoToken(f.base(), tok, method, "/api/v2"+path, body)
 		if err != nil || code != want {
 			t.Fatalf("%s %s on the follower: %d %s %v, want %d", method, path, code, got, err, want)
 		}
@@ -298,6 +307,17 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 	everywhere := func(path string) []byte {
 		t.Helper()
 		return b.same("/api/v2"+path, 20*time.Second)
+	}
+
+	// Without the token, or with another, the follower's change is refused and nothing
+	// changes; /ha needs none.
+	for _, tok := range []string{"", "other-token"} {
+		if code, got, err := haDoToken(f.base(), tok, "POST", "/api/v2/proxies/meta", proxyBody("10.7.9.9:6000", "host9")); err != nil || code != 401 {
+			t.Fatalf("a change through the follower with token %q: %d %s %v, want 401", tok, code, got, err)
+		}
+	}
+	if code, got, err := haGet(f.base(), "/ha"); err != nil || code != 200 {
+		t.Fatalf("GET /ha without a token: %d %s %v", code, got, err)
 	}
 
 	for i := range 8 {
@@ -367,5 +387,8 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 	json.Unmarshal(everywhere("/clusters/info/shop"), &info)
 	if info.NodeNumber != 8 || info.NodeNumberWithSlots != 8 {
 		t.Fatalf("after %d commits: %+v", commits, info)
+	}
+	if got := string(everywhere("/proxies/meta/10.7.9.9:6000")); got != `{"proxy":null}` {
+		t.Fatalf("the refused change was applied: %s", got)
 	}
 }
