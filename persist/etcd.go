@@ -16,7 +16,12 @@ import (
 
 // The etcd backend keeps the same records as the bbolt store, each under
 // <prefix>/data/<bucket>/<key>, and elects the one instance that may write under
-// <prefix>/leader. It is not wired into the engine yet (DESIGN.md, "HA on etcd").
+// <prefix>/leader (DESIGN.md, "HA on etcd").
+
+var (
+	_ Backend = (*Store)(nil)
+	_ Backend = (*EtcdStore)(nil)
+)
 
 // Defaults of EtcdConfig.
 const (
@@ -97,6 +102,13 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	return s, nil
 }
 
+// ID is this instance's value in the election: its API address.
+func (s *EtcdStore) ID() string { return s.cfg.ID }
+
+// LeaseTTL is the lease of this instance's leadership: how long a leader that died keeps
+// it before another instance can take over.
+func (s *EtcdStore) LeaseTTL() time.Duration { return s.cfg.LeaseTTL }
+
 func (s *EtcdStore) newSession(ctx context.Context) (*etcdSession, error) {
 	// The session's own Grant is unbounded; grant here with a timeout and hand it the lease.
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
@@ -132,19 +144,9 @@ func (s *EtcdStore) Close() error {
 // was lost (SessionDone), it first opens a new one: an instance that lost etcd campaigns
 // again once etcd is back.
 func (s *EtcdStore) Campaign(ctx context.Context) error {
-	cur := s.current()
-	select {
-	case <-cur.session.Done():
-		fresh, err := s.newSession(ctx)
-		if err != nil {
-			return fmt.Errorf("persist: etcd: campaign: %w", err)
-		}
-		cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
-		s.mu.Lock()
-		s.sess, s.leaderRev = fresh, 0
-		s.mu.Unlock()
-		cur = fresh
-	default:
+	cur, err := s.renew(ctx)
+	if err != nil {
+		return fmt.Errorf("persist: etcd: campaign: %w", err)
 	}
 	if err := cur.election.Campaign(ctx, s.cfg.ID); err != nil {
 		return fmt.Errorf("persist: etcd: campaign: %w", err)
@@ -153,6 +155,35 @@ func (s *EtcdStore) Campaign(ctx context.Context) error {
 	s.leaderKey, s.leaderRev = cur.election.Key(), cur.election.Rev()
 	s.mu.Unlock()
 	return nil
+}
+
+// Renew opens a new session if the current one's lease was lost (SessionDone), as
+// Campaign does first; after it, SessionDone is the new session's.
+func (s *EtcdStore) Renew(ctx context.Context) error {
+	_, err := s.renew(ctx)
+	return err
+}
+
+func (s *EtcdStore) renew(ctx context.Context) (*etcdSession, error) {
+	cur := s.current()
+	select {
+	case <-cur.session.Done():
+	default:
+		return cur, nil
+	}
+	fresh, err := s.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sess != cur { // renewed meanwhile by another caller
+		fresh.session.Close()
+		return s.sess, nil
+	}
+	cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
+	s.sess, s.leaderRev = fresh, 0
+	return fresh, nil
 }
 
 // Leading reports whether this instance won the election and no Commit has been fenced
@@ -297,12 +328,21 @@ func (r *Snapshot) ForEach(bucket Bucket, fn func(key string, value []byte) erro
 }
 
 // View reads the whole state in one linearizable read and runs fn on it.
-func (s *EtcdStore) View(fn func(r *Snapshot) error) error {
+func (s *EtcdStore) View(fn func(r Reader) error) error {
+	snap, err := s.Load()
+	if err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
+// Load reads the whole state in one linearizable read; a follower watches from its Rev.
+func (s *EtcdStore) Load() (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	resp, err := s.cli.Get(ctx, s.dataPrefix(), clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("persist: etcd load: %w", err)
+		return nil, fmt.Errorf("persist: etcd load: %w", err)
 	}
 	snap := &Snapshot{Rev: resp.Header.Revision, buckets: make(map[Bucket][]etcdRecord)}
 	for _, kv := range resp.Kvs {
@@ -313,7 +353,7 @@ func (s *EtcdStore) View(fn func(r *Snapshot) error) error {
 		snap.buckets[b] = append(snap.buckets[b], etcdRecord{k, nonNil(kv.Value)})
 	}
 	// etcd returns keys in byte order of the full key, so each bucket is already sorted.
-	return fn(snap)
+	return snap, nil
 }
 
 func (s *EtcdStore) splitKey(full string) (Bucket, string, bool) {
