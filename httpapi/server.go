@@ -77,12 +77,12 @@ type Server struct {
 	coordinatorNets []netip.Prefix
 	replica         bool
 	refusedWrites   prometheus.Counter
-	coord           *fasthttp.Server    // the coordinator listener's (coordinator.go)
+	coord           *fasthttp.Server // the coordinator listener's (coordinator.go)
 	// HA (ha.go): changes a follower forwards to the leader.
 	fwd        *fasthttp.Client
 	fwdTimeout time.Duration
 	instance   string
-	routes          map[string][]string // method → paths, for TestOpenAPIMatchesRouter
+	routes     map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
 // New builds the server and its routes.
