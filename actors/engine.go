@@ -222,6 +222,9 @@ func Start(o Options) (*Engine, error) {
 		e.closeStore()
 		return nil, fmt.Errorf("pool actor did not start: %w", err)
 	}
+	// st is the pool's from here on: read it before the HA node changes it.
+	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
+		Msg("broker state loaded")
 	if e.ha != nil {
 		e.ha.start(e.sys.Root, e.pool)
 	}
@@ -231,8 +234,6 @@ func Start(o Options) (*Engine, error) {
 			return nil, fmt.Errorf("replica addresses: %w", r.Err)
 		}
 	}
-	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
-		Msg("broker state loaded")
 	return e, nil
 }
 

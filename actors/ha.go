@@ -137,7 +137,12 @@ func (h *haNode) unavailable(err error) {
 }
 
 func (h *haNode) status() HAStatus {
-	return HAStatus{Backend: "etcd", Role: *h.role.Load(), Instance: h.store.ID(), Leader: *h.leader.Load(), Revision: h.rev.Load()}
+	rev := h.rev.Load()
+	role := *h.role.Load()
+	if role == RoleLeader {
+		rev = h.store.Revision() // its own commits
+	}
+	return HAStatus{Backend: "etcd", Role: role, Instance: h.store.ID(), Leader: *h.leader.Load(), Revision: rev}
 }
 
 func (h *haNode) writeTarget() (string, bool, error) {
@@ -439,6 +444,9 @@ func (a *ProxyPoolActor) stepDownNow(ctx actor.Context, err error) {
 
 // haCommitError is how a failed commit to etcd is answered, and the pool's refusal after.
 func haCommitError(err error) error {
+	if errors.Is(err, persist.ErrTooManyOps) {
+		return fmt.Errorf("%w: %w", meta.ErrPersistence, err)
+	}
 	if errors.Is(err, persist.ErrFenced) || errors.Is(err, persist.ErrNotLeader) {
 		return fmt.Errorf("%w: this instance's leadership ended before the change was committed; nothing of it was written, retry", ErrNoLeader)
 	}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
@@ -291,10 +292,12 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 			// etcd: fenced, or an unknown outcome. Stop writing until the HA node has
 			// reloaded the state and won the election again (ha.go).
 			refusal = haCommitError(err)
-			a.refuse = refusal
-			select {
-			case a.cfg.haLost <- err:
-			default:
+			if !errors.Is(err, persist.ErrTooManyOps) { // that one wrote nothing and changes nothing
+				a.refuse = refusal
+				select {
+				case a.cfg.haLost <- err:
+				default:
+				}
 			}
 		}
 		for _, p := range append(batch, a.queued...) {
