@@ -169,7 +169,9 @@ func TestHAFollowerRefusesChanges(t *testing.T) {
 		name   string
 		change func() Result
 	}{
-		{"add proxy", func() Result { return b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil) }},
+		{"add proxy", func() Result {
+			return b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil)
+		}},
 		{"create cluster", func() Result { return b.e.CreateCluster("c1", 4) }},
 		{"report failure", func() Result { return b.e.ReportFailure("127.0.0.9:7000", "r") }},
 		{"set epoch", func() Result { return b.e.SetEpoch(100) }},
