@@ -122,7 +122,7 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 type access int
 
 const (
-	accessOpen        access = iota // anyone: /healthz, /openapi.json
+	accessOpen        access = iota // anyone: /healthz, /openapi.json, /ha
 	accessCoordinator               // a token, or a client in --coordinator-networks
 	accessToken                     // a token
 )
@@ -134,7 +134,7 @@ const (
 // report while the router hands it to a cluster handler.
 func classify(method, path []byte) access {
 	get := bytes.Equal(method, []byte("GET")) || bytes.Equal(method, []byte("HEAD"))
-	if get && (bytes.Equal(path, []byte("/healthz")) || bytes.Equal(path, []byte("/openapi.json"))) {
+	if get && (bytes.Equal(path, []byte("/healthz")) || bytes.Equal(path, []byte("/openapi.json")) || bytes.Equal(path, []byte("/ha"))) {
 		return accessOpen
 	}
 	if get {

@@ -77,8 +77,12 @@ type Server struct {
 	coordinatorNets []netip.Prefix
 	replica         bool
 	refusedWrites   prometheus.Counter
-	coord           *fasthttp.Server    // the coordinator listener's (coordinator.go)
-	routes          map[string][]string // method → paths, for TestOpenAPIMatchesRouter
+	coord           *fasthttp.Server // the coordinator listener's (coordinator.go)
+	// HA (ha.go): changes a follower forwards to the leader.
+	fwd        *fasthttp.Client
+	fwdTimeout time.Duration
+	instance   string
+	routes     map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
 // New builds the server and its routes.
@@ -106,6 +110,10 @@ func New(o Options) *Server {
 		s.coordinatorNets = LoopbackNetworks
 	}
 	s.refusedWrites = newRefusedWrites(o.Registerer)
+	s.fwd, s.fwdTimeout = newForwardClient(), DefaultForwardTimeout
+	if o.Engine != nil {
+		s.instance = o.Engine.HA().Instance
+	}
 
 	r := router.New()
 	r.SaveMatchedRoutePath = true
@@ -126,6 +134,7 @@ func New(o Options) *Server {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
 	})
+	r.GET("/ha", s.serveHA)
 	if o.Gatherer != nil {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
@@ -140,7 +149,7 @@ func New(o Options) *Server {
 	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
-		Handler:                       s.middleware(r.Handler),
+		Handler:                       s.middleware(s.toLeader(r.Handler)),
 		Name:                          "fulcrum",
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
@@ -158,7 +167,7 @@ func New(o Options) *Server {
 		// fasthttp's own errors would quote the raw request; error bodies never do.
 		SecureErrorLogMessage: true,
 	}
-	s.coord = s.coordinatorServer(r.Handler)
+	s.coord = s.coordinatorServer(s.toLeader(r.Handler))
 	return s
 }
 

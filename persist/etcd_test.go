@@ -52,7 +52,7 @@ func putBatch(kvs ...string) *Batch {
 func state(t *testing.T, s *EtcdStore) string {
 	t.Helper()
 	var lines []string
-	err := s.View(func(r *Snapshot) error {
+	err := s.View(func(r Reader) error {
 		for _, b := range buckets {
 			r.ForEach(b, func(k string, v []byte) error {
 				lines = append(lines, fmt.Sprintf("%s/%s=%s", b, k, v))
@@ -86,7 +86,7 @@ func TestEtcdCommitThenLoadFromAnotherInstance(t *testing.T) {
 	if got := state(t, other); got != want {
 		t.Fatalf("state:\n%s\nwant:\n%s", got, want)
 	}
-	err := other.View(func(r *Snapshot) error {
+	err := other.View(func(r Reader) error {
 		if v := r.Get(Failed, "p1"); v == nil || len(v) != 0 {
 			t.Errorf("Get(failed, p1) = %v, want an empty non-nil value", v)
 		}
@@ -240,8 +240,10 @@ func TestEtcdFollowerWatchInOrder(t *testing.T) {
 	}
 	follower := openEtcd(t, prefix, "follower", 0)
 	var from int64
-	if err := follower.View(func(r *Snapshot) error { from = r.Rev; return nil }); err != nil {
+	if snap, err := follower.Load(); err != nil {
 		t.Fatal(err)
+	} else {
+		from = snap.Rev
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -25,6 +25,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/actors/balancer"
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
+	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -70,15 +71,16 @@ commands:
 }
 
 type serveConfig struct {
-	listen, dataDir, kafkaBootstrap string
-	failureTTL, syncMetaInterval    time.Duration
-	failureQuorum, migrationLimit   int
-	orderedProxy                    bool
-	balancer                        balancer.ExecOptions
-	replicaAddresses                string
-	logLevel, logFormat             string
-	memoryLimit                     int64 // MiB, 0: none
-	maxBodyBytes, bodyBytesInFlight int
+	storeConfig
+	listen, advertiseAddr, kafkaBootstrap string
+	failureTTL, syncMetaInterval          time.Duration
+	failureQuorum, migrationLimit         int
+	orderedProxy                          bool
+	balancer                              balancer.ExecOptions
+	replicaAddresses                      string
+	logLevel, logFormat                   string
+	memoryLimit                           int64 // MiB, 0: none
+	maxBodyBytes, bodyBytesInFlight       int
 
 	// Security (security.go).
 	authTokenFile, coordinatorListen string
@@ -92,7 +94,8 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	c := &serveConfig{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7799", "HTTP listen address (both API families)")
-	fs.StringVar(&c.dataDir, "data-dir", "./fulcrum-data", "directory of the durable store")
+	fs.StringVar(&c.advertiseAddr, "advertise-addr", "", "host:port the other instances reach this one's API at, and its ID in the etcd election (default --listen)")
+	storeFlags(fs, &c.storeConfig)
 	fs.StringVar(&c.kafkaBootstrap, "kafka-bootstrap", "", "Kafka bootstrap servers, comma separated (empty: balancer answers 503)")
 	fs.DurationVar(&c.failureTTL, "failure-ttl", 60*time.Second, "how long a proxy failure report counts")
 	fs.IntVar(&c.failureQuorum, "failure-quorum", 1, "distinct reporters needed to list a proxy as failed")
@@ -153,6 +156,17 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if err := c.checkSecurity(); err != nil {
 		return nil, err
 	}
+	if err := c.storeConfig.check(); err != nil {
+		return nil, err
+	}
+	if c.advertiseAddr == "" {
+		c.advertiseAddr = c.listen
+	}
+	if c.etcdEndpoints != "" {
+		if err := checkAdvertise(c.advertiseAddr); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -190,14 +204,19 @@ func serve(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine, err := actors.Start(actors.Options{
-		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
-		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
-		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
-		ReplicationToken: sec.replicationToken,
-	})
+	// main owns the store and the actor system and hands them to both products: the broker
+	// engine and the balancer each stop only what they spawned.
+	store, err := c.storeConfig.open(c.advertiseAddr)
 	if err != nil {
 		return err
+	}
+	sys := actors.NewActorSystem(log)
+	closeStore := func() {
+		sys.Shutdown()
+		// With etcd, closing revokes the lease: another instance takes over at once.
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("close store")
+		}
 	}
 	// The balancer is optional: without Kafka, GET /balancer answers 503.
 	var (
@@ -214,24 +233,42 @@ func serve(args []string) error {
 			kafka.Close()
 		}
 	}
+	_, ha := store.(*persist.EtcdStore)
 	if c.kafkaBootstrap != "" {
 		if kafka, err = newKafkaClient(c.kafkaBootstrap); err != nil {
-			engine.Stop()
+			closeStore()
 			return fmt.Errorf("--kafka-bootstrap: %w", err)
 		}
 		adm := kadm.NewClient(kafka)
-		// Plans executed (POST /balancer) live in the engine's store, in their own bucket;
-		// unfinished ones are resumed here.
-		bal, err = balancer.Start(engine.System(), balancer.Options{
+		// Plans executed (POST /balancer) live in the store, in their own bucket; unfinished
+		// ones are resumed here, or, with etcd, by whichever instance leads.
+		bal, err = balancer.Start(sys, balancer.Options{
 			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
-			Executor: kafkaload.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
+			Executor: kafkaload.NewAdmin(adm, 0), Store: store, Exec: c.balancer, Registerer: reg,
+			Standby: ha,
 		})
 		if err != nil {
 			stopBalancer()
-			engine.Stop()
+			closeStore()
 			return err
 		}
+	}
+	var leadership func(bool)
+	if bal != nil {
+		leadership = bal.SetLeading
+	}
+	engine, err := actors.Start(actors.Options{
+		Logger: log, Store: store, System: sys, Instance: c.advertiseAddr, Leadership: leadership,
+		FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
+		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
+		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
+		ReplicationToken: sec.replicationToken,
+	})
+	if err != nil {
+		stopBalancer()
+		closeStore()
+		return err
 	}
 	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
 		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight,
@@ -240,9 +277,11 @@ func serve(args []string) error {
 	if err != nil {
 		stopBalancer()
 		engine.Stop()
+		closeStore()
 		return err
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
+		Str("etcd_endpoints", c.etcdEndpoints).Str("etcd_prefix", c.etcdPrefix).Str("advertise_addr", c.advertiseAddr).
 		Str("version", Version).Int("gomaxprocs", procs).Bool("tls", c.tlsCert != "").Bool("auth", sec.tokens != nil).
 		Str("coordinator_networks", networksString(c.coordinatorNetworks)).Bool("replica", c.replica).Msg("fulcrum serving")
 
@@ -272,13 +311,15 @@ wait:
 		}
 	}
 	// Shutdown order: stop accepting and drain in-flight requests, stop the balancer and
-	// close its Kafka client, stop the engine's actors, close the store. Every acknowledged
-	// change is already on disk.
+	// close its Kafka client, stop the engine's actors, the actor system, close the store.
+	// Every acknowledged change is already on disk.
 	if err := srv.Shutdown(); err != nil {
 		log.Error().Err(err).Msg("http shutdown")
 	}
 	stopBalancer()
-	if err := engine.Stop(); err != nil {
+	err = engine.Stop()
+	closeStore()
+	if err != nil {
 		return fmt.Errorf("stop engine: %w", err)
 	}
 	log.Info().Msg("stopped")
