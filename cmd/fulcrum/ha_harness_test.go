@@ -1,5 +1,3 @@
-//go:build hacore
-
 package main
 
 // The harness of the HA process tests (ha_process_test.go): several `fulcrum serve`
@@ -515,13 +513,12 @@ func (s *stream) write(w int, bases []string) {
 		switch kind {
 		case 0, 1, 2, 3:
 			addr := fmt.Sprintf("10.%d.%d.%d:6000", 100+w, i/256%256, i%256)
-			code, body, err := haDo(base, "POST", "/api/v2/proxies/meta", proxyBody(addr, fmt.Sprintf("host%d", i%8)))
+			code, body, err := haDo(base, "POST", "/api/v2/proxies/meta", proxyBody(addr, fmt.Sprintf("host%d", (i+i/8)%8)))
 			s.done(node, sent, code, body, err, func() { s.l.proxies = append(s.l.proxies, addr) })
 		case 4:
 			name := fmt.Sprintf("ha%dc%d", w, i)
-			clusters++
 			code, body, err := haDo(base, "POST", "/api/v2/clusters/meta/"+name, `{"node_number":4}`)
-			s.done(node, sent, code, body, err, func() { s.l.clusters = append(s.l.clusters, name) })
+			s.done(node, sent, code, body, err, func() { s.l.clusters = append(s.l.clusters, name); clusters++ })
 		case 5, 6:
 			// Never a registered address: registering a proxy clears its reports.
 			target, reporter := fmt.Sprintf("172.16.%d.%d:6000", w, i%16), fmt.Sprintf("coord%d-%d", w, i)
@@ -540,6 +537,16 @@ func (s *stream) done(node string, sent time.Time, code int, body []byte, err er
 	if err == nil && code == 200 {
 		s.l.acked(node, sent, record)
 	}
+}
+
+// steady waits (bounded) until the stream has had every kind of write acknowledged.
+func (s *stream) steady() {
+	s.b.t.Helper()
+	waitFor(s.b.t, 20*time.Second, "every kind of write acknowledged", func() bool {
+		s.l.mu.Lock()
+		defer s.l.mu.Unlock()
+		return len(s.l.clusters) > 0 && len(s.l.reports) > 0 && s.l.maxEpoch > 0
+	})
 }
 
 // waitResumed waits until each of nodes (every live instance if none are given) has

@@ -1,5 +1,3 @@
-//go:build hacore
-
 package main
 
 // Broker high availability on etcd (issue 12), shown with real processes: several
@@ -52,6 +50,7 @@ func TestHAKillsUnderWrites(t *testing.T) {
 	epochs := watchEpochs(b)
 	s := b.writeStream(4, l)
 	s.waitResumed(time.Now(), haResumeBound, "the start")
+	s.steady()
 
 	killed := map[*haNode]bool{}
 	for range b.nodes {
@@ -221,6 +220,7 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 	seedHA(t, b.nodes, l)
 	s := b.writeStream(4, l)
 	s.waitResumed(time.Now(), haResumeBound, "the start")
+	s.steady()
 
 	pr := probeWrites(old)
 	cut := time.Now()
@@ -383,6 +383,7 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 	if commits == 0 {
 		t.Fatal("the expand made no migration task")
 	}
+	t.Logf("%d migration tasks committed through the follower %s (leader %s)", commits, f.listen, leader.listen)
 	var info meta.ClusterInfo
 	json.Unmarshal(everywhere("/clusters/info/shop"), &info)
 	if info.NodeNumber != 8 || info.NodeNumberWithSlots != 8 {
