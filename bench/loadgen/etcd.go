@@ -173,9 +173,9 @@ func cmdEtcd(args []string) error {
 				rep.CPU.ServerUsPerRequest, target)
 		}
 	}
-	fmt.Fprintf(&b, "\nCommand: `make bench-etcd` (`bin/loadgen etcd -fulcrum %s -etcdlocal %s -c %d -d %s -warmup %s -followers %d`). "+
-		"Every report as JSON: [%s](%s).\n", f.fulcrum, f.etcdlocal, f.conc, f.dur, f.warmup, f.followers,
-		filepath.Base(f.jsonPath), filepath.Base(f.jsonPath))
+	fmt.Fprintf(&b, "\nCommand: `make bench-etcd` (`bin/loadgen etcd -fulcrum %s -etcdlocal %s -c %d -d %s -warmup %s -followers %d "+
+		"-proxies %d -hosts %d -clusters %d -failure-ttl %s`). Every report as JSON: [%s](%s).\n", f.fulcrum, f.etcdlocal, f.conc, f.dur,
+		f.warmup, f.followers, f.Proxies, f.Hosts, f.Clusters, f.failureTTL, filepath.Base(f.jsonPath), filepath.Base(f.jsonPath))
 	if err := resultsfile.Update(f.results, "loadgen-etcd", b.String()); err != nil {
 		return err
 	}
