@@ -101,6 +101,7 @@ func TestHAKillsUnderWrites(t *testing.T) {
 
 	s.halt()
 	t.Logf("write stream: %s", l)
+	l.checkAnswers(t)
 	if len(l.proxies) < 100 || len(l.clusters) == 0 || len(l.reports) == 0 || l.maxEpoch == 0 {
 		t.Fatalf("too few acknowledged writes of some kind: the stream did not run (%s)", l)
 	}
@@ -258,9 +259,17 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 	for _, n := range b.nodes {
 		l.waitServed(t, n, 20*time.Second)
 	}
+	l.checkAnswers(t)
 	counts := map[string]int{}
 	for _, a := range answers {
-		counts[fmt.Sprintf("%d %s", a.code, a.err)]++
+		key := fmt.Sprintf("%d %s", a.code, a.err)
+		if a.code == 0 {
+			key = "no answer"
+		}
+		counts[key]++
+		if a.code != 200 && !allowedFailures[key] {
+			t.Errorf("the partitioned leader answered %s (sent %v after the cut)", key, a.sent.Sub(cut).Round(time.Millisecond))
+		}
 		if a.code == 200 && ms.AllProxies[a.addr] == nil {
 			t.Fatalf("the partitioned leader acknowledged %s (sent %v after the cut), which no instance serves",
 				a.addr, a.sent.Sub(cut).Round(time.Millisecond))
