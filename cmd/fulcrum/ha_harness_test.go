@@ -289,6 +289,20 @@ func (b *haBroker) same(path string, within time.Duration) []byte {
 	}
 }
 
+// epochOf reads GET /api/v2/epoch of n.
+func (b *haBroker) epochOf(n *haNode) uint64 {
+	b.t.Helper()
+	code, body, err := haGet(n.base(), "/api/v2/epoch")
+	var e uint64
+	if err == nil && code == 200 {
+		_, err = fmt.Sscan(string(body), &e)
+	}
+	if err != nil || code != 200 {
+		b.t.Fatalf("%s: GET /epoch: %d %s %v", n.listen, code, body, err)
+	}
+	return e
+}
+
 // epochs reads GET /api/v2/epoch of every live instance.
 func (b *haBroker) epochs() map[string]string {
 	b.t.Helper()
@@ -654,6 +668,17 @@ func (w *epochWatch) halt() {
 	<-w.done
 }
 
+// highest is the highest epoch any instance has shown so far.
+func (w *epochWatch) highest() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var m uint64
+	for _, e := range w.last {
+		m = max(m, e)
+	}
+	return m
+}
+
 // check stops the watch and fails the test if an epoch went down.
 func (w *epochWatch) check(t *testing.T) {
 	t.Helper()
@@ -686,4 +711,10 @@ func etcdLeader(t *testing.T, endpoints []string) int {
 	}
 	t.Fatal("no etcd member leads")
 	return -1
+}
+
+// leaderEpoch reads the epoch of the instance that leads now (as the live ones agree).
+func (b *haBroker) leaderEpoch() uint64 {
+	b.t.Helper()
+	return b.epochOf(b.waitLeader(20 * time.Second))
 }

@@ -67,7 +67,12 @@ func TestHAKillsUnderWrites(t *testing.T) {
 		killed[victim] = true
 		at := time.Now()
 		b.kill(victim)
+		seen := epochs.highest() // every epoch shown was committed
 		s.waitResumed(at, haResumeBound, "kill -9 of the "+role+" "+victim.listen)
+		// Epochs go on from the highest committed one, whoever leads now.
+		if now := b.leaderEpoch(); now <= seen {
+			t.Fatalf("after the kill of %s the leader's epoch is %d, not above %d shown before", victim.listen, now, seen)
+		}
 		b.start(victim)
 		s.waitResumed(time.Now(), haResumeBound, "the restart of "+victim.listen)
 		leader = b.waitLeader(20 * time.Second)
