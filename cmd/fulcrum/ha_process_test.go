@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +34,8 @@ func seedHA(t *testing.T, nodes []*haNode, l *ledger) {
 }
 
 // Three instances under a steady stream of writes sent to all of them: each is killed -9 in
-// turn (the leader whenever it has not been killed yet) and restarted, then the etcd raft
-// leader is killed -9 and restarted. After every kill every surviving instance acknowledges
+// turn (the leader whenever it has not been killed yet) and restarted, the leader is
+// stopped with SIGTERM and restarted, then the etcd raft leader is killed -9 and restarted. After every kill every surviving instance acknowledges
 // writes again within haResumeBound; at the end every instance serves every acknowledged
 // write and the same epoch, no instance ever showed an epoch going down, and a fresh
 // instance with an empty data dir serves the whole state.
@@ -78,11 +79,22 @@ func TestHAKillsUnderWrites(t *testing.T) {
 		leader = b.waitLeader(20 * time.Second)
 	}
 
+	// A leader stopped with SIGTERM exits cleanly and hands over at once (it revokes its
+	// lease): no wait for the lease to expire.
+	at := time.Now()
+	if err := leader.p.kill(syscall.SIGTERM, 10*time.Second); err != nil {
+		t.Fatalf("the leader's exit after SIGTERM: %v", err)
+	}
+	leader.p = nil
+	s.waitResumed(at, haResumeBound, "SIGTERM of the leader "+leader.listen)
+	b.start(leader)
+	s.waitResumed(time.Now(), haResumeBound, "the restart of "+leader.listen)
+
 	// One etcd member of three — the raft leader — killed -9, then restarted.
 	endpoints := etcdtest.Endpoints(t)
 	members := etcdtest.Cluster(t)
 	member := etcdLeader(t, endpoints)
-	at := time.Now()
+	at = time.Now()
 	if err := members.StopMember(member, true); err != nil {
 		t.Fatal(err)
 	}
