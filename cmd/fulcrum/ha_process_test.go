@@ -194,6 +194,15 @@ func (p *probe) halt() []probeAnswer {
 	return p.snapshot()
 }
 
+func (p *probe) last() probeAnswer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.answers) == 0 {
+		return probeAnswer{}
+	}
+	return p.answers[len(p.answers)-1]
+}
+
 func (p *probe) snapshot() []probeAnswer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
