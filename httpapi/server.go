@@ -82,7 +82,7 @@ type Server struct {
 	fwd        *fasthttp.Client
 	fwdTimeout time.Duration
 	instance   string
-	ha         bool // the engine is a member of an HA broker (etcd)
+	ha         bool                // the engine is a member of an HA broker (etcd)
 	routes     map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
