@@ -99,8 +99,9 @@ type engineConfig struct {
 
 	// HA on etcd (ha.go), nil with bbolt: haLost receives the pool's failed commits;
 	// haRefuse is the pool's answer to changes until it is told to lead.
-	haLost   chan error
-	haRefuse error
+	haLost    chan error
+	haRefuse  error
+	haApplied func(rev int64) // the pool applied the store's state up to rev
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -184,7 +185,7 @@ func Start(o Options) (*Engine, error) {
 		// nothing (the ordered-proxy flag included) before it leads.
 		e.instance = es.ID()
 		e.ha = newHANode(es, cfg.log, o.OrderedProxy, o.Leadership, cmp.Or(o.StoreTimeout, 10*time.Second)+e.timeout)
-		cfg.haLost = e.ha.lost
+		cfg.haLost, cfg.haApplied = e.ha.lost, e.ha.setApplied
 		cfg.haRefuse = fmt.Errorf("%w: this instance is a follower; send changes to the leader", ErrNoLeader)
 		cfg.syncInterval = -1 // the other instances are the replicas
 		var stored bool

@@ -77,12 +77,16 @@ type (
 	// (Lead) or refuse every change with Refuse.
 	replaceState struct {
 		St     *poolState
+		Rev    int64 // the revision St was read at
 		Lead   bool
 		Refuse error
 		Done   chan struct{} // closed once the pool holds St
 	}
-	// applyStored applies changes another instance committed (a follower's watch).
-	applyStored struct{ D *delta }
+	// applyStored applies changes another instance committed at Rev (a follower's watch).
+	applyStored struct {
+		D   *delta
+		Rev int64
+	}
 	// stepDown stops the pool writing: changes are refused with Err until the next reload.
 	stepDown struct{ Err error }
 )
@@ -101,7 +105,11 @@ type haNode struct {
 	role   atomic.Pointer[string]
 	why    atomic.Pointer[string] // why unavailable
 	leader atomic.Pointer[string] // polled; "" unknown
-	rev    atomic.Int64
+	// rev is the revision the pool has applied (set by the pool, after the cluster actors
+	// were sent their records: a read that follows sees it); applied is closed and replaced
+	// at each change of rev, to wake WaitRevision.
+	rev     atomic.Int64
+	applied atomic.Pointer[chan struct{}]
 	// lost is the pool's report that a commit failed (fenced, or an unknown outcome): it
 	// stopped writing.
 	lost chan error
@@ -120,6 +128,8 @@ func newHANode(store *persist.EtcdStore, log zerolog.Logger, ordered bool, onLea
 	h := &haNode{store: store, log: log.With().Str("component", "ha").Logger(), ordered: ordered, onLead: onLead,
 		timeout: timeout, lost: make(chan error, 1)}
 	h.setRole(RoleFollower)
+	ch := make(chan struct{})
+	h.applied.Store(&ch)
 	h.leader.Store(new(string))
 	h.why.Store(new(string))
 	return h
@@ -143,6 +153,35 @@ func (h *haNode) status() HAStatus {
 		rev = h.store.Revision() // its own commits
 	}
 	return HAStatus{Backend: "etcd", Role: role, Instance: h.store.ID(), Leader: *h.leader.Load(), Revision: rev}
+}
+
+// setApplied records the revision the pool applied; called by the pool.
+func (h *haNode) setApplied(rev int64) {
+	h.rev.Store(rev)
+	ch := make(chan struct{})
+	close(*h.applied.Swap(&ch))
+}
+
+// WaitRevision waits, at most timeout, until this instance serves the etcd revision rev
+// (a change the leader committed at rev, forwarded from here: the client that gets its
+// answer then reads its own write here). It reports whether it does.
+func (e *Engine) WaitRevision(rev int64, timeout time.Duration) bool {
+	if e.ha == nil {
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		ch := *e.ha.applied.Load()
+		if e.ha.rev.Load() >= rev || *e.ha.role.Load() == RoleLeader {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+	}
 }
 
 func (h *haNode) writeTarget() (string, bool, error) {
@@ -205,8 +244,7 @@ func (h *haNode) run(ctx context.Context) {
 	var c *campaign // nil while none runs
 	defer func() {
 		if c != nil {
-			c.cancel()
-			<-c.done
+			c.cancel() // not waited for: see campaign
 		}
 	}()
 	for ctx.Err() == nil {
@@ -241,7 +279,10 @@ func (h *haNode) run(ctx context.Context) {
 	}
 }
 
-// campaign is a Campaign running in the background.
+// campaign is a Campaign running in the background. A cancelled one is never waited for:
+// etcd's Election.Campaign resigns on cancellation with the client's own context, which
+// blocks while etcd cannot be reached (until the store is closed). Its lease is gone or
+// going anyway, so what it would still do is harmless.
 type campaign struct {
 	cancel context.CancelFunc
 	done   chan error // its outcome, once
@@ -258,7 +299,7 @@ type followOutcome int
 
 const (
 	followReload        followOutcome = iota // the watch ended: reload
-	followCampaignEnded                      // the campaign failed or was stopped (its outcome read)
+	followCampaignEnded                      // the campaign failed, or was cancelled as void
 	followWon                                // elected
 )
 
@@ -283,8 +324,7 @@ func (h *haNode) follow(ctx context.Context, rev int64, c *campaign) (followOutc
 				sleep(ctx, haRetry)
 				return followReload, nil
 			}
-			h.root.Send(h.pool, &applyStored{D: d})
-			h.rev.Store(ev.Rev)
+			h.root.Send(h.pool, &applyStored{D: d, Rev: ev.Rev})
 		case err := <-c.done:
 			if err != nil {
 				return followCampaignEnded, err
@@ -294,7 +334,6 @@ func (h *haNode) follow(ctx context.Context, rev int64, c *campaign) (followOutc
 			// The lease is lost (etcd unreachable past its TTL): the campaign on it is
 			// void; the next one opens a new session.
 			c.cancel()
-			<-c.done
 			return followCampaignEnded, errors.New("etcd session lost (etcd unreachable past the lease TTL)")
 		case <-ctx.Done():
 			return followReload, nil
@@ -364,7 +403,7 @@ func (h *haNode) reload(lead bool) (int64, error) {
 		refuse = fmt.Errorf("%w: this instance is a follower; send changes to the leader", ErrNoLeader)
 	}
 	done := make(chan struct{})
-	h.root.Send(h.pool, &replaceState{St: st, Lead: lead, Refuse: refuse, Done: done})
+	h.root.Send(h.pool, &replaceState{St: st, Rev: snap.Rev, Lead: lead, Refuse: refuse, Done: done})
 	t := time.NewTimer(h.timeout)
 	defer t.Stop()
 	select {
@@ -375,7 +414,6 @@ func (h *haNode) reload(lead bool) (int64, error) {
 		// claim; try again.
 		return 0, fmt.Errorf("the pool did not take the state within %s", h.timeout)
 	}
-	h.rev.Store(snap.Rev)
 	return snap.Rev, nil
 }
 
@@ -410,6 +448,7 @@ func (a *ProxyPoolActor) installStored(ctx actor.Context, msg any) {
 			a.refuse = m.Refuse
 		}
 		a.published(ctx, d)
+		a.cfg.haApplied(m.Rev)
 		close(m.Done)
 	case *applyStored:
 		// Nothing is queued on a follower, so tent is durable: apply to both instead of
@@ -417,6 +456,7 @@ func (a *ProxyPoolActor) installStored(ctx actor.Context, msg any) {
 		m.D.applyTo(a.durable)
 		m.D.applyTo(a.tent)
 		a.published(ctx, m.D)
+		a.cfg.haApplied(m.Rev)
 	}
 }
 

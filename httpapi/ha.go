@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -46,11 +47,24 @@ func newForwardClient() *fasthttp.Client {
 	}
 }
 
+// headerRevision is the etcd revision a leader's answer to a change reflects: the
+// follower that forwarded it relays the answer once it serves that revision itself, so a
+// client reads its own writes on the instance it wrote through.
+const headerRevision = "X-Fulcrum-Revision"
+
+// revisionWait bounds how long a follower holds a leader's answer for its watch to catch
+// up (the watch delay is a few milliseconds); past it the answer goes out anyway.
+const revisionWait = 2 * time.Second
+
 // toLeader wraps the routes: a change this instance does not take goes to the leader.
 func (s *Server) toLeader(routes fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if !s.routeChange(ctx) {
-			routes(ctx)
+		if s.routeChange(ctx) {
+			return
+		}
+		routes(ctx)
+		if s.ha && isChange(ctx.Method(), ctx.Request.URI().PathOriginal()) {
+			ctx.Response.Header.Set(headerRevision, strconv.FormatInt(s.engine.HA().Revision, 10))
 		}
 	}
 }
@@ -144,5 +158,8 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, addr string) error {
 		ctx.Response.Header.SetBytesKV(k, v)
 	}
 	ctx.Response.SetBody(resp.Body())
+	if rev, err := strconv.ParseInt(string(resp.Header.Peek(headerRevision)), 10, 64); err == nil && rev > 0 {
+		s.engine.WaitRevision(rev, revisionWait)
+	}
 	return nil
 }

@@ -82,6 +82,7 @@ type Server struct {
 	fwd        *fasthttp.Client
 	fwdTimeout time.Duration
 	instance   string
+	ha         bool                // the engine is a member of an HA broker (etcd)
 	routes     map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
@@ -112,7 +113,8 @@ func New(o Options) *Server {
 	s.refusedWrites = newRefusedWrites(o.Registerer)
 	s.fwd, s.fwdTimeout = newForwardClient(), DefaultForwardTimeout
 	if o.Engine != nil {
-		s.instance = o.Engine.HA().Instance
+		st := o.Engine.HA()
+		s.instance, s.ha = st.Instance, st.Backend == "etcd"
 	}
 
 	r := router.New()

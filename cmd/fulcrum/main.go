@@ -46,7 +46,7 @@ func main() {
 	case "version":
 		fmt.Println(Version)
 	case "export-meta", "import-meta":
-		if err := metaFile(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
+		if err := metaFile(os.Args[1], os.Args[2:], os.Getenv, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "fulcrum:", err)
 			os.Exit(1)
 		}
@@ -67,6 +67,8 @@ commands:
   export-meta  --data-dir D > file: write the state as undermoon's meta file (mem-broker-0.2)
   import-meta  --data-dir D file: replace the state of a stopped Fulcrum with a meta file
                (mem-broker-0.2 or 0.1; "-" reads standard input)
+               Both take --etcd-endpoints E [--etcd-prefix P] instead of --data-dir for the
+               state in etcd (import-meta: with no instance running).
   version      print the version`)
 }
 
@@ -114,19 +116,7 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<20, "largest request body in bytes (413 beyond; at most --body-bytes-in-flight)")
 	fs.IntVar(&c.bodyBytesInFlight, "body-bytes-in-flight", 64<<20, "request body bytes read or handled at once (503 OVERLOADED beyond, before reading)")
 	securityFlags(fs, c)
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -168,6 +158,24 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 		}
 	}
 	return c, nil
+}
+
+// parseFlags sets each flag from FULCRUM_<NAME> in the environment, then parses args:
+// flags win.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
 }
 
 func newLogger(c *serveConfig) (zerolog.Logger, error) {

@@ -40,8 +40,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	// The HA tests use the etcd of make test, or one started here (etcdtest).
-	code := etcdtest.Main(m)
+	code := etcdtest.Main(m) // a 3-member etcd for the HA tests, unless make test runs one
 	os.Exit(code)
 }
 
