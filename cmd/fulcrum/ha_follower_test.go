@@ -1,5 +1,3 @@
-//go:build hafollower
-
 package main
 
 import (
