@@ -53,6 +53,7 @@ func TestHAPartitionedFollowerCatchesUp(t *testing.T) {
 		}
 		return err == nil && st.Role == "unavailable"
 	})
+	checkUnavailable(t, cutOff)
 	// The others keep writing while it is cut off.
 	s.waitResumed(time.Now(), haResumeBound, "the follower's partition", leader, third)
 	// Its reads go on from the state it has.

@@ -718,3 +718,15 @@ func (b *haBroker) leaderEpoch() uint64 {
 	b.t.Helper()
 	return b.epochOf(b.waitLeader(20 * time.Second))
 }
+
+// checkUnavailable fails the test unless a change sent to n, which says it is unavailable
+// (cut off from etcd), answers 503 ETCD_UNAVAILABLE with a message saying why.
+func checkUnavailable(t *testing.T, n *haNode) {
+	t.Helper()
+	code, body, err := haDo(n.base(), "POST", "/api/v2/proxies/meta", proxyBody("10.251.0.1:6000", "host0"))
+	var e struct{ Error, Message string }
+	json.Unmarshal(body, &e)
+	if err != nil || code != 503 || e.Error != "ETCD_UNAVAILABLE" || e.Message == "" {
+		t.Fatalf("a change sent to %s, cut off from etcd: %d %s %v; want 503 ETCD_UNAVAILABLE saying why", n.listen, code, body, err)
+	}
+}

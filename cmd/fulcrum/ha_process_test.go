@@ -267,6 +267,7 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 		st, err := old.status()
 		return err == nil && st.Role == "unavailable"
 	})
+	checkUnavailable(t, old)
 	answers := pr.halt()
 
 	heal := time.Now()
