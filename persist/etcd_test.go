@@ -486,3 +486,45 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 		t.Fatalf("Commit after winning again: %v", err)
 	}
 }
+
+// A batch above the members' --max-txn-ops (etcdlocal: 4096) is refused whole with
+// ErrTooManyOps, whether this client's MaxTxnOps catches it first or etcd does; the
+// leadership stays.
+func TestEtcdCommitAboveMaxTxnOps(t *testing.T) {
+	cases := []struct {
+		name      string
+		maxTxnOps int
+		records   int
+	}{
+		{"caught by the client", 100, 101},
+		{"refused by etcd", 1 << 20, 4097},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := OpenEtcd(ctx, EtcdConfig{Endpoints: etcdtest.Endpoints(t), Prefix: etcdtest.Prefix("txnops"), ID: "a", MaxTxnOps: tc.maxTxnOps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			campaign(t, s)
+			var b Batch
+			for i := range tc.records {
+				b.Put(Clusters, fmt.Sprintf("c%05d", i), []byte("x"))
+			}
+			if err := s.Commit(&b); !errors.Is(err, ErrTooManyOps) {
+				t.Fatalf("Commit of %d records: %v, want ErrTooManyOps", tc.records, err)
+			}
+			if got := state(t, s); got != "" {
+				t.Fatalf("state after a refused batch: %d bytes", len(got))
+			}
+			if !s.Leading() {
+				t.Fatal("leadership lost by a refused batch")
+			}
+			if err := s.Commit(putBatch("c1", "x")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -156,6 +156,11 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 		if err := checkAdvertise(c.advertiseAddr); err != nil {
 			return nil, err
 		}
+		// The instances on etcd are each other's replicas; undermoon's replication is for
+		// one master and its read-only copies.
+		if c.replica || c.replicaList() != nil {
+			return nil, errors.New("--replica and --replica-addresses do not apply with --etcd-endpoints")
+		}
 	}
 	return c, nil
 }

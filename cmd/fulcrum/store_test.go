@@ -48,6 +48,8 @@ func TestParseServeEtcdRejects(t *testing.T) {
 		{"advertise without port", []string{"--etcd-endpoints", "http://a:2379", "--advertise-addr", "host"}},
 		{"advertise on port 0", []string{"--etcd-endpoints", "http://a:2379", "--listen", "127.0.0.1:0"}},
 		{"advertise unspecified host", []string{"--etcd-endpoints", "http://a:2379", "--listen", "0.0.0.0:7799"}},
+		{"replica on etcd", []string{"--etcd-endpoints", "http://a:2379", "--replica"}},
+		{"replica addresses on etcd", []string{"--etcd-endpoints", "http://a:2379", "--replica-addresses", "h:1"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
