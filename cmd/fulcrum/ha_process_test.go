@@ -429,3 +429,15 @@ func TestHACoordinatorCallsOnAFollower(t *testing.T) {
 		t.Fatalf("the refused change was applied: %s", got)
 	}
 }
+
+// Without etcd, /ha says so: the bbolt backend, one instance that writes, no revision; and
+// it needs no token, like /healthz.
+func TestHAStatusOnBbolt(t *testing.T) {
+	t.Parallel()
+	n := &haNode{listen: freeAddr(t), dataDir: t.TempDir()}
+	n.p = startFulcrum(t, n.dataDir, n.listen, "--auth-token-file", tokenFile(t, "a-token"))
+	st, err := n.status()
+	if err != nil || st != (haStatus{Backend: "bbolt", Role: "single", Instance: n.listen}) {
+		t.Fatalf("GET /ha on bbolt: %+v %v", st, err)
+	}
+}
