@@ -47,13 +47,13 @@ func TestStandbyResumesWhenLeading(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPlan(t, old, token, func(s *PlanStatus) bool { return s.Phase == PhaseReassigning })
+	waitStored(t, store, token, PhaseReassigning) // shown before written: see below
 	if err := old.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
 	b := startStandby(t, store, k)
-	// The store holds the last record the old leader wrote: unfinished, in whatever phase.
-	if s, err := b.Plan(token); err != nil || s.Token != token || s.Done {
+	if s, err := b.Plan(token); err != nil || s.Phase != PhaseReassigning {
 		t.Fatalf("standby's read of the plan: %+v %v", s, err)
 	}
 	if list, err := b.Plans(); err != nil || len(list) != 1 || list[0].Token != token {
@@ -77,10 +77,14 @@ func TestStandbyResumesWhenLeading(t *testing.T) {
 	if s.Phase != PhaseExecuted || s.Restarts != 1 {
 		t.Fatalf("resumed by the new leader: %+v", s)
 	}
+	// The registry shows a status before the plan actor has written it; stepping down
+	// stops the actor, so wait for the final record first (a step-down before it leaves
+	// the next leader to resume from the last record written).
+	waitStored(t, store, token, PhaseExecuted)
 	b.SetLeading(false)
-	// Read from the store now: the final record may still be on its way (a plan shows Done
-	// before its last write lands; the plan actor that writes it is not stopped).
-	waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Phase == PhaseExecuted })
+	if s, err := b.Plan(token); err != nil || s.Phase != PhaseExecuted {
+		t.Fatalf("read after stepping down: %+v %v", s, err)
+	}
 	if _, err := b.Execute(samplePlan); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Execute after stepping down: %v", err)
 	}
@@ -115,5 +119,26 @@ func TestStandbyStopsWhenNotLeading(t *testing.T) {
 	b.SetLeading(true)
 	if s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done }); s.Phase != PhaseExecuted || s.Restarts != 1 {
 		t.Fatalf("resumed by the next leader: %+v", s)
+	}
+}
+
+// waitStored waits (bounded) until the stored record of the plan token is in phase.
+func waitStored(t *testing.T, store persist.Backend, token string, phase Phase) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, _, err := loadPlans(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Status.Token == token && r.Status.Phase == phase {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plan %s: no record in phase %s on disk", token, phase)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
