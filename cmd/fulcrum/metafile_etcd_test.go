@@ -32,48 +32,48 @@ func TestProcessMetaFileThroughEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "metadata")
-	run(t, nil, "export-meta", "--data-dir", from, ">", file)
+	runFulcrum(t, nil, "export-meta", "--data-dir", from, ">", file)
 
 	etcdEnv := []string{"FULCRUM_ETCD_ENDPOINTS=" + eps, "FULCRUM_ETCD_PREFIX=" + prefix}
-	run(t, etcdEnv, "import-meta", file)
+	runFulcrum(t, etcdEnv, "import-meta", file)
 	p = startFulcrum(t, t.TempDir(), listen, "--etcd-endpoints", eps, "--etcd-prefix", prefix, "--etcd-lease-ttl", "1s")
 	waitLeader(t, p)
 	if got := string(p.mustDo("GET", "/metadata", "")); got != want {
 		t.Fatalf("state served from etcd\n got %s\nwant %s", got, want)
 	}
-	if out, err := command(etcdEnv, "import-meta", file).CombinedOutput(); err == nil || !strings.Contains(string(out), "leads") {
+	if out, err := fulcrumCommand(etcdEnv, "import-meta", file).CombinedOutput(); err == nil || !strings.Contains(string(out), "leads") {
 		t.Fatalf("import-meta while an instance leads: %v\n%s", err, out)
 	}
 	if err := p.kill(syscall.SIGTERM, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	exported := filepath.Join(t.TempDir(), "exported")
-	run(t, nil, "export-meta", "--etcd-endpoints", eps, "--etcd-prefix", prefix, ">", exported)
+	runFulcrum(t, nil, "export-meta", "--etcd-endpoints", eps, "--etcd-prefix", prefix, ">", exported)
 	if got, _ := os.ReadFile(exported); strings.TrimSpace(string(got)) != want {
 		t.Fatalf("export-meta from etcd\n got %s\nwant %s", got, want)
 	}
 	to := t.TempDir()
-	run(t, nil, "import-meta", "--data-dir", to, exported)
+	runFulcrum(t, nil, "import-meta", "--data-dir", to, exported)
 	p = startFulcrum(t, to, listen)
 	if got := string(p.mustDo("GET", "/metadata", "")); got != want {
 		t.Fatalf("state back in bbolt\n got %s\nwant %s", got, want)
 	}
 }
 
-func command(env []string, args ...string) *exec.Cmd {
+func fulcrumCommand(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(fulcrumBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
 }
 
-// run runs the binary and fails the test if it fails; "> file" writes its output there.
-func run(t *testing.T, env []string, args ...string) {
+// runFulcrum runs the binary and fails the test if it fails; "> file" writes its output there.
+func runFulcrum(t *testing.T, env []string, args ...string) {
 	t.Helper()
 	var out string
 	if n := len(args); n >= 2 && args[n-2] == ">" {
 		args, out = args[:n-2], args[n-1]
 	}
-	cmd := command(env, args...)
+	cmd := fulcrumCommand(env, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
