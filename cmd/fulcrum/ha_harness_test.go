@@ -1,6 +1,6 @@
 package main
 
-// The harness of the HA process tests (ha_process_test.go): several `fulcrum serve`
+// The harness of the HA process tests (ha_*_test.go): several `fulcrum serve`
 // processes over one etcd prefix, a stream of writes sent to all of them with a ledger of
 // what each acknowledged, and the checks that every instance serves that ledger.
 
