@@ -430,9 +430,11 @@ type Committed struct {
 // an error instead of a silent stall.
 func (s *EtcdStore) Watch(ctx context.Context, after int64) <-chan Committed {
 	out := make(chan Committed, 16)
-	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.dataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
 	go func() {
 		defer close(out)
+		// On its goroutine: clientv3's Watch blocks until it has a stream, which it keeps
+		// trying to open while etcd cannot be reached (until ctx ends).
+		wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.dataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
 		send := func(c Committed) bool {
 			select {
 			case out <- c:
