@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
 	"github.com/seed248d40c9/fulcrum/persist"
 )
@@ -310,4 +313,49 @@ func proxiesJSON(n int) string {
 			i, i, i, i, i))
 	}
 	return strings.Join(parts, ",")
+}
+
+// A leader whose election key is gone while it still believes it leads (its lease expired
+// unseen, say) is fenced: its next change is refused by etcd whole, answered NO_LEADER,
+// and it follows the instance that took over.
+func TestHAFencedLeaderRefusesAndFollows(t *testing.T) {
+	a, b := twoMembers(t, "fenced")
+	addProxies(t, a.e, 2, 1)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: etcdtest.Endpoints(t), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), haWait)
+	defer cancel()
+	resp, err := cli.Get(ctx, a.store.Prefix()+"/leader/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for _, kv := range resp.Kvs {
+		if string(kv.Value) != "a" {
+			continue
+		}
+		if _, err := cli.Delete(ctx, string(kv.Key)); err != nil {
+			t.Fatal(err)
+		}
+		deleted++
+	}
+	if deleted != 1 {
+		t.Fatalf("a's election keys: %d of %v", deleted, resp.Kvs)
+	}
+	waitRole(t, b, RoleLeader)
+	before := epoch(t, b.e)
+	r := a.e.AddProxy("127.0.0.8:7000", [2]string{"127.0.0.8:6000", "127.0.0.8:6001"}, "", nil)
+	wantErr(t, r, ErrNoLeader)
+	waitRole(t, a, RoleFollower)
+	if got := epoch(t, b.e); got != before {
+		t.Fatalf("the fenced change moved the epoch: %d, want %d", got, before)
+	}
+	if v := proxyView(t, b.e, "127.0.0.8:7000"); v != nil {
+		t.Fatalf("the fenced change is in etcd: %+v", v)
+	}
+	ok(t, b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil))
+	caughtUp(t, b, a)
 }
