@@ -49,7 +49,7 @@ func startHAServer(t *testing.T, endpoints []string, prefix string, tokens *http
 	addr := ln.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), httpWait)
 	defer cancel()
-	store, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: addr, LeaseTTL: time.Second, Timeout: 2 * time.Second})
+	store, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: addr, LeaseTTL: 2 * time.Second, Timeout: 2 * time.Second})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

@@ -22,9 +22,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m)) }
 
-// haWait bounds every wait for a role or a state to show up; a takeover takes about the
-// lease TTL (1 s here).
-const haWait = 30 * time.Second
+// haWait bounds every wait for a role or a state to show up; a takeover after a partition
+// takes about the lease TTL. etcd rounds a TTL up to its minimum (about 2 s).
+const (
+	haWait = 30 * time.Second
+	haTTL  = 2 * time.Second
+)
 
 // haMember is one engine of an HA broker and its store.
 type haMember struct {
@@ -36,7 +39,7 @@ func openHAStore(t *testing.T, endpoints []string, prefix, id string) *persist.E
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), haWait)
 	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: time.Second, Timeout: 2 * time.Second})
+	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: haTTL, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +70,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %s for %s", haWait, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// okLeading makes a change on m, which leads: under load (the race detector, a busy
+// machine) a lease can lapse and the leadership move for a moment, and an HA client retries
+// NO_LEADER and ETCD_UNAVAILABLE (bounded).
+func okLeading(t *testing.T, m *haMember, change func() Result) []byte {
+	t.Helper()
+	deadline := time.Now().Add(haWait)
+	for {
+		r := change()
+		if (!errors.Is(r.Err, ErrNoLeader) && !errors.Is(r.Err, ErrEtcdUnavailable)) || time.Now().After(deadline) {
+			return ok(t, r)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -203,7 +221,9 @@ func TestHATakeoverKeepsStateAndEpochGrows(t *testing.T) {
 	if got := epoch(t, b.e); got != before {
 		t.Fatalf("new leader's epoch %d, want %d", got, before)
 	}
-	ok(t, b.e.AddProxy("127.0.0.5:7000", [2]string{"127.0.0.5:6000", "127.0.0.5:6001"}, "", nil))
+	okLeading(t, b, func() Result {
+		return b.e.AddProxy("127.0.0.5:7000", [2]string{"127.0.0.5:6000", "127.0.0.5:6001"}, "", nil)
+	})
 	if got := epoch(t, b.e); got <= before {
 		t.Fatalf("epoch after a change on the new leader: %d, want > %d", got, before)
 	}
@@ -249,7 +269,7 @@ func TestHAPartitionedLeaderIsFenced(t *testing.T) {
 	if got := epoch(t, b.e); got != acked {
 		t.Fatalf("new leader's epoch %d, want the acknowledged %d", got, acked)
 	}
-	ok(t, b.e.CreateCluster("c1", 4))
+	okLeading(t, b, func() Result { return b.e.CreateCluster("c1", 4) })
 
 	for _, p := range proxies {
 		p.Heal()
@@ -285,7 +305,7 @@ func TestHARestoreAboveTxnOpsRefused(t *testing.T) {
 	eps, prefix := etcdtest.Endpoints(t), etcdtest.Prefix("txnops")
 	ctx, cancel := context.WithTimeout(context.Background(), haWait)
 	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: time.Second, MaxTxnOps: 8})
+	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: haTTL, MaxTxnOps: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +323,9 @@ func TestHARestoreAboveTxnOpsRefused(t *testing.T) {
 	if e.HA().Role != RoleLeader {
 		t.Fatalf("role after a refused batch: %s", e.HA().Role)
 	}
-	ok(t, e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil))
+	okLeading(t, m, func() Result {
+		return e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil)
+	})
 }
 
 func proxiesJSON(n int) string {
@@ -356,6 +378,8 @@ func TestHAFencedLeaderRefusesAndFollows(t *testing.T) {
 	if v := proxyView(t, b.e, "127.0.0.8:7000"); v != nil {
 		t.Fatalf("the fenced change is in etcd: %+v", v)
 	}
-	ok(t, b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil))
+	okLeading(t, b, func() Result {
+		return b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil)
+	})
 	caughtUp(t, b, a)
 }
