@@ -23,7 +23,9 @@ import (
 func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m)) }
 
 // haWait bounds every wait for a role or a state to show up; a takeover after a partition
-// takes about the lease TTL. etcd rounds a TTL up to its minimum (about 2 s).
+// takes about the lease TTL. etcd rounds a TTL up to its minimum (about 2 s). Requests keep
+// the default timeout (5 s): other test binaries share the cluster and may kill its raft
+// leader, and a new one takes a second or two to be elected.
 const (
 	haWait = 30 * time.Second
 	haTTL  = 2 * time.Second
@@ -37,13 +39,27 @@ type haMember struct {
 
 func openHAStore(t *testing.T, endpoints []string, prefix, id string) *persist.EtcdStore {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), haWait)
-	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: haTTL, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	return OpenEtcdRetrying(t, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: haTTL})
+}
+
+// OpenEtcdRetrying opens an EtcdStore, trying again (bounded) while its lease cannot be
+// granted: another test binary sharing the cluster may have killed its raft leader, and a
+// lease grant is not retried by the client.
+func OpenEtcdRetrying(t testing.TB, cfg persist.EtcdConfig) *persist.EtcdStore {
+	t.Helper()
+	deadline := time.Now().Add(haWait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), haWait)
+		s, err := persist.OpenEtcd(ctx, cfg)
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 // startHA starts an engine on etcd; it is stopped, and its store closed, when the test ends.
@@ -303,12 +319,7 @@ func TestHAFreshInstanceServesState(t *testing.T) {
 // A batch larger than one etcd transaction takes is refused whole, and the leader stays.
 func TestHARestoreAboveTxnOpsRefused(t *testing.T) {
 	eps, prefix := etcdtest.Endpoints(t), etcdtest.Prefix("txnops")
-	ctx, cancel := context.WithTimeout(context.Background(), haWait)
-	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: haTTL, MaxTxnOps: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := OpenEtcdRetrying(t, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: haTTL, MaxTxnOps: 8})
 	e, err := Start(Options{Store: s})
 	if err != nil {
 		t.Fatal(err)
