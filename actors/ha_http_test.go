@@ -6,7 +6,6 @@ package actors_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,13 +46,7 @@ func startHAServer(t *testing.T, endpoints []string, prefix string, tokens *http
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ctx, cancel := context.WithTimeout(context.Background(), httpWait)
-	defer cancel()
-	store, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: addr, LeaseTTL: time.Second, Timeout: 2 * time.Second})
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
+	store := actors.OpenEtcdRetrying(t, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: addr, LeaseTTL: 2 * time.Second})
 	e, err := actors.Start(actors.Options{Store: store, Logger: zerolog.Nop()})
 	if err != nil {
 		ln.Close()

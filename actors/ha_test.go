@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
 	"github.com/seed248d40c9/fulcrum/persist"
 )
@@ -19,9 +22,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(etcdtest.Main(m)) }
 
-// haWait bounds every wait for a role or a state to show up; a takeover takes about the
-// lease TTL (1 s here).
-const haWait = 30 * time.Second
+// haWait bounds every wait for a role or a state to show up; a takeover after a partition
+// takes about the lease TTL. etcd rounds a TTL up to its minimum (about 2 s). Requests keep
+// the default timeout (5 s): other test binaries share the cluster and may kill its raft
+// leader, and a new one takes a second or two to be elected.
+const (
+	haWait = 30 * time.Second
+	haTTL  = 2 * time.Second
+)
 
 // haMember is one engine of an HA broker and its store.
 type haMember struct {
@@ -31,13 +39,27 @@ type haMember struct {
 
 func openHAStore(t *testing.T, endpoints []string, prefix, id string) *persist.EtcdStore {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), haWait)
-	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: time.Second, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	return OpenEtcdRetrying(t, persist.EtcdConfig{Endpoints: endpoints, Prefix: prefix, ID: id, LeaseTTL: haTTL})
+}
+
+// OpenEtcdRetrying opens an EtcdStore, trying again (bounded) while its lease cannot be
+// granted: another test binary sharing the cluster may have killed its raft leader, and a
+// lease grant is not retried by the client.
+func OpenEtcdRetrying(t testing.TB, cfg persist.EtcdConfig) *persist.EtcdStore {
+	t.Helper()
+	deadline := time.Now().Add(haWait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), haWait)
+		s, err := persist.OpenEtcd(ctx, cfg)
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 // startHA starts an engine on etcd; it is stopped, and its store closed, when the test ends.
@@ -64,6 +86,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited %s for %s", haWait, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// okLeading makes a change on m, which leads: under load (the race detector, a busy
+// machine) a lease can lapse and the leadership move for a moment, and an HA client retries
+// NO_LEADER and ETCD_UNAVAILABLE (bounded).
+func okLeading(t *testing.T, m *haMember, change func() Result) []byte {
+	t.Helper()
+	deadline := time.Now().Add(haWait)
+	for {
+		r := change()
+		if (!errors.Is(r.Err, ErrNoLeader) && !errors.Is(r.Err, ErrEtcdUnavailable)) || time.Now().After(deadline) {
+			return ok(t, r)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -200,7 +237,9 @@ func TestHATakeoverKeepsStateAndEpochGrows(t *testing.T) {
 	if got := epoch(t, b.e); got != before {
 		t.Fatalf("new leader's epoch %d, want %d", got, before)
 	}
-	ok(t, b.e.AddProxy("127.0.0.5:7000", [2]string{"127.0.0.5:6000", "127.0.0.5:6001"}, "", nil))
+	okLeading(t, b, func() Result {
+		return b.e.AddProxy("127.0.0.5:7000", [2]string{"127.0.0.5:6000", "127.0.0.5:6001"}, "", nil)
+	})
 	if got := epoch(t, b.e); got <= before {
 		t.Fatalf("epoch after a change on the new leader: %d, want > %d", got, before)
 	}
@@ -246,7 +285,7 @@ func TestHAPartitionedLeaderIsFenced(t *testing.T) {
 	if got := epoch(t, b.e); got != acked {
 		t.Fatalf("new leader's epoch %d, want the acknowledged %d", got, acked)
 	}
-	ok(t, b.e.CreateCluster("c1", 4))
+	okLeading(t, b, func() Result { return b.e.CreateCluster("c1", 4) })
 
 	for _, p := range proxies {
 		p.Heal()
@@ -280,12 +319,7 @@ func TestHAFreshInstanceServesState(t *testing.T) {
 // A batch larger than one etcd transaction takes is refused whole, and the leader stays.
 func TestHARestoreAboveTxnOpsRefused(t *testing.T) {
 	eps, prefix := etcdtest.Endpoints(t), etcdtest.Prefix("txnops")
-	ctx, cancel := context.WithTimeout(context.Background(), haWait)
-	defer cancel()
-	s, err := persist.OpenEtcd(ctx, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: time.Second, MaxTxnOps: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := OpenEtcdRetrying(t, persist.EtcdConfig{Endpoints: eps, Prefix: prefix, ID: "a", LeaseTTL: haTTL, MaxTxnOps: 8})
 	e, err := Start(Options{Store: s})
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +334,9 @@ func TestHARestoreAboveTxnOpsRefused(t *testing.T) {
 	if e.HA().Role != RoleLeader {
 		t.Fatalf("role after a refused batch: %s", e.HA().Role)
 	}
-	ok(t, e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil))
+	okLeading(t, m, func() Result {
+		return e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil)
+	})
 }
 
 func proxiesJSON(n int) string {
@@ -310,4 +346,51 @@ func proxiesJSON(n int) string {
 			i, i, i, i, i))
 	}
 	return strings.Join(parts, ",")
+}
+
+// A leader whose election key is gone while it still believes it leads (its lease expired
+// unseen, say) is fenced: its next change is refused by etcd whole, answered NO_LEADER,
+// and it follows the instance that took over.
+func TestHAFencedLeaderRefusesAndFollows(t *testing.T) {
+	a, b := twoMembers(t, "fenced")
+	addProxies(t, a.e, 2, 1)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: etcdtest.Endpoints(t), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), haWait)
+	defer cancel()
+	resp, err := cli.Get(ctx, a.store.Prefix()+"/leader/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for _, kv := range resp.Kvs {
+		if string(kv.Value) != "a" {
+			continue
+		}
+		if _, err := cli.Delete(ctx, string(kv.Key)); err != nil {
+			t.Fatal(err)
+		}
+		deleted++
+	}
+	if deleted != 1 {
+		t.Fatalf("a's election keys: %d of %v", deleted, resp.Kvs)
+	}
+	waitRole(t, b, RoleLeader)
+	before := epoch(t, b.e)
+	r := a.e.AddProxy("127.0.0.8:7000", [2]string{"127.0.0.8:6000", "127.0.0.8:6001"}, "", nil)
+	wantErr(t, r, ErrNoLeader)
+	waitRole(t, a, RoleFollower)
+	if got := epoch(t, b.e); got != before {
+		t.Fatalf("the fenced change moved the epoch: %d, want %d", got, before)
+	}
+	if v := proxyView(t, b.e, "127.0.0.8:7000"); v != nil {
+		t.Fatalf("the fenced change is in etcd: %+v", v)
+	}
+	okLeading(t, b, func() Result {
+		return b.e.AddProxy("127.0.0.9:7000", [2]string{"127.0.0.9:6000", "127.0.0.9:6001"}, "", nil)
+	})
+	caughtUp(t, b, a)
 }
