@@ -87,7 +87,8 @@ type etcdSession struct {
 }
 
 // OpenEtcd connects to etcd and opens this instance's session (a lease kept alive in the
-// background). The instance is a follower until Campaign returns.
+// background), trying again until ctx ends while etcd cannot grant it. The instance is a
+// follower until Campaign returns.
 func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("persist: etcd: no endpoints")
@@ -114,11 +115,19 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 		return nil, fmt.Errorf("persist: etcd: %w", err)
 	}
 	s := &EtcdStore{cfg: cfg, cli: cli}
-	if s.sess, err = s.newSession(ctx); err != nil {
-		cli.Close()
-		return nil, err
+	// A lease grant is not retried by the client, and fails while etcd elects a raft
+	// leader: try again until ctx ends.
+	for {
+		if s.sess, err = s.newSession(ctx); err == nil {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			cli.Close()
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return s, nil
 }
 
 // Prefix is the key prefix of the state (without a trailing slash).
@@ -134,12 +143,15 @@ func (s *EtcdStore) LeaseTTL() time.Duration { return s.cfg.LeaseTTL }
 func (s *EtcdStore) newSession(ctx context.Context) (*etcdSession, error) {
 	// The session's own Grant is unbounded; grant here with a timeout and hand it the lease.
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	lease, err := s.cli.Grant(gctx, int64(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second)))
+	ttl := int(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second))
+	lease, err := s.cli.Grant(gctx, int64(ttl))
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: lease: %w", err)
 	}
-	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID))
+	// The TTL bounds the session's Close (its revoke; past the TTL the lease has expired
+	// anyway): without it Close waits up to a minute for an unreachable etcd.
+	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(ttl))
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: session: %w", err)
 	}

@@ -528,3 +528,34 @@ func TestEtcdCommitAboveMaxTxnOps(t *testing.T) {
 		})
 	}
 }
+
+// OpenEtcd keeps trying while etcd cannot be reached (a raft leader being elected, a
+// network blip), until its context ends.
+func TestEtcdOpenWaitsForEtcd(t *testing.T) {
+	p := etcdtest.NewProxy(t, strings.TrimPrefix(etcdtest.Endpoints(t)[0], "http://"))
+	p.Cut()
+	healed := make(chan struct{})
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // past the first grant's timeout
+		p.Heal()
+		close(healed)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := OpenEtcd(ctx, EtcdConfig{Endpoints: []string{p.URL()}, Prefix: etcdtest.Prefix("open"), ID: "a", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() // through the cut network: bounded by the lease TTL
+	select {
+	case <-healed:
+	default:
+		t.Fatal("OpenEtcd returned before etcd could be reached")
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelShort()
+	p.Cut()
+	if _, err := OpenEtcd(short, EtcdConfig{Endpoints: []string{p.URL()}, Prefix: etcdtest.Prefix("open"), ID: "b", Timeout: time.Second}); err == nil {
+		t.Fatal("OpenEtcd succeeded through a cut network")
+	}
+}
