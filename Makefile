@@ -5,7 +5,7 @@ LDFLAGS  := -X main.Version=$(VERSION)
 DATA_DIR ?= ./fulcrum-data
 LISTEN   ?= 127.0.0.1:7799
 
-.PHONY: build test test-race lint bench run clean kafka-up kafka-down
+.PHONY: build test test-race lint bench run clean kafka-up kafka-down etcd-up etcd-down
 
 # The local Kafka (cmd/kafkalocal: KRaft, 1 controller + 3 brokers on 3 racks, 2 log dirs each,
 # jars from Maven Central cached in ~/.cache/fulcrum) for make run lives in KAFKA_DIR; make test
@@ -116,6 +116,7 @@ bench: build
 	@mkdir -p bin
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./... > bin/gobench.txt; st=$$?; cat bin/gobench.txt; exit $$st
 	$(MAKE) bench-load BENCH_GOBENCH=bin/gobench.txt
+	$(MAKE) bench-etcd
 	$(MAKE) bench-kafka
 
 .PHONY: bench-load bench-scale
@@ -125,6 +126,15 @@ bench-load: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
 	./bin/loadgen suite -fulcrum bin/fulcrum -d $(BENCH_D) -pinned-rounds $(BENCH_PINNED_ROUNDS) \
 		-pin-server '$(BENCH_PIN_SERVER)' -pin-loadgen '$(BENCH_PIN_LOADGEN)' $(if $(BENCH_GOBENCH),-gobench $(BENCH_GOBENCH)) $(if $(KAFKA_BOOTSTRAP),-kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+# The broker on a local 3-member etcd (bin/etcdlocal, started and stopped by it) beside
+# bbolt: reads, mutations and durable writes at 64 clients on bbolt, on the etcd leader and
+# on an etcd follower (about two minutes at BENCH_D=10s; rewrites the loadgen-etcd block of
+# bench/RESULTS.md).
+.PHONY: bench-etcd
+bench-etcd: build $(ETCDLOCAL)
+	$(GO) build -o bin/loadgen ./bench/loadgen
+	./bin/loadgen etcd -fulcrum bin/fulcrum -etcdlocal $(ETCDLOCAL) -d $(BENCH_D)
 
 # Fulcrum's plans beside kafka-reassign-partitions --generate on three skewed layouts of a
 # local 6-broker, 3-rack Kafka that it starts and stops (about two minutes; rewrites the
@@ -140,12 +150,25 @@ bench-scale: build
 	$(GO) build -o bin/loadgen ./bench/loadgen
 	./bin/loadgen scale -fulcrum bin/fulcrum
 
+# A local 3-member etcd (cmd/etcdlocal) in ETCD_DIR for trying HA by hand: etcd-up prints
+# its endpoints (a cluster already running there is reused); etcd-down stops it and removes
+# its data.
+ETCD_DIR ?= .etcd
+etcd-up: $(ETCDLOCAL)
+	$(ETCDLOCAL) up --dir $(ETCD_DIR)
+
+etcd-down: $(ETCDLOCAL)
+	$(ETCDLOCAL) down --dir $(ETCD_DIR)
+
 # Serve with the local Kafka (started if needed, left running: make kafka-down stops it),
-# unless FULCRUM_KAFKA_BOOTSTRAP names another one.
+# unless FULCRUM_KAFKA_BOOTSTRAP names another one. The state is in bbolt under DATA_DIR,
+# unless FULCRUM_ETCD_ENDPOINTS (and FULCRUM_ETCD_PREFIX, FULCRUM_ADVERTISE_ADDR) are set:
+# fulcrum serve reads them from the environment.
 run: build
 	@if [ -z "$$FULCRUM_KAFKA_BOOTSTRAP" ]; then $(MAKE) --no-print-directory kafka-up >/dev/null || exit 1; fi; \
 	bootstrap=$${FULCRUM_KAFKA_BOOTSTRAP:-$$(cat $(KAFKA_DIR)/bootstrap)}; \
 	echo "fulcrum: Kafka at $$bootstrap"; \
+	if [ -n "$$FULCRUM_ETCD_ENDPOINTS" ]; then echo "fulcrum: state in etcd at $$FULCRUM_ETCD_ENDPOINTS"; fi; \
 	exec ./bin/fulcrum serve --listen $(LISTEN) --data-dir $(DATA_DIR) --log-format console --kafka-bootstrap "$$bootstrap"
 
 clean:

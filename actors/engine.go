@@ -28,8 +28,17 @@ type Options struct {
 	Logger zerolog.Logger
 	// DataDir holds the store; ignored when Store is given.
 	DataDir string
-	// Store is an already open store; the engine does not close it.
-	Store *persist.Store
+	// Store is an already open store; the engine does not close it. A *persist.EtcdStore
+	// makes the engine one member of a highly available broker (ha.go): it follows the
+	// state in etcd, campaigns, and takes changes only while it leads.
+	Store persist.Backend
+	// Instance is this instance's advertised API address, reported by HA (an EtcdStore's
+	// ID is used with etcd).
+	Instance string
+	// Leadership, when set, is called with true once this instance leads (its state
+	// loaded, changes taken) and with false when it stops leading; with etcd only. The
+	// balancer's plan executor follows it.
+	Leadership func(leading bool)
 	// Name prefixes every actor the engine spawns, so several engines (or the embedder's
 	// own actors) never collide. Default "fulcrum".
 	Name string
@@ -85,6 +94,12 @@ type engineConfig struct {
 	syncInterval       time.Duration // ≤ 0: no replication
 	replicationTimeout time.Duration
 	replicationToken   func() string // nil: none
+
+	// HA on etcd (ha.go), nil with bbolt: haLost receives the pool's failed commits;
+	// haRefuse is the pool's answer to changes until it is told to lead.
+	haLost    chan error
+	haRefuse  error
+	haApplied func(rev int64) // the pool applied the store's state up to rev
 }
 
 // Engine runs the broker's actors and is the API the HTTP front end (or an embedding
@@ -92,7 +107,7 @@ type engineConfig struct {
 type Engine struct {
 	sys       *actor.ActorSystem
 	ownSystem bool
-	store     *persist.Store
+	store     persist.Backend
 	ownStore  bool
 	pool      *actor.PID
 	cfg       *engineConfig
@@ -102,6 +117,9 @@ type Engine struct {
 	replies   *replyBoxes
 
 	restoring atomic.Bool // a whole-state restore runs: one at a time
+
+	instance string
+	ha       *haNode // nil with bbolt
 }
 
 // Start loads the state from the store and spawns the actors.
@@ -156,7 +174,27 @@ func Start(o Options) (*Engine, error) {
 		}
 		e.store, e.ownStore = s, true
 	}
-	st, mismatch, err := loadState(e.store, o.OrderedProxy)
+	e.instance = o.Instance
+	var st *poolState
+	var mismatch bool
+	var err error
+	if es, ok := e.store.(*persist.EtcdStore); ok {
+		// A member of an HA broker starts as a follower of the state in etcd; it writes
+		// nothing (the ordered-proxy flag included) before it leads.
+		e.instance = es.ID()
+		e.ha = newHANode(es, cfg.log, o.OrderedProxy, o.Leadership, cmp.Or(o.StoreTimeout, 10*time.Second)+e.timeout)
+		cfg.haLost, cfg.haApplied = e.ha.lost, e.ha.setApplied
+		cfg.haRefuse = fmt.Errorf("%w: this instance is a follower; send changes to the leader", ErrNoLeader)
+		cfg.syncInterval = -1 // the other instances are the replicas
+		var stored bool
+		err = es.View(func(r persist.Reader) error {
+			st, stored, err = readState(r, o.OrderedProxy)
+			return err
+		})
+		mismatch = stored && st.ordered != o.OrderedProxy
+	} else {
+		st, mismatch, err = loadState(e.store, o.OrderedProxy)
+	}
 	if err != nil {
 		e.closeStore()
 		return nil, err
@@ -167,13 +205,7 @@ func Start(o Options) (*Engine, error) {
 	}
 	e.sys = o.System
 	if e.sys == nil {
-		logger := cfg.log.With().Str("component", "protoactor").Logger()
-		e.sys = actor.NewActorSystem(
-			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-				return slog.New(zerolog.NewSlogHandler(logger))
-			}),
-			actor.WithDeadLetterRequestLogging(false))
-		e.ownSystem = true
+		e.sys, e.ownSystem = NewActorSystem(cfg.log), true
 	}
 	e.replies = newReplyBoxes(e.sys, o.Name)
 	props := actor.PropsFromProducer(func() actor.Actor { return newPoolActor(cfg, e.store, st) }, actor.WithDispatcher(inlineDispatcher))
@@ -189,14 +221,18 @@ func Start(o Options) (*Engine, error) {
 		e.closeStore()
 		return nil, fmt.Errorf("pool actor did not start: %w", err)
 	}
-	if o.ReplicaAddresses != nil {
+	// st is the pool's from here on: read it before the HA node changes it.
+	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
+		Msg("broker state loaded")
+	if e.ha != nil {
+		e.ha.start(e.sys.Root, e.pool)
+	}
+	if o.ReplicaAddresses != nil && e.ha == nil {
 		if r := e.SetReplicas(o.ReplicaAddresses); r.Err != nil {
 			e.Stop()
 			return nil, fmt.Errorf("replica addresses: %w", r.Err)
 		}
 	}
-	cfg.log.Info().Int("clusters", len(st.clusters)).Int("proxies", len(st.proxies)).Uint64("epoch", st.epoch).
-		Msg("broker state loaded")
 	return e, nil
 }
 
@@ -206,6 +242,9 @@ func Start(o Options) (*Engine, error) {
 func (e *Engine) Stop() error {
 	if e.stopped.Swap(true) {
 		return nil
+	}
+	if e.ha != nil {
+		e.ha.stop()
 	}
 	if err := e.sys.Root.PoisonFuture(e.pool).Wait(); err != nil {
 		e.cfg.log.Warn().Err(err).Msg("pool actor did not stop in time")
@@ -224,13 +263,17 @@ func (e *Engine) closeStore() error {
 	return nil
 }
 
-// System is the actor system the engine runs in, so that the rest of the service (the Kafka
-// balancer) can spawn its own actors beside the engine's; each stops only what it spawned.
-func (e *Engine) System() *actor.ActorSystem { return e.sys }
-
-// Store is the engine's durable store, so that the balancer can keep its plans in the same
-// file, in its own bucket (persist.Plans); the broker's buckets stay the pool's alone.
-func (e *Engine) Store() *persist.Store { return e.store }
+// NewActorSystem is an actor system that logs through log, as the engine creates one when
+// Options.System is nil; fulcrum serve creates it so that the broker and the balancer run
+// in it side by side, each stopping only what it spawned.
+func NewActorSystem(log zerolog.Logger) *actor.ActorSystem {
+	logger := log.With().Str("component", "protoactor").Logger()
+	return actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(zerolog.NewSlogHandler(logger))
+		}),
+		actor.WithDeadLetterRequestLogging(false))
+}
 
 func (e *Engine) clusterPID(name string) (pid *actor.PID, cached bool) {
 	// A PID caches its process after the first send, so reusing it saves a registry lookup

@@ -11,11 +11,33 @@ import (
 
 // loadState reads the whole broker state back from the store. The stored ordered-proxy flag
 // wins over the configured one, as in undermoon; a new store records the configured flag.
-func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
-	st := newPoolState()
-	st.ordered = ordered
+func loadState(store persist.Backend, ordered bool) (*poolState, bool, error) {
+	var st *poolState
 	flagStored := false
 	err := store.View(func(r persist.Reader) error {
+		var err error
+		st, flagStored, err = readState(r, ordered)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if !flagStored {
+		var b persist.Batch
+		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
+		if err := store.Commit(&b); err != nil {
+			return nil, false, err
+		}
+	}
+	return st, flagStored && st.ordered != ordered, nil
+}
+
+// readState decodes the whole broker state from one snapshot of a store; flagStored says
+// whether the ordered-proxy flag was in it (else st.ordered is the configured one).
+func readState(r persist.Reader, ordered bool) (st *poolState, flagStored bool, err error) {
+	st = newPoolState()
+	st.ordered = ordered
+	err = func() error {
 		if v := r.Get(persist.Meta, metaEpochKey); v != nil {
 			e, err := decodeEpoch(v)
 			if err != nil {
@@ -60,24 +82,17 @@ func loadState(store *persist.Store, ordered bool) (*poolState, bool, error) {
 			st.clusters[k] = c
 			return decodeRecord("cluster "+k, v, c)
 		})
-	})
+	}()
 	if err != nil {
 		return nil, false, fmt.Errorf("load state: %w", err)
 	}
 	st.links = meta.LinksOf(st.clusters)
-	if !flagStored {
-		var b persist.Batch
-		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
-		if err := store.Commit(&b); err != nil {
-			return nil, false, err
-		}
-	}
-	return st, flagStored && st.ordered != ordered, nil
+	return st, flagStored, nil
 }
 
 // metadataJSON renders GET /metadata from one read transaction of the store, so it is a
 // consistent, durable snapshot without stopping any actor.
-func metadataJSON(store *persist.Store) ([]byte, error) {
+func metadataJSON(store persist.Backend) ([]byte, error) {
 	type doc struct {
 		Version            string                     `json:"version"`
 		GlobalEpoch        uint64                     `json:"global_epoch"`

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"slices"
@@ -35,7 +36,7 @@ type pending struct {
 type ProxyPoolActor struct {
 	cfg     *engineConfig
 	log     zerolog.Logger
-	store   *persist.Store
+	store   persist.Backend
 	metrics *Metrics
 
 	durable, tent *poolState
@@ -61,6 +62,11 @@ type ProxyPoolActor struct {
 	// cluster's record is the same object: commits replace records, never change them.
 	clusterViews map[proxyKey]renderedView
 	snap         *poolState // durable's immutable copy, handed out until the next change (snapshot.go)
+
+	// HA on etcd (ha.go): refuse answers every change while this instance does not lead;
+	// waiting are states from the store that arrived while a batch was being written.
+	refuse  error
+	waiting []any
 }
 
 type proxyKey struct {
@@ -73,10 +79,11 @@ type renderedView struct {
 	res Result
 }
 
-func newPoolActor(cfg *engineConfig, store *persist.Store, st *poolState) *ProxyPoolActor {
+func newPoolActor(cfg *engineConfig, store persist.Backend, st *poolState) *ProxyPoolActor {
 	return &ProxyPoolActor{cfg: cfg, log: cfg.log.With().Str("actor", "pool").Logger(), store: store,
 		metrics: cfg.metrics, durable: st, tent: st.clone(),
-		children: map[string]*actor.PID{}, freeViews: map[proxyKey]Result{}, clusterViews: map[proxyKey]renderedView{}, stopping: map[string]bool{}, deferred: map[string][]*pending{}}
+		children: map[string]*actor.PID{}, freeViews: map[proxyKey]Result{}, clusterViews: map[proxyKey]renderedView{}, stopping: map[string]bool{}, deferred: map[string][]*pending{},
+		refuse: cfg.haRefuse}
 }
 
 func (a *ProxyPoolActor) Receive(ctx actor.Context) {
@@ -113,6 +120,10 @@ func (a *ProxyPoolActor) Receive(ctx actor.Context) {
 		a.childTerminated(ctx, m.Who)
 	case *writeDone:
 		a.finishWrite(ctx, m.Err)
+	case *replaceState, *applyStored:
+		a.installStored(ctx, m)
+	case *stepDown:
+		a.stepDownNow(ctx, m.Err)
 
 	// Reads, from the durable state.
 	case *ready:
@@ -203,6 +214,10 @@ func (a *ProxyPoolActor) run(ctx actor.Context, fn func(tx *poolTx) (Result, err
 	if !accepted(ctx.Message()) {
 		return // the asker gave up before: never applied
 	}
+	if a.refuse != nil {
+		a.reply(ctx, &pending{replyTo: ctx.Sender(), reply: Result{Err: a.refuse}, ticket: ticketOf(ctx.Message())})
+		return
+	}
 	tx := a.newTx(a.tent)
 	res, err := fn(tx)
 	if err == nil && tx.epochErr != nil {
@@ -285,12 +300,26 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 		// Nothing of this batch is durable, and the queued changes were validated against
 		// it: drop both and start again from what is on disk.
 		a.log.Error().Err(err).Int("changes", len(batch)+len(a.queued)).Msg("store commit failed; changes refused")
+		refusal := fmt.Errorf("%w: %v", meta.ErrPersistence, err)
+		if a.cfg.haLost != nil {
+			// etcd: fenced, or an unknown outcome. Stop writing until the HA node has
+			// reloaded the state and won the election again (ha.go).
+			refusal = haCommitError(err)
+			if !errors.Is(err, persist.ErrTooManyOps) { // that one wrote nothing and changes nothing
+				a.refuse = refusal
+				select {
+				case a.cfg.haLost <- err:
+				default:
+				}
+			}
+		}
 		for _, p := range append(batch, a.queued...) {
-			p.reply = Result{Err: fmt.Errorf("%w: %v", meta.ErrPersistence, err)}
+			p.reply = Result{Err: refusal}
 			a.reply(ctx, p)
 		}
 		a.queued = nil
 		a.tent = a.durable.clone()
+		a.installWaiting(ctx)
 		return
 	}
 	changed := false
@@ -318,6 +347,16 @@ func (a *ProxyPoolActor) finishWrite(ctx actor.Context, err error) {
 	}
 	if len(a.queued) > 0 && a.writing == nil {
 		a.startWrite(ctx)
+	}
+	a.installWaiting(ctx)
+}
+
+// installWaiting applies the states from the store that waited for a write to end.
+func (a *ProxyPoolActor) installWaiting(ctx actor.Context) {
+	for len(a.waiting) > 0 && a.writing == nil {
+		m := a.waiting[0]
+		a.waiting = a.waiting[1:]
+		a.installStored(ctx, m)
 	}
 }
 

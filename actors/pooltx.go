@@ -168,7 +168,7 @@ func mergeInto[V any](dst, src map[string]V) map[string]V {
 // commitDeltas writes a batch of accepted deltas, in order, as one store transaction. A
 // record that several deltas change is encoded and written once, as the last one left it:
 // a batch of failure reports changes the global epoch 64 times but stores it once.
-func commitDeltas(store *persist.Store, deltas []*delta) error {
+func commitDeltas(store persist.Backend, deltas []*delta) error {
 	var all delta
 	for _, d := range deltas {
 		all.merge(d)

@@ -25,7 +25,7 @@ import (
 type ReplicatorActor struct {
 	cfg      *engineConfig
 	log      zerolog.Logger
-	store    *persist.Store
+	store    persist.Backend
 	replicas []string
 	client   *http.Client
 	stop     chan struct{}
@@ -44,7 +44,7 @@ type (
 // replicationDebounce lets a burst of changes go out as one push.
 const replicationDebounce = 50 * time.Millisecond
 
-func newReplicator(cfg *engineConfig, store *persist.Store, replicas []string) *ReplicatorActor {
+func newReplicator(cfg *engineConfig, store persist.Backend, replicas []string) *ReplicatorActor {
 	return &ReplicatorActor{cfg: cfg, log: cfg.log.With().Str("actor", "replicator").Logger(), store: store,
 		replicas: replicas, client: &http.Client{Timeout: cfg.replicationTimeout}}
 }

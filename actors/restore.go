@@ -162,29 +162,21 @@ func (tx *poolTx) recoverEpoch(maxSeen uint64) (Result, error) {
 	return Result{}, nil
 }
 
-// ExportMeta reads a stopped Fulcrum's store as undermoon's meta file (GET /metadata).
-func ExportMeta(dataDir string) ([]byte, error) {
-	store, err := persist.Open(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
+// ExportMeta reads a store as undermoon's meta file (GET /metadata): a stopped Fulcrum's
+// bbolt store, or the state in etcd (a consistent read; instances may run).
+func ExportMeta(store persist.Backend) ([]byte, error) {
 	return metadataJSON(store)
 }
 
-// ImportMeta replaces a stopped Fulcrum's state with a meta file of undermoon's
-// (mem-broker-0.2, or 0.1 upgraded), with the rules of PUT /metadata: version, then epoch
-// not smaller than the stored one, then invariants; all or nothing.
-func ImportMeta(dataDir string, doc []byte) error {
+// ImportMeta replaces the state in a store with a meta file of undermoon's (mem-broker-0.2,
+// or 0.1 upgraded), with the rules of PUT /metadata: version, then epoch not smaller than
+// the stored one, then invariants; all or nothing. The store must take writes: a stopped
+// Fulcrum's bbolt store, or an etcd store whose Campaign won.
+func ImportMeta(store persist.Backend, doc []byte) error {
 	ms, err := meta.ParseStore(doc, true)
 	if err != nil {
 		return err
 	}
-	store, err := persist.Open(dataDir)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	st, _, err := loadState(store, ms.EnableOrderedProxy)
 	if err != nil {
 		return err

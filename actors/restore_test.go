@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/persist"
 )
 
 func TestRestoreMetadata(t *testing.T) {
@@ -123,6 +124,28 @@ func TestRecoverEpoch(t *testing.T) {
 	}
 }
 
+// exportMeta and importMeta run ExportMeta and ImportMeta on a bbolt store in dir, as
+// fulcrum export-meta and import-meta do.
+func exportMeta(t *testing.T, dir string) ([]byte, error) {
+	t.Helper()
+	s, err := persist.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return ExportMeta(s)
+}
+
+func importMeta(t *testing.T, dir string, doc []byte) error {
+	t.Helper()
+	s, err := persist.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return ImportMeta(s, doc)
+}
+
 func TestExportImportMeta(t *testing.T) {
 	src := t.TempDir()
 	e, err := Start(Options{DataDir: src})
@@ -134,12 +157,12 @@ func TestExportImportMeta(t *testing.T) {
 	want := ok(t, e.Metadata())
 	e.Stop()
 
-	doc, err := ExportMeta(src)
+	doc, err := exportMeta(t, src)
 	if err != nil || string(doc) != string(want) {
 		t.Fatalf("export-meta = %s, %v", doc, err)
 	}
 	dst := t.TempDir()
-	if err := ImportMeta(dst, doc); err != nil {
+	if err := importMeta(t, dst, doc); err != nil {
 		t.Fatal(err)
 	}
 	e = startEngine(t, dst, Options{})
@@ -152,14 +175,14 @@ func TestExportImportMeta(t *testing.T) {
 	// An undermoon 0.3.0 file (mem-broker-0.1) is upgraded.
 	old := `{"version":"mem-broker-0.1","global_epoch":7,"clusters":{},"all_proxies":{"10.0.0.9:6000":{"proxy_address":"10.0.0.9:6000","node_addresses":["10.0.0.9:7000","10.0.0.9:7001"],"host":"10.0.0.9","cluster":null}},"failed_proxies":[],"failures":{}}`
 	fresh := t.TempDir()
-	if err := ImportMeta(fresh, []byte(old)); err != nil {
+	if err := importMeta(t, fresh, []byte(old)); err != nil {
 		t.Fatal(err)
 	}
-	doc, _ = ExportMeta(fresh)
+	doc, _ = exportMeta(t, fresh)
 	if !strings.Contains(string(doc), `"version":"mem-broker-0.2","global_epoch":7`) || !strings.Contains(string(doc), `"index":0`) {
 		t.Fatalf("upgraded export %s", doc)
 	}
-	if err := ImportMeta(fresh, []byte(strings.Replace(old, `"global_epoch":7`, `"global_epoch":3`, 1))); !errors.Is(err, meta.ErrEpochSmallerThanCurrent) {
+	if err := importMeta(t, fresh, []byte(strings.Replace(old, `"global_epoch":7`, `"global_epoch":3`, 1))); !errors.Is(err, meta.ErrEpochSmallerThanCurrent) {
 		t.Fatalf("importing an older file: %v", err)
 	}
 }

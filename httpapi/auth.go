@@ -122,7 +122,7 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 type access int
 
 const (
-	accessOpen        access = iota // anyone: /healthz, /openapi.json, the dashboard's assets
+	accessOpen        access = iota // anyone: /healthz, /openapi.json, /ha, the dashboard's assets
 	accessCoordinator               // a token, or a client in --coordinator-networks
 	accessToken                     // a token
 )
@@ -135,7 +135,7 @@ const (
 func classify(method, path []byte) access {
 	get := bytes.Equal(method, []byte("GET")) || bytes.Equal(method, []byte("HEAD"))
 	if get && (bytes.Equal(path, []byte("/healthz")) || bytes.Equal(path, []byte("/openapi.json")) ||
-		bytes.Equal(path, []byte("/ui")) || bytes.HasPrefix(path, []byte("/ui/"))) {
+		bytes.Equal(path, []byte("/ha")) || bytes.Equal(path, []byte("/ui")) || bytes.HasPrefix(path, []byte("/ui/"))) {
 		return accessOpen
 	}
 	if get {

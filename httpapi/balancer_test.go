@@ -23,6 +23,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
 	"github.com/seed248d40c9/fulcrum/httpapi"
+	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
@@ -60,7 +61,13 @@ func startBalancerServerWith(t *testing.T, o *balancer.Options) *testServer {
 // serve does.
 func startBalancerServerMetrics(t *testing.T, o *balancer.Options, reg *prometheus.Registry) *testServer {
 	t.Helper()
-	eo := actors.Options{DataDir: t.TempDir(), Logger: zerolog.Nop()}
+	// As fulcrum serve does: one store and one actor system, handed to both products.
+	store, err := persist.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := actors.NewActorSystem(zerolog.Nop())
+	eo := actors.Options{Store: store, System: sys, Logger: zerolog.Nop()}
 	so := httpapi.Options{Logger: zerolog.Nop()}
 	if reg != nil {
 		eo.Registerer, so.Gatherer, so.Registerer = reg, reg, reg
@@ -71,14 +78,14 @@ func startBalancerServerMetrics(t *testing.T, o *balancer.Options, reg *promethe
 	}
 	var bal *balancer.Balancer
 	if o != nil {
-		o.Store = eng.Store()
+		o.Store = store
 		if reg != nil {
 			o.Registerer = reg
 		}
 		if os.Getenv("FULCRUM_TEST_LOG") != "" {
 			o.Logger = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 		}
-		bal, err = balancer.Start(eng.System(), *o)
+		bal, err = balancer.Start(sys, *o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +110,10 @@ func startBalancerServerMetrics(t *testing.T, o *balancer.Options, reg *promethe
 		}
 		if err := eng.Stop(); err != nil {
 			t.Errorf("engine stop: %v", err)
+		}
+		sys.Shutdown()
+		if err := store.Close(); err != nil {
+			t.Errorf("store close: %v", err)
 		}
 	})
 	return &testServer{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, eng: eng, reg: reg}

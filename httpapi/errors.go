@@ -75,6 +75,8 @@ var errorTable = []errorRow{
 	{actors.ErrOutcomeUnknown, 504, "the change was accepted but its commit did not report in time; it may be applied"},
 	{actors.ErrStopped, 503, "the service is shutting down"},
 	{actors.ErrOverloaded, 503, "too many requests or request body bytes in flight, or another restore running"},
+	{actors.ErrNoLeader, 503, "no leader takes changes now (HA on etcd): none is elected, it cannot be reached, or it lost its leadership; nothing was written"},
+	{actors.ErrEtcdUnavailable, 503, "this instance cannot reach etcd (HA), or a commit's outcome is unknown; retry"},
 
 	// HTTP itself.
 	{errNoEndpoint, 404, "no such endpoint"},

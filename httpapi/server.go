@@ -77,8 +77,13 @@ type Server struct {
 	coordinatorNets []netip.Prefix
 	replica         bool
 	refusedWrites   prometheus.Counter
-	coord           *fasthttp.Server    // the coordinator listener's (coordinator.go)
-	routes          map[string][]string // method → paths, for TestOpenAPIMatchesRouter
+	coord           *fasthttp.Server // the coordinator listener's (coordinator.go)
+	// HA (ha.go): changes a follower forwards to the leader.
+	fwd        *fasthttp.Client
+	fwdTimeout time.Duration
+	instance   string
+	ha         bool                // the engine is a member of an HA broker (etcd)
+	routes     map[string][]string // method → paths, for TestOpenAPIMatchesRouter
 }
 
 // New builds the server and its routes.
@@ -106,6 +111,11 @@ func New(o Options) *Server {
 		s.coordinatorNets = LoopbackNetworks
 	}
 	s.refusedWrites = newRefusedWrites(o.Registerer)
+	s.fwd, s.fwdTimeout = newForwardClient(), DefaultForwardTimeout
+	if o.Engine != nil {
+		st := o.Engine.HA()
+		s.instance, s.ha = st.Instance, st.Backend == "etcd"
+	}
 
 	r := router.New()
 	r.SaveMatchedRoutePath = true
@@ -130,6 +140,7 @@ func New(o Options) *Server {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
 	})
+	r.GET("/ha", s.serveHA)
 	if o.Gatherer != nil {
 		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
@@ -145,7 +156,7 @@ func New(o Options) *Server {
 	s.routes = r.List()
 
 	s.srv = &fasthttp.Server{
-		Handler:                       s.middleware(r.Handler),
+		Handler:                       s.middleware(s.toLeader(r.Handler)),
 		Name:                          "fulcrum",
 		ReadTimeout:                   30 * time.Second,
 		WriteTimeout:                  30 * time.Second,
@@ -163,7 +174,7 @@ func New(o Options) *Server {
 		// fasthttp's own errors would quote the raw request; error bodies never do.
 		SecureErrorLogMessage: true,
 	}
-	s.coord = s.coordinatorServer(r.Handler)
+	s.coord = s.coordinatorServer(s.toLeader(r.Handler))
 	return s
 }
 

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -16,7 +18,12 @@ import (
 
 // The etcd backend keeps the same records as the bbolt store, each under
 // <prefix>/data/<bucket>/<key>, and elects the one instance that may write under
-// <prefix>/leader. It is not wired into the engine yet (DESIGN.md, "HA on etcd").
+// <prefix>/leader (DESIGN.md, "HA on etcd").
+
+var (
+	_ Backend = (*Store)(nil)
+	_ Backend = (*EtcdStore)(nil)
+)
 
 // Defaults of EtcdConfig.
 const (
@@ -30,6 +37,12 @@ const (
 var (
 	// ErrNotLeader is returned by a Commit on an instance that has not won the election.
 	ErrNotLeader = errors.New("persist: not the etcd leader")
+	// ErrTooManyOps is returned by a Commit of more records than one etcd transaction
+	// takes (EtcdConfig.MaxTxnOps, which must not exceed the members' --max-txn-ops):
+	// nothing of it was written. A batch is never split, since a split batch would not be
+	// all or nothing; such a change (a restore of thousands of records) needs a larger
+	// --max-txn-ops on the etcd members.
+	ErrTooManyOps = errors.New("persist: batch exceeds etcd's operations per transaction")
 	// ErrFenced is returned by a Commit refused by etcd because this instance's leadership
 	// ended (its lease expired or was revoked, perhaps while it was cut off): nothing of the
 	// batch was written, and the instance stays a follower until it campaigns again.
@@ -43,7 +56,13 @@ type EtcdConfig struct {
 	LeaseTTL  time.Duration // the leadership's lease, whole seconds; default DefaultLeaseTTL
 	Timeout   time.Duration // bound of every etcd request; default DefaultEtcdTimeout
 	ID        string        // this instance's value in the election (its API address)
+	// MaxTxnOps is the most records one Commit may write: the etcd members' --max-txn-ops
+	// (etcd's default is 128; etcdlocal runs with 4096). Default DefaultMaxTxnOps.
+	MaxTxnOps int
 }
+
+// DefaultMaxTxnOps is EtcdConfig.MaxTxnOps's default: what etcdlocal's members allow.
+const DefaultMaxTxnOps = 4096
 
 // EtcdStore is the state in etcd, shared by every instance with the same endpoints and
 // prefix. Any instance reads (View, Watch); only the elected leader writes (Commit).
@@ -57,6 +76,8 @@ type EtcdStore struct {
 	// revision, set when it won; every Commit is fenced on them.
 	leaderKey string
 	leaderRev int64
+
+	rev atomic.Int64 // the latest revision this instance read or committed
 }
 
 // etcdSession is a lease kept alive in the background and this instance's candidacy on it.
@@ -66,7 +87,8 @@ type etcdSession struct {
 }
 
 // OpenEtcd connects to etcd and opens this instance's session (a lease kept alive in the
-// background). The instance is a follower until Campaign returns.
+// background), trying again until ctx ends while etcd cannot grant it. The instance is a
+// follower until Campaign returns.
 func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("persist: etcd: no endpoints")
@@ -81,6 +103,9 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultEtcdTimeout
 	}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = DefaultMaxTxnOps
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.Timeout,
@@ -90,22 +115,43 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 		return nil, fmt.Errorf("persist: etcd: %w", err)
 	}
 	s := &EtcdStore{cfg: cfg, cli: cli}
-	if s.sess, err = s.newSession(ctx); err != nil {
-		cli.Close()
-		return nil, err
+	// A lease grant is not retried by the client, and fails while etcd elects a raft
+	// leader: try again until ctx ends.
+	for {
+		if s.sess, err = s.newSession(ctx); err == nil {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			cli.Close()
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return s, nil
 }
+
+// Prefix is the key prefix of the state (without a trailing slash).
+func (s *EtcdStore) Prefix() string { return s.cfg.Prefix }
+
+// ID is this instance's value in the election: its API address.
+func (s *EtcdStore) ID() string { return s.cfg.ID }
+
+// LeaseTTL is the lease of this instance's leadership: how long a leader that died keeps
+// it before another instance can take over.
+func (s *EtcdStore) LeaseTTL() time.Duration { return s.cfg.LeaseTTL }
 
 func (s *EtcdStore) newSession(ctx context.Context) (*etcdSession, error) {
 	// The session's own Grant is unbounded; grant here with a timeout and hand it the lease.
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	lease, err := s.cli.Grant(gctx, int64(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second)))
+	ttl := int(max(1, s.cfg.LeaseTTL.Round(time.Second)/time.Second))
+	lease, err := s.cli.Grant(gctx, int64(ttl))
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: lease: %w", err)
 	}
-	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID))
+	// The TTL bounds the session's Close (its revoke; past the TTL the lease has expired
+	// anyway): without it Close waits up to a minute for an unreachable etcd.
+	session, err := concurrency.NewSession(s.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(ttl))
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: session: %w", err)
 	}
@@ -132,19 +178,9 @@ func (s *EtcdStore) Close() error {
 // was lost (SessionDone), it first opens a new one: an instance that lost etcd campaigns
 // again once etcd is back.
 func (s *EtcdStore) Campaign(ctx context.Context) error {
-	cur := s.current()
-	select {
-	case <-cur.session.Done():
-		fresh, err := s.newSession(ctx)
-		if err != nil {
-			return fmt.Errorf("persist: etcd: campaign: %w", err)
-		}
-		cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
-		s.mu.Lock()
-		s.sess, s.leaderRev = fresh, 0
-		s.mu.Unlock()
-		cur = fresh
-	default:
+	cur, err := s.renew(ctx)
+	if err != nil {
+		return fmt.Errorf("persist: etcd: campaign: %w", err)
 	}
 	if err := cur.election.Campaign(ctx, s.cfg.ID); err != nil {
 		return fmt.Errorf("persist: etcd: campaign: %w", err)
@@ -153,6 +189,35 @@ func (s *EtcdStore) Campaign(ctx context.Context) error {
 	s.leaderKey, s.leaderRev = cur.election.Key(), cur.election.Rev()
 	s.mu.Unlock()
 	return nil
+}
+
+// Renew opens a new session if the current one's lease was lost (SessionDone), as
+// Campaign does first; after it, SessionDone is the new session's.
+func (s *EtcdStore) Renew(ctx context.Context) error {
+	_, err := s.renew(ctx)
+	return err
+}
+
+func (s *EtcdStore) renew(ctx context.Context) (*etcdSession, error) {
+	cur := s.current()
+	select {
+	case <-cur.session.Done():
+	default:
+		return cur, nil
+	}
+	fresh, err := s.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sess != cur { // renewed meanwhile by another caller
+		fresh.session.Close()
+		return s.sess, nil
+	}
+	cur.session.Orphan() // its lease is gone already; stop its keep-alive loop
+	s.sess, s.leaderRev = fresh, 0
+	return fresh, nil
 }
 
 // Leading reports whether this instance won the election and no Commit has been fenced
@@ -217,12 +282,18 @@ func (s *EtcdStore) Commit(b *Batch) error {
 	if err != nil {
 		return err
 	}
+	if len(ops) > s.cfg.MaxTxnOps {
+		return fmt.Errorf("%w: %d records, at most %d (the etcd members' --max-txn-ops)", ErrTooManyOps, len(ops), s.cfg.MaxTxnOps)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
 		Then(ops...).
 		Commit()
+	if errors.Is(err, rpctypes.ErrTooManyOps) {
+		return fmt.Errorf("%w: %d records: raise the etcd members' --max-txn-ops (and EtcdConfig.MaxTxnOps)", ErrTooManyOps, len(ops))
+	}
 	if err != nil {
 		return fmt.Errorf("persist: etcd commit: %w", err)
 	}
@@ -234,8 +305,22 @@ func (s *EtcdStore) Commit(b *Batch) error {
 		s.mu.Unlock()
 		return ErrFenced
 	}
+	s.seen(resp.Header.Revision)
 	return nil
 }
+
+// seen records a revision this instance read or committed.
+func (s *EtcdStore) seen(rev int64) {
+	for {
+		cur := s.rev.Load()
+		if rev <= cur || s.rev.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// Revision is the latest etcd revision this instance read (Load) or committed.
+func (s *EtcdStore) Revision() int64 { return s.rev.Load() }
 
 // txnOps turns the batch into etcd operations. etcd refuses a transaction that names a key
 // twice, and a group commit often does (the global epoch), so only the last operation on
@@ -297,13 +382,23 @@ func (r *Snapshot) ForEach(bucket Bucket, fn func(key string, value []byte) erro
 }
 
 // View reads the whole state in one linearizable read and runs fn on it.
-func (s *EtcdStore) View(fn func(r *Snapshot) error) error {
+func (s *EtcdStore) View(fn func(r Reader) error) error {
+	snap, err := s.Load()
+	if err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
+// Load reads the whole state in one linearizable read; a follower watches from its Rev.
+func (s *EtcdStore) Load() (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
 	defer cancel()
 	resp, err := s.cli.Get(ctx, s.dataPrefix(), clientv3.WithPrefix())
 	if err != nil {
-		return fmt.Errorf("persist: etcd load: %w", err)
+		return nil, fmt.Errorf("persist: etcd load: %w", err)
 	}
+	s.seen(resp.Header.Revision)
 	snap := &Snapshot{Rev: resp.Header.Revision, buckets: make(map[Bucket][]etcdRecord)}
 	for _, kv := range resp.Kvs {
 		b, k, ok := s.splitKey(string(kv.Key))
@@ -313,7 +408,7 @@ func (s *EtcdStore) View(fn func(r *Snapshot) error) error {
 		snap.buckets[b] = append(snap.buckets[b], etcdRecord{k, nonNil(kv.Value)})
 	}
 	// etcd returns keys in byte order of the full key, so each bucket is already sorted.
-	return fn(snap)
+	return snap, nil
 }
 
 func (s *EtcdStore) splitKey(full string) (Bucket, string, bool) {
@@ -347,9 +442,11 @@ type Committed struct {
 // an error instead of a silent stall.
 func (s *EtcdStore) Watch(ctx context.Context, after int64) <-chan Committed {
 	out := make(chan Committed, 16)
-	wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.dataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
 	go func() {
 		defer close(out)
+		// On its goroutine: clientv3's Watch blocks until it has a stream, which it keeps
+		// trying to open while etcd cannot be reached (until ctx ends).
+		wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.dataPrefix(), clientv3.WithPrefix(), clientv3.WithRev(after+1))
 		send := func(c Committed) bool {
 			select {
 			case out <- c:

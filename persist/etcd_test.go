@@ -52,7 +52,7 @@ func putBatch(kvs ...string) *Batch {
 func state(t *testing.T, s *EtcdStore) string {
 	t.Helper()
 	var lines []string
-	err := s.View(func(r *Snapshot) error {
+	err := s.View(func(r Reader) error {
 		for _, b := range buckets {
 			r.ForEach(b, func(k string, v []byte) error {
 				lines = append(lines, fmt.Sprintf("%s/%s=%s", b, k, v))
@@ -86,7 +86,7 @@ func TestEtcdCommitThenLoadFromAnotherInstance(t *testing.T) {
 	if got := state(t, other); got != want {
 		t.Fatalf("state:\n%s\nwant:\n%s", got, want)
 	}
-	err := other.View(func(r *Snapshot) error {
+	err := other.View(func(r Reader) error {
 		if v := r.Get(Failed, "p1"); v == nil || len(v) != 0 {
 			t.Errorf("Get(failed, p1) = %v, want an empty non-nil value", v)
 		}
@@ -240,8 +240,10 @@ func TestEtcdFollowerWatchInOrder(t *testing.T) {
 	}
 	follower := openEtcd(t, prefix, "follower", 0)
 	var from int64
-	if err := follower.View(func(r *Snapshot) error { from = r.Rev; return nil }); err != nil {
+	if snap, err := follower.Load(); err != nil {
 		t.Fatal(err)
+	} else {
+		from = snap.Rev
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -482,5 +484,78 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 	campaign(t, old)
 	if err := old.Commit(putBatch("c4", "old-3")); err != nil {
 		t.Fatalf("Commit after winning again: %v", err)
+	}
+}
+
+// A batch above the members' --max-txn-ops (etcdlocal: 4096) is refused whole with
+// ErrTooManyOps, whether this client's MaxTxnOps catches it first or etcd does; the
+// leadership stays.
+func TestEtcdCommitAboveMaxTxnOps(t *testing.T) {
+	cases := []struct {
+		name      string
+		maxTxnOps int
+		records   int
+	}{
+		{"caught by the client", 100, 101},
+		{"refused by etcd", 1 << 20, 4097},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := OpenEtcd(ctx, EtcdConfig{Endpoints: etcdtest.Endpoints(t), Prefix: etcdtest.Prefix("txnops"), ID: "a", MaxTxnOps: tc.maxTxnOps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			campaign(t, s)
+			var b Batch
+			for i := range tc.records {
+				b.Put(Clusters, fmt.Sprintf("c%05d", i), []byte("x"))
+			}
+			if err := s.Commit(&b); !errors.Is(err, ErrTooManyOps) {
+				t.Fatalf("Commit of %d records: %v, want ErrTooManyOps", tc.records, err)
+			}
+			if got := state(t, s); got != "" {
+				t.Fatalf("state after a refused batch: %d bytes", len(got))
+			}
+			if !s.Leading() {
+				t.Fatal("leadership lost by a refused batch")
+			}
+			if err := s.Commit(putBatch("c1", "x")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// OpenEtcd keeps trying while etcd cannot be reached (a raft leader being elected, a
+// network blip), until its context ends.
+func TestEtcdOpenWaitsForEtcd(t *testing.T) {
+	p := etcdtest.NewProxy(t, strings.TrimPrefix(etcdtest.Endpoints(t)[0], "http://"))
+	p.Cut()
+	healed := make(chan struct{})
+	go func() {
+		time.Sleep(1500 * time.Millisecond) // past the first grant's timeout
+		p.Heal()
+		close(healed)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := OpenEtcd(ctx, EtcdConfig{Endpoints: []string{p.URL()}, Prefix: etcdtest.Prefix("open"), ID: "a", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() // through the cut network: bounded by the lease TTL
+	select {
+	case <-healed:
+	default:
+		t.Fatal("OpenEtcd returned before etcd could be reached")
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelShort()
+	p.Cut()
+	if _, err := OpenEtcd(short, EtcdConfig{Endpoints: []string{p.URL()}, Prefix: etcdtest.Prefix("open"), ID: "b", Timeout: time.Second}); err == nil {
+		t.Fatal("OpenEtcd succeeded through a cut network")
 	}
 }

@@ -36,6 +36,27 @@ const FileName = "fulcrum.db"
 // ErrClosed is returned by operations on a closed store.
 var ErrClosed = errors.New("persist: store closed")
 
+// Backend is a durable store of the buckets above: the bbolt Store (one machine) or the
+// EtcdStore (several instances, one leader). The broker's pool, its loader and replicator,
+// and the balancer's plan records use only this.
+type Backend interface {
+	// Commit applies the batch all or nothing and returns once it is durable.
+	Commit(b *Batch) error
+	// View runs fn on one consistent snapshot of the whole store.
+	View(fn func(r Reader) error) error
+	Close() error
+}
+
+// Reader reads one consistent snapshot of a store: a bbolt read transaction or an etcd
+// Snapshot.
+type Reader interface {
+	// Get returns the value of key, or nil; valid only during the View callback.
+	Get(bucket Bucket, key string) []byte
+	// ForEach calls fn for every record of the bucket in key order; the slices are valid
+	// only during the call.
+	ForEach(bucket Bucket, fn func(key string, value []byte) error) error
+}
+
 // Store is the bbolt database. It is safe for concurrent use; bbolt allows one writer and
 // many readers at a time.
 type Store struct {
@@ -137,11 +158,10 @@ func (s *Store) Commit(b *Batch) error {
 	})
 }
 
-// Reader reads one consistent snapshot of the store.
-type Reader struct{ tx *bolt.Tx }
+// boltReader is a Reader on one bbolt read transaction.
+type boltReader struct{ tx *bolt.Tx }
 
-// Get returns the value of key, valid only inside the View callback, or nil.
-func (r Reader) Get(bucket Bucket, key string) []byte {
+func (r boltReader) Get(bucket Bucket, key string) []byte {
 	bk := r.tx.Bucket([]byte(bucket))
 	if bk == nil {
 		return nil
@@ -149,9 +169,7 @@ func (r Reader) Get(bucket Bucket, key string) []byte {
 	return bk.Get([]byte(key))
 }
 
-// ForEach calls fn for every record of the bucket in key order. The slices are valid only
-// during the call.
-func (r Reader) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
+func (r boltReader) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
 	bk := r.tx.Bucket([]byte(bucket))
 	if bk == nil {
 		return nil
@@ -161,5 +179,5 @@ func (r Reader) ForEach(bucket Bucket, fn func(key string, value []byte) error) 
 
 // View runs fn on a consistent read snapshot.
 func (s *Store) View(fn func(r Reader) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(Reader{tx}) })
+	return s.db.View(func(tx *bolt.Tx) error { return fn(boltReader{tx}) })
 }

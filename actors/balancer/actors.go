@@ -53,6 +53,7 @@ type (
 type supervisor struct {
 	cfg      *config
 	plans    []*planRecord // loaded from the store, for the registry
+	standby  bool          // the registry starts as a standby (standby.go)
 	planners []*actor.PID
 	searches map[string]bool // running search actors, by PID id
 	seq      int             // names searches and rotates which planner gets batch 0
@@ -71,7 +72,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 			s.planners = append(s.planners, pid)
 		}
 		if s.cfg.kafka != nil && s.cfg.store != nil {
-			reg := &registry{cfg: s.cfg, loaded: s.plans}
+			reg := &registry{cfg: s.cfg, loaded: s.plans, standby: s.standby}
 			s.plans = nil
 			if _, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return reg }), "plans"); err != nil {
 				panic(fmt.Sprintf("spawn plan registry: %v", err))

@@ -59,8 +59,11 @@ type Options struct {
 	// both, those answer ErrUnavailable. Plans and their progress are kept in Store's
 	// persist.Plans bucket, and unfinished ones are resumed by Start.
 	Executor Executor
-	Store    *persist.Store
+	Store    persist.Backend
 	Exec     ExecOptions
+	// Standby: several instances share Store (etcd) and only the leader executes plans;
+	// the balancer starts as a standby and follows SetLeading (standby.go).
+	Standby bool
 	// Registerer receives the balancer's metrics (metrics.go); nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -118,6 +121,9 @@ type Balancer struct {
 	cfg     *config
 	stop    context.CancelFunc
 	stopped atomic.Bool
+
+	standby   bool        // started with Options.Standby
+	following atomic.Bool // standby and not leading: plan reads come from the store
 }
 
 // config is what the actors read; it never changes after Start.
@@ -133,7 +139,7 @@ type config struct {
 	base context.Context
 
 	kafka   Executor
-	store   *persist.Store
+	store   persist.Backend
 	exec    ExecOptions
 	metrics *metrics
 }
@@ -171,7 +177,7 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 	cfg.metrics = newMetrics(o.Registerer)
 	cfg.exec.defaults()
 	var plans []*planRecord
-	if cfg.kafka != nil && cfg.store != nil {
+	if cfg.kafka != nil && cfg.store != nil && !o.Standby {
 		var bad []error
 		var err error
 		if plans, bad, err = loadPlans(cfg.store); err != nil {
@@ -182,7 +188,9 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 			cfg.log.Error().Err(e).Msg("skipping a plan record")
 		}
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return &supervisor{cfg: cfg, plans: plans, searches: map[string]bool{}} })
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &supervisor{cfg: cfg, plans: plans, standby: o.Standby, searches: map[string]bool{}}
+	})
 	pid, err := sys.Root.SpawnNamed(props, o.Name+"/balancer")
 	if err != nil {
 		cancel()
@@ -196,7 +204,9 @@ func Start(sys *actor.ActorSystem, o Options) (*Balancer, error) {
 		return nil, fmt.Errorf("balancer actor did not start: %w", err)
 	}
 	regPID := actor.NewPID(sys.Address(), pid.Id+"/plans")
-	return &Balancer{sys: sys, pid: pid, plans: regPID, cfg: cfg, stop: cancel}, nil
+	b := &Balancer{sys: sys, pid: pid, plans: regPID, cfg: cfg, stop: cancel, standby: o.Standby}
+	b.following.Store(o.Standby)
+	return b, nil
 }
 
 // Propose searches for a cheaper layout and waits for the report, at most the time to read

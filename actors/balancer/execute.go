@@ -266,6 +266,9 @@ func (b *Balancer) Plan(token string) (*PlanStatus, error) {
 	if err := b.execReady(); err != nil {
 		return nil, err
 	}
+	if b.following.Load() {
+		return b.storedPlan(token)
+	}
 	return b.askPlan(&getPlan{token: token}, askTimeout)
 }
 
@@ -273,6 +276,9 @@ func (b *Balancer) Plan(token string) (*PlanStatus, error) {
 func (b *Balancer) Plans() ([]*PlanStatus, error) {
 	if err := b.execReady(); err != nil {
 		return nil, err
+	}
+	if b.following.Load() {
+		return b.storedPlans()
 	}
 	v, err := b.ask(&listPlans{}, askTimeout)
 	if err != nil {

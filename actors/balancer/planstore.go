@@ -41,14 +41,14 @@ func (rec *planRecord) encode() []byte {
 }
 
 // writePlan stores one encoded record.
-func writePlan(store *persist.Store, token string, body []byte) error {
+func writePlan(store persist.Backend, token string, body []byte) error {
 	var b persist.Batch
 	b.Put(persist.Plans, token, body)
 	return store.Commit(&b)
 }
 
 // deletePlans removes the records of the given plans.
-func deletePlans(store *persist.Store, tokens []string) error {
+func deletePlans(store persist.Backend, tokens []string) error {
 	var b persist.Batch
 	for _, t := range tokens {
 		b.Delete(persist.Plans, t)
@@ -58,7 +58,7 @@ func deletePlans(store *persist.Store, tokens []string) error {
 
 // loadPlans reads every plan record, oldest first. A record that does not parse is
 // skipped (and logged by the caller): it cannot be resumed or shown.
-func loadPlans(store *persist.Store) ([]*planRecord, []error, error) {
+func loadPlans(store persist.Backend) ([]*planRecord, []error, error) {
 	var recs []*planRecord
 	var bad []error
 	err := store.View(func(rd persist.Reader) error {

@@ -27,6 +27,8 @@ type registry struct {
 	// write can bring it back.
 	alive map[string]string
 	timer *time.Timer
+	// standby: another instance executes plans (standby.go); nothing runs here.
+	standby bool
 }
 
 // pruneTick asks the registry to prune the finished plans that are too old.
@@ -51,11 +53,19 @@ func (r *registry) Receive(ctx actor.Context) {
 		r.resumeNext(ctx)
 	case *pruneTick:
 		r.prune(ctx)
+	case *leadPlans:
+		r.lead(ctx, m.plans)
+	case *followPlans:
+		r.follow(ctx)
 	case *actor.Stopping:
 		if r.timer != nil {
 			r.timer.Stop()
 		}
 	case *executePlan:
+		if r.standby {
+			ctx.Respond(&planReply{err: errorf(ErrUnavailable, "this instance does not lead: plans execute on the leader")})
+			return
+		}
 		if r.running != "" {
 			ctx.Respond(&planReply{err: errorf(ErrConflict, "plan %s is executing; one plan executes at a time", r.running)})
 			return

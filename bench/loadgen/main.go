@@ -10,6 +10,7 @@
 //	loadgen reference -from http://127.0.0.1:7799 -listen 127.0.0.1:7800
 //	loadgen suite -fulcrum bin/fulcrum        (what make bench runs; writes bench/RESULTS.md)
 //	loadgen scale -fulcrum bin/fulcrum        (10,000 clusters: RSS and restart time)
+//	loadgen etcd -fulcrum bin/fulcrum -etcdlocal bin/etcdlocal   (the broker on a 3-member etcd beside bbolt)
 package main
 
 import (
@@ -45,10 +46,12 @@ func main() {
 		err = cmdSuite(args)
 	case "scale":
 		err = cmdScale(args)
+	case "etcd":
+		err = cmdEtcd(args)
 	case "help":
-		fmt.Println("usage: loadgen [run|seed|reference|suite|scale] [flags]; loadgen <command> -h lists the flags")
+		fmt.Println("usage: loadgen [run|seed|reference|suite|scale|etcd] [flags]; loadgen <command> -h lists the flags")
 	default:
-		err = fmt.Errorf("unknown command %q (run, seed, reference, suite, scale)", cmd)
+		err = fmt.Errorf("unknown command %q (run, seed, reference, suite, scale, etcd)", cmd)
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {

@@ -26,6 +26,7 @@ import (
 	"github.com/seed248d40c9/fulcrum/actors/balancer/kafkaexec"
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/httpapi"
+	"github.com/seed248d40c9/fulcrum/persist"
 	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
@@ -46,7 +47,7 @@ func main() {
 	case "version":
 		fmt.Println(Version)
 	case "export-meta", "import-meta":
-		if err := metaFile(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
+		if err := metaFile(os.Args[1], os.Args[2:], os.Getenv, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "fulcrum:", err)
 			os.Exit(1)
 		}
@@ -67,19 +68,22 @@ commands:
   export-meta  --data-dir D > file: write the state as undermoon's meta file (mem-broker-0.2)
   import-meta  --data-dir D file: replace the state of a stopped Fulcrum with a meta file
                (mem-broker-0.2 or 0.1; "-" reads standard input)
+               Both take --etcd-endpoints E [--etcd-prefix P] instead of --data-dir for the
+               state in etcd (import-meta: with no instance running).
   version      print the version`)
 }
 
 type serveConfig struct {
-	listen, dataDir, kafkaBootstrap string
-	failureTTL, syncMetaInterval    time.Duration
-	failureQuorum, migrationLimit   int
-	orderedProxy                    bool
-	balancer                        balancer.ExecOptions
-	replicaAddresses                string
-	logLevel, logFormat             string
-	memoryLimit                     int64 // MiB, 0: none
-	maxBodyBytes, bodyBytesInFlight int
+	storeConfig
+	listen, advertiseAddr, kafkaBootstrap string
+	failureTTL, syncMetaInterval          time.Duration
+	failureQuorum, migrationLimit         int
+	orderedProxy                          bool
+	balancer                              balancer.ExecOptions
+	replicaAddresses                      string
+	logLevel, logFormat                   string
+	memoryLimit                           int64 // MiB, 0: none
+	maxBodyBytes, bodyBytesInFlight       int
 
 	// Security (security.go).
 	authTokenFile, coordinatorListen string
@@ -93,7 +97,8 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	c := &serveConfig{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7799", "HTTP listen address (both API families)")
-	fs.StringVar(&c.dataDir, "data-dir", "./fulcrum-data", "directory of the durable store")
+	fs.StringVar(&c.advertiseAddr, "advertise-addr", "", "host:port the other instances reach this one's API at, and its ID in the etcd election (default --listen)")
+	storeFlags(fs, &c.storeConfig)
 	fs.StringVar(&c.kafkaBootstrap, "kafka-bootstrap", "", "Kafka bootstrap servers, comma separated (empty: balancer answers 503)")
 	fs.DurationVar(&c.failureTTL, "failure-ttl", 60*time.Second, "how long a proxy failure report counts")
 	fs.IntVar(&c.failureQuorum, "failure-quorum", 1, "distinct reporters needed to list a proxy as failed")
@@ -112,19 +117,7 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	fs.IntVar(&c.maxBodyBytes, "max-body-bytes", 64<<20, "largest request body in bytes (413 beyond; at most --body-bytes-in-flight)")
 	fs.IntVar(&c.bodyBytesInFlight, "body-bytes-in-flight", 64<<20, "request body bytes read or handled at once (503 OVERLOADED beyond, before reading)")
 	securityFlags(fs, c)
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -154,7 +147,41 @@ func parseServe(args []string, getenv func(string) string) (*serveConfig, error)
 	if err := c.checkSecurity(); err != nil {
 		return nil, err
 	}
+	if err := c.storeConfig.check(); err != nil {
+		return nil, err
+	}
+	if c.advertiseAddr == "" {
+		c.advertiseAddr = c.listen
+	}
+	if c.etcdEndpoints != "" {
+		if err := checkAdvertise(c.advertiseAddr); err != nil {
+			return nil, err
+		}
+		// The instances on etcd are each other's replicas; undermoon's replication is for
+		// one master and its read-only copies.
+		if c.replica || c.replicaList() != nil {
+			return nil, errors.New("--replica and --replica-addresses do not apply with --etcd-endpoints")
+		}
+	}
 	return c, nil
+}
+
+// parseFlags sets each flag from FULCRUM_<NAME> in the environment, then parses args:
+// flags win.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FULCRUM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
 }
 
 func newLogger(c *serveConfig) (zerolog.Logger, error) {
@@ -191,14 +218,19 @@ func serve(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	engine, err := actors.Start(actors.Options{
-		Logger: log, DataDir: c.dataDir, FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
-		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
-		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
-		ReplicationToken: sec.replicationToken,
-	})
+	// main owns the store and the actor system and hands them to both products: the broker
+	// engine and the balancer each stop only what they spawned.
+	store, err := c.storeConfig.open(c.advertiseAddr)
 	if err != nil {
 		return err
+	}
+	sys := actors.NewActorSystem(log)
+	closeStore := func() {
+		sys.Shutdown()
+		// With etcd, closing revokes the lease: another instance takes over at once.
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("close store")
+		}
 	}
 	// The balancer is optional: without Kafka, GET /balancer answers 503.
 	var (
@@ -215,24 +247,42 @@ func serve(args []string) error {
 			kafka.Close()
 		}
 	}
+	_, ha := store.(*persist.EtcdStore)
 	if c.kafkaBootstrap != "" {
 		if kafka, err = newKafkaClient(c.kafkaBootstrap); err != nil {
-			engine.Stop()
+			closeStore()
 			return fmt.Errorf("--kafka-bootstrap: %w", err)
 		}
 		adm := kadm.NewClient(kafka)
-		// Plans executed (POST /balancer) live in the engine's store, in their own bucket;
-		// unfinished ones are resumed here.
-		bal, err = balancer.Start(engine.System(), balancer.Options{
+		// Plans executed (POST /balancer) live in the store, in their own bucket; unfinished
+		// ones are resumed here, or, with etcd, by whichever instance leads.
+		bal, err = balancer.Start(sys, balancer.Options{
 			Source: kafkaload.New(adm, kafkaLoadTimeout),
 			Logger: log.With().Str("component", "balancer").Logger(), LoadTimeout: kafkaLoadTimeout,
-			Executor: kafkaexec.NewAdmin(adm, 0), Store: engine.Store(), Exec: c.balancer, Registerer: reg,
+			Executor: kafkaexec.NewAdmin(adm, 0), Store: store, Exec: c.balancer, Registerer: reg,
+			Standby: ha,
 		})
 		if err != nil {
 			stopBalancer()
-			engine.Stop()
+			closeStore()
 			return err
 		}
+	}
+	var leadership func(bool)
+	if bal != nil {
+		leadership = bal.SetLeading
+	}
+	engine, err := actors.Start(actors.Options{
+		Logger: log, Store: store, System: sys, Instance: c.advertiseAddr, Leadership: leadership,
+		FailureTTL: c.failureTTL, FailureQuorum: c.failureQuorum,
+		MigrationLimit: c.migrationLimit, OrderedProxy: c.orderedProxy, Registerer: reg,
+		ReplicaAddresses: c.replicaList(), SyncMetaInterval: c.syncMetaInterval,
+		ReplicationToken: sec.replicationToken,
+	})
+	if err != nil {
+		stopBalancer()
+		closeStore()
+		return err
 	}
 	srv := httpapi.New(httpapi.Options{Engine: engine, Logger: log, Gatherer: reg, Registerer: reg, Version: Version, Balancer: bal,
 		MaxBodyBytes: c.maxBodyBytes, BodyBytesInFlight: c.bodyBytesInFlight,
@@ -241,9 +291,11 @@ func serve(args []string) error {
 	if err != nil {
 		stopBalancer()
 		engine.Stop()
+		closeStore()
 		return err
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
+		Str("etcd_endpoints", c.etcdEndpoints).Str("etcd_prefix", c.etcdPrefix).Str("advertise_addr", c.advertiseAddr).
 		Str("version", Version).Int("gomaxprocs", procs).Bool("tls", c.tlsCert != "").Bool("auth", sec.tokens != nil).
 		Str("coordinator_networks", networksString(c.coordinatorNetworks)).Bool("replica", c.replica).Msg("fulcrum serving")
 
@@ -273,13 +325,15 @@ wait:
 		}
 	}
 	// Shutdown order: stop accepting and drain in-flight requests, stop the balancer and
-	// close its Kafka client, stop the engine's actors, close the store. Every acknowledged
-	// change is already on disk.
+	// close its Kafka client, stop the engine's actors, the actor system, close the store.
+	// Every acknowledged change is already on disk.
 	if err := srv.Shutdown(); err != nil {
 		log.Error().Err(err).Msg("http shutdown")
 	}
 	stopBalancer()
-	if err := engine.Stop(); err != nil {
+	err = engine.Stop()
+	closeStore()
+	if err != nil {
 		return fmt.Errorf("stop engine: %w", err)
 	}
 	log.Info().Msg("stopped")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
+	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
 )
 
 var fulcrumBin string
@@ -39,7 +40,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	code := m.Run()
+	code := etcdtest.Main(m) // a 3-member etcd for the HA tests, unless make test runs one
 	os.Exit(code)
 }
 

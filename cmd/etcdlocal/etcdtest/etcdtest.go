@@ -16,8 +16,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,12 +87,30 @@ func Cluster(t testing.TB) Members {
 			t.Fatalf("etcdtest: open the cluster in %s: %v", dir, err)
 		}
 		m = c
+		// Test binaries of several packages share this cluster and run at once: one
+		// member down in each would be two of three, no quorum. A file lock in the
+		// cluster's dir lets one test of all of them stop members at a time.
+		lockMembers(t, dir)
 	} else {
 		m = local(t)
 	}
 	shared.mu.Lock()
 	t.Cleanup(shared.mu.Unlock)
 	return m
+}
+
+// lockMembers takes the member lock of the cluster in dir until the test ends.
+func lockMembers(t testing.TB, dir string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "members.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("etcdtest: member lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("etcdtest: member lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // releases the lock
 }
 
 func local(t testing.TB) *etcdcluster.Local {

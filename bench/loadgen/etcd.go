@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seed248d40c9/fulcrum/bench/resultsfile"
+)
+
+// etcdFlags configure `loadgen etcd`, what make bench-etcd runs.
+type etcdFlags struct {
+	fulcrum, etcdlocal, results, jsonPath string
+	conc, followers                       int
+	dur, warmup, failureTTL               time.Duration
+	keep                                  bool
+	seedFlags
+	dialectFlags
+}
+
+// etcdRun is one server set-up driven by the reads, mutations and durable scenarios.
+type etcdRun struct {
+	Backend  string    `json:"backend"`   // bbolt or etcd
+	Driven   string    `json:"driven"`    // which instance the clients talk to
+	LoadAvg  string    `json:"load_avg"`  // 1-minute load average before the run
+	Reports  []*Report `json:"reports"`   // reads, mutations, durable (in that order)
+	Instance int       `json:"instances"` // Fulcrum processes running
+}
+
+// cmdEtcd measures the broker on etcd beside bbolt: a fresh Fulcrum on bbolt, then a real
+// local 3-member etcd (bin/etcdlocal, started and stopped here) with 1+followers Fulcrum
+// instances on it; each is seeded with the same state and driven with the reads,
+// mutations and durable scenarios at -c clients: on bbolt, on the etcd leader, and on an
+// etcd follower (reads served from its watched state, writes forwarded to the leader).
+// It rewrites the loadgen-etcd block of bench/RESULTS.md.
+func cmdEtcd(args []string) error {
+	fs := flag.NewFlagSet("etcd", flag.ContinueOnError)
+	var f etcdFlags
+	fs.StringVar(&f.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
+	fs.StringVar(&f.etcdlocal, "etcdlocal", "bin/etcdlocal", "etcdlocal binary (starts the 3-member etcd)")
+	fs.StringVar(&f.results, "results", "bench/RESULTS.md", "results file; only its <!-- loadgen-etcd --> block is rewritten")
+	fs.StringVar(&f.jsonPath, "json", "bench/etcd-results.json", "every report as JSON")
+	fs.IntVar(&f.conc, "c", 64, "concurrent clients")
+	fs.IntVar(&f.followers, "followers", 2, "Fulcrum followers beside the leader on etcd")
+	fs.DurationVar(&f.dur, "d", 10*time.Second, "measured duration of each scenario")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
+	fs.DurationVar(&f.failureTTL, "failure-ttl", time.Second, "--failure-ttl of the servers (see DurableScenario)")
+	fs.BoolVar(&f.keep, "keep", false, "keep the temporary dir (data and logs)")
+	f.seedFlags.register(fs)
+	f.dialectFlags.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	tmp, err := os.MkdirTemp("", "fulcrum-bench-etcd-")
+	if err != nil {
+		return err
+	}
+	if f.keep {
+		fmt.Fprintln(os.Stderr, "etcd: keeping", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	load0, commit := loadAvg(), resultsfile.Commit()
+	common := []string{"serve", "--listen", "{addr}", "--failure-ttl", f.failureTTL.String()}
+
+	var runs []etcdRun
+	srv, err := StartProc(f.fulcrum, slices.Concat(common, []string{"--data-dir", filepath.Join(tmp, "bbolt")}), filepath.Join(tmp, "bbolt.log"), healthy, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	run, err := etcdDrive(ctx, &f, "bbolt", "the only instance", true, srv, srv, 1)
+	if stopErr := srv.Stop(); err == nil && stopErr != nil {
+		err = fmt.Errorf("fulcrum stop: %w", stopErr)
+	}
+	if err != nil {
+		return err
+	}
+	runs = append(runs, run)
+
+	endpoints, stopEtcd, err := startEtcd(ctx, f.etcdlocal, filepath.Join(tmp, "etcd"))
+	if err != nil {
+		return err
+	}
+	defer stopEtcd()
+	onEtcd := slices.Concat(common, []string{"--etcd-endpoints", endpoints, "--etcd-prefix", "/fulcrum-bench", "--advertise-addr", "{addr}"})
+	var procs []*Proc
+	defer func() {
+		for _, p := range procs {
+			p.Kill()
+		}
+	}()
+	for i := 0; i <= f.followers; i++ {
+		role := "leader"
+		if i > 0 {
+			role = "follower"
+		}
+		p, err := StartProc(f.fulcrum, slices.Concat(onEtcd, []string{"--data-dir", filepath.Join(tmp, fmt.Sprintf("etcd-%d", i))}),
+			filepath.Join(tmp, fmt.Sprintf("etcd-%d.log", i)), hasRole(role), 60*time.Second)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+	}
+	leader := procs[0]
+	run, err = etcdDrive(ctx, &f, "etcd", "the leader", true, leader, leader, len(procs))
+	if err != nil {
+		return err
+	}
+	runs = append(runs, run)
+	if f.followers > 0 {
+		follower := procs[1]
+		run, err = etcdDrive(ctx, &f, "etcd", "a follower (writes forwarded)", false, leader, follower, len(procs))
+		if err != nil {
+			return err
+		}
+		runs = append(runs, run)
+	}
+	for _, p := range procs {
+		if err := p.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "etcd: fulcrum stop:", err)
+		}
+	}
+	procs = nil
+
+	if err := writeJSON(f.jsonPath, runs); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Broker on etcd beside bbolt: `make bench-etcd` (generated by `bin/loadgen etcd`; do not edit inside the markers)\n\n")
+	fmt.Fprintf(&b, "Date: %s. Commit: %s. Machine: %s; 1-minute load average before the runs: %s (each row: before "+
+		"its set-up; it counts this bench's own etcd members and instances once they run).\n\n", today(), commit, Machine(), load0)
+	// Judged on the load before the runs only: during them the rest of the machine is
+	// mostly this bench's own etcd members and other instances.
+	if l, _ := strconv.ParseFloat(load0, 64); l >= float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(&b, "**Measured under load**: 1-minute load average %s before the runs on %d CPUs, from other work. "+
+			"These are the shared machine's figures, not Fulcrum's own: rerun `make bench-etcd` on a quiet machine before "+
+			"reading them against the BRIEF.\n\n", load0, runtime.NumCPU())
+	}
+	fmt.Fprintf(&b, "Each set-up is fresh and seeded through the public API with %s clusters and %s proxies, then driven by "+
+		"the **reads**, **mutations** and **durable** scenarios (as in the HTTP load table above), %d clients, %s after a %s "+
+		"warm-up, `/api/%s`, gzip %s. **bbolt**: one `fulcrum serve --data-dir` (fsync, group commit). **etcd**: a 3-member "+
+		"etcd on this machine (`bin/etcdlocal up`: one process per member, WAL fsync) and %d Fulcrum instances on it "+
+		"(`--etcd-endpoints`, one leader); the leader commits each group of changes as one etcd transaction fenced on its "+
+		"leadership before answering. A follower serves reads from the state its watch keeps and forwards every write to "+
+		"the leader. Every process (etcd members, Fulcrum instances, this load generator) shares the machine's %d CPUs; the "+
+		"server CPU column is the driven instance's only (not etcd's, nor the leader's when a follower is driven).\n\n",
+		count(f.Clusters), count(f.Proxies), f.conc, f.dur, f.warmup, f.API, onOff(f.Gzip), f.followers+1, runtime.NumCPU())
+	b.WriteString("| backend | requests sent to | instances | load avg before | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | BRIEF target |\n")
+	b.WriteString("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range runs {
+		for _, rep := range r.Reports {
+			target := ""
+			switch {
+			case rep.Scenario == "reads":
+				target = readsTarget(rep)
+			case rep.Scenario == "durable" && r.Backend == "etcd":
+				target = fmt.Sprintf("≥ 2,000 durable mutations/s on a 3-member etcd: %s", verdict(rep.Throughput >= 2000 && rep.Errors == 0))
+			case rep.Scenario == "durable":
+				target = "(≥ 10,000/s pinned: see the placement runs)"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s | %s | %d | %.1f | %s |\n", r.Backend, r.Driven, r.Instance, r.LoadAvg,
+				rep.Scenario, thousands(rep.Throughput), msStr(rep.Latency.P50), msStr(rep.Latency.P99), rep.Errors,
+				rep.CPU.ServerUsPerRequest, target)
+		}
+	}
+	fmt.Fprintf(&b, "\nCommand: `make bench-etcd` (`bin/loadgen etcd -fulcrum %s -etcdlocal %s -c %d -d %s -warmup %s -followers %d "+
+		"-proxies %d -hosts %d -clusters %d -failure-ttl %s`). Every report as JSON: [%s](%s).\n", f.fulcrum, f.etcdlocal, f.conc, f.dur,
+		f.warmup, f.followers, f.Proxies, f.Hosts, f.Clusters, f.failureTTL, filepath.Base(f.jsonPath), filepath.Base(f.jsonPath))
+	if err := resultsfile.Update(f.results, "loadgen-etcd", b.String()); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "etcd: wrote %s, %s\n", f.results, f.jsonPath)
+	return nil
+}
+
+// etcdDrive seeds the broker through leader if seed is set, waits until srv has caught up
+// with it, then runs the reads, mutations and durable scenarios against srv.
+func etcdDrive(ctx context.Context, f *etcdFlags, backend, driven string, seed bool, leader, srv *Proc, instances int) (etcdRun, error) {
+	run := etcdRun{Backend: backend, Driven: driven, LoadAvg: loadAvg(), Instance: instances}
+	if seed {
+		sc, err := NewClient(leader.URL, f.conc, 10*time.Second, f.Dialect)
+		if err != nil {
+			return run, err
+		}
+		if _, err := Seed(sc, f.SeedConfig, os.Stderr); err != nil {
+			return run, err
+		}
+	}
+	if leader != srv {
+		if err := caughtUp(leader.URL, srv.URL, time.Minute); err != nil {
+			return run, err
+		}
+	}
+	c, err := NewClient(srv.URL, f.conc, 10*time.Second, f.Dialect)
+	if err != nil {
+		return run, err
+	}
+	st, err := Discover(c)
+	if err != nil {
+		return run, err
+	}
+	cfg := RunConfig{Concurrency: f.conc, Duration: f.dur, Warmup: f.warmup, Progress: NewProgress(os.Stderr),
+		RSS: ProcRSS(srv.Pid()), Target: fmt.Sprintf("fulcrum %s (%s, %s)", srv.URL, backend, driven), ServerPid: srv.Pid()}
+	for _, name := range []string{"reads", "mutations", "durable"} {
+		s, err := scenarioFor(c, name, st, DefaultMutationMix, "", runID(), f.conc)
+		if err != nil {
+			return run, err
+		}
+		started := time.Now()
+		res := Run(ctx, c, s, cfg)
+		rep := NewReport(res, started)
+		rep.WriteText(os.Stderr)
+		run.Reports = append(run.Reports, rep)
+		if ctx.Err() != nil {
+			return run, ctx.Err()
+		}
+	}
+	return run, nil
+}
+
+// startEtcd runs `etcdlocal up --dir dir` and returns the client endpoints and a func that
+// stops the members and removes dir.
+func startEtcd(ctx context.Context, etcdlocal, dir string) (string, func(), error) {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, etcdlocal, "up", "--dir", dir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	stop := func() {
+		if out, err := exec.Command(etcdlocal, "down", "--dir", dir).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "etcd: etcdlocal down: %v\n%s", err, out)
+		}
+	}
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("etcdlocal up: %v\n%s", err, stderr.Bytes())
+	}
+	fmt.Fprint(os.Stderr, stderr.String())
+	return strings.TrimSpace(string(out)), stop, nil
+}
+
+// haStatus is the body of GET /ha.
+type haStatus struct {
+	Role     string `json:"role"`
+	Leader   string `json:"leader"`
+	Revision int64  `json:"revision"`
+}
+
+func readHA(url string) (haStatus, error) {
+	var s haStatus
+	resp, err := probe.Get(url + "/ha")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("GET /ha: %s", resp.Status)
+	}
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// hasRole says whether the instance is healthy and says it has role in GET /ha.
+func hasRole(role string) func(url string) bool {
+	return func(url string) bool {
+		s, err := readHA(url)
+		return err == nil && s.Role == role && healthy(url)
+	}
+}
+
+// caughtUp waits until the follower has applied the leader's etcd revision.
+func caughtUp(leader, follower string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		l, lerr := readHA(leader)
+		s, ferr := readHA(follower)
+		if lerr == nil && ferr == nil && s.Revision >= l.Revision && l.Revision > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("follower %s not at the leader's revision within %s: %+v %v, leader %+v %v", follower, within, s, ferr, l, lerr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
