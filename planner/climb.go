@@ -36,10 +36,13 @@ type Climb struct {
 
 // Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
 // core) is long enough that handing it out costs little, short enough that a candidate's
-// view of the layout is recent.
+// view of the layout is recent. Its chunks are small (~10 µs) because the round ends when
+// its slowest worker does: with 8 chunks of 64 on 2 workers, the wait for the last chunk
+// was ~10% of a search; with 32 of 16 it is a few percent, and the plans are as good (24
+// seeds of plantest.Benchmark, 10,000 candidates: mean costs within 1%, see RESULTS.md).
 const (
-	RoundChunks = 8
-	ChunkSize   = 64
+	RoundChunks = 32
+	ChunkSize   = 16
 )
 
 // exchangeAfter is how many candidates in a row must keep nothing before a climb also
@@ -92,11 +95,15 @@ func (c *Climb) Next() []Chunk {
 // Score proposes and scores a chunk's candidates against the layout of the round. It only
 // reads the climb: the chunks of a round may be scored concurrently, but never while Commit
 // runs.
-func (c *Climb) Score(ch Chunk) ChunkResult {
+func (c *Climb) Score(ch Chunk) ChunkResult { return c.scoreInto(ch, nil) }
+
+// scoreInto is Score appending the improving moves to buf[:0]: RunClimb gives each chunk
+// the buffer of the same chunk of the round before, so rounds allocate nothing.
+func (c *Climb) scoreInto(ch Chunk, buf []move) ChunkResult {
 	s, st := c.s, c.st
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	res := ChunkResult{Chunk: ch}
+	res := ChunkResult{Chunk: ch, moves: buf[:0]}
 	before := s.objective(st.cost, st.movedBytes)
 	for range ch.Count {
 		m, ok := s.propose(st, &r, c.exchanges)
@@ -245,29 +252,33 @@ func (c *Climb) Result() Result {
 //
 // A round is a fraction of a millisecond of work, less than waking a parked goroutine's
 // thread takes on some machines: so the calling goroutine scores chunks too, and the
-// helpers stay for the whole climb, spinning (and yielding) between rounds instead of
-// being started and waited for each round. On one worker there are no helpers: the
-// caller scores every chunk itself.
+// helpers stay for the whole climb, waiting between rounds on an atomic round number:
+// they spin for a while (the commit of a round is tens of microseconds) and only then
+// yield. Yielding at once put every wait through the scheduler's global lock, which cost
+// more than the commit. More workers than GOMAXPROCS would only spin against each other,
+// so there are no more helpers than GOMAXPROCS − 1. On one worker there are no helpers:
+// the caller scores every chunk itself.
 func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	workers = min(workers, runtime.GOMAXPROCS(0), RoundChunks)
 	c := s.NewClimb()
 	var (
-		cur  atomic.Pointer[roundJob] // the round being scored, or the last one
-		over atomic.Bool              // the climb is over: helpers return
-		wg   sync.WaitGroup
+		cur     atomic.Pointer[roundJob] // the round being scored, or the last one
+		over    atomic.Bool              // the climb is over: helpers return
+		wg      sync.WaitGroup
+		results = make([]ChunkResult, RoundChunks) // reused: each chunk keeps its move buffer
 	)
 	defer wg.Wait()
 	defer over.Store(true)
-	for range min(workers, RoundChunks) - 1 {
+	for range workers - 1 {
 		wg.Go(func() {
 			var last *roundJob
-			for !over.Load() {
-				j := cur.Load()
-				if j == nil || j == last {
-					runtime.Gosched()
-					continue
+			for {
+				j := awaitRound(&cur, last, &over)
+				if j == nil {
+					return
 				}
 				last = j
 				j.score(c)
@@ -279,29 +290,50 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 			c.Interrupt()
 			break
 		}
-		j := &roundJob{chunks: chunks, results: make([]ChunkResult, len(chunks))}
+		j := &roundJob{chunks: chunks, results: results[:len(chunks)]}
 		cur.Store(j)
 		j.score(c)
-		for j.done.Load() < int64(len(chunks)) {
-			runtime.Gosched()
+		for spins := 0; j.done.Load() < int64(len(chunks)); spins++ {
+			if spins > spinLimit {
+				runtime.Gosched()
+			}
 		}
 		c.Commit(j.results)
 	}
 	return c.Result()
 }
 
+// spinLimit is how many times a worker checks for the next round (or the round's last
+// chunk) before it yields between checks: about as long as the commit of a busy round.
+const spinLimit = 20_000
+
+// awaitRound waits for a round other than last, nil once the climb is over.
+func awaitRound(cur *atomic.Pointer[roundJob], last *roundJob, over *atomic.Bool) *roundJob {
+	for spins := 0; ; spins++ {
+		if over.Load() {
+			return nil
+		}
+		if j := cur.Load(); j != nil && j != last {
+			return j
+		}
+		if spins > spinLimit {
+			runtime.Gosched()
+		}
+	}
+}
+
 // roundJob is one round of a RunClimb, shared by its goroutines: each takes the next
 // unscored chunk until none is left. A goroutine late for a round finds its chunks taken.
 type roundJob struct {
 	chunks  []Chunk
-	results []ChunkResult
-	next    atomic.Int64 // chunks handed out
-	done    atomic.Int64 // chunks scored
+	results []ChunkResult // indexed like chunks; holds the round before's buffers
+	next    atomic.Int64  // chunks handed out
+	done    atomic.Int64  // chunks scored
 }
 
 func (j *roundJob) score(c *Climb) {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = c.Score(j.chunks[i])
+		j.results[i] = c.scoreInto(j.chunks[i], j.results[i].moves)
 		j.done.Add(1)
 	}
 }
