@@ -113,6 +113,7 @@ type Search struct {
 		cost                float64
 		moves, leaderMoves  int
 		movedBytes          int64
+		slots               slotLists
 	}
 	base struct {
 		bytes, leaders, dirs, replicas spread
@@ -233,11 +234,13 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 		return nil, err
 	}
 	// Repair the layout where it breaks a hard constraint; every batch starts from there.
+	s.start.slots = s.buildSlots(c.slotBroker)
 	st := s.newState(-1)
 	if repair {
 		s.repair(st)
 	}
 	s.start.slotBroker, s.start.slotDir = st.slotBroker, st.slotDir
+	s.start.slots = s.buildSlots(st.slotBroker)
 	s.start.moves, s.start.movedBytes, s.start.leaderMoves = st.moves, st.movedBytes, st.leaderMoves
 	s.setBase(c.loads(st.slotBroker, st.slotDir))
 	s.start.cost = s.baseCost()
