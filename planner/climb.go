@@ -60,6 +60,7 @@ type Chunk struct {
 type ChunkResult struct {
 	Chunk Chunk
 	moves []move
+	view  *state // the chunk's aggregates, kept for the next round's chunk to reuse
 }
 
 // NewClimb starts a climb from the search's start layout (the repaired one).
@@ -95,23 +96,34 @@ func (c *Climb) Next() []Chunk {
 // Score proposes and scores a chunk's candidates against the layout of the round. It only
 // reads the climb: the chunks of a round may be scored concurrently, but never while Commit
 // runs.
-func (c *Climb) Score(ch Chunk) ChunkResult { return c.scoreInto(ch, nil) }
+//
+// A chunk keeps the improving candidates in a view of its own: the round's layout with its
+// aggregates (bytes, leaders, … per broker and directory) changed by the moves the chunk
+// kept so far. Its later candidates are proposed and scored on those, so a chunk does
+// not hand Commit a dozen moves from the same full broker to the same empty one, of which
+// Commit, the sequential part of a round, would keep one and score all.
+func (c *Climb) Score(ch Chunk) ChunkResult { return c.scoreInto(ch, ChunkResult{}) }
 
-// scoreInto is Score appending the improving moves to buf[:0]: RunClimb gives each chunk
-// the buffer of the same chunk of the round before, so rounds allocate nothing.
-func (c *Climb) scoreInto(ch Chunk, buf []move) ChunkResult {
-	s, st := c.s, c.st
+// scoreInto is Score reusing the move buffer and view of prev: RunClimb gives each chunk
+// those of the same chunk of the round before, so rounds allocate nothing.
+func (c *Climb) scoreInto(ch Chunk, prev ChunkResult) ChunkResult {
+	s := c.s
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	res := ChunkResult{Chunk: ch, moves: buf[:0]}
-	before := s.objective(st.cost, st.movedBytes)
+	res := ChunkResult{Chunk: ch, moves: prev.moves[:0], view: prev.view}
+	if res.view == nil {
+		res.view = new(state)
+	}
+	v := res.view
+	v.mirror(c.st)
 	for range ch.Count {
-		m, ok := s.propose(st, &r, c.exchanges)
+		m, ok := s.propose(v, &r, c.exchanges)
 		if !ok {
 			continue
 		}
-		if sc := s.score(st, m); s.keep(st, m, &sc, before) {
+		if sc := s.score(v, m); s.keep(v, m, &sc, s.objective(v.cost, v.movedBytes)) {
 			res.moves = append(res.moves, m)
+			s.account(v, m, &sc)
 		}
 	}
 	return res
@@ -333,7 +345,7 @@ type roundJob struct {
 
 func (j *roundJob) score(c *Climb) {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = c.scoreInto(j.chunks[i], j.results[i].moves)
+		j.results[i] = c.scoreInto(j.chunks[i], j.results[i])
 		j.done.Add(1)
 	}
 }

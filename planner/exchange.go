@@ -50,11 +50,9 @@ func (s *Search) scoreExchange(st *state, m move) scored {
 	return sc
 }
 
-// commitExchange applies a scored exchange.
-func (s *Search) commitExchange(st *state, m move, sc *scored) {
+// accountExchange is account for an exchange.
+func (s *Search) accountExchange(st *state, m move, sc *scored) {
 	c := s.cluster
-	st.relocate(m.slot, sc.to, sc.toDir)
-	st.relocate(m.other, sc.from, sc.fromDir)
 	st.bytes.transfer(sc.from, sc.to, sc.amount, sc.bytesSq)
 	st.dirs.transfer(sc.fromDir, sc.toDir, sc.amount, sc.dirsSq)
 	if sc.leaderChange {

@@ -257,17 +257,27 @@ func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool
 
 // commit applies a scored move to the layout and the aggregates in O(1).
 func (s *Search) commit(st *state, m move, sc *scored) {
+	switch {
+	case m.exchange:
+		st.relocate(m.slot, sc.to, sc.toDir)
+		st.relocate(m.other, sc.from, sc.fromDir)
+	case m.swap:
+		st.swapLeader(s.cluster.slotStart[m.part], m.slot)
+	default:
+		st.relocate(m.slot, sc.to, sc.toDir)
+	}
+	s.account(st, m, sc)
+}
+
+// account applies a scored move to the aggregates and budgets only; the layout stays.
+func (s *Search) account(st *state, m move, sc *scored) {
 	if m.exchange {
-		s.commitExchange(st, m, sc)
+		s.accountExchange(st, m, sc)
 		return
 	}
 	c := s.cluster
-	if m.swap {
-		start := c.slotStart[m.part]
-		st.swapLeader(start, m.slot)
-	} else {
+	if !m.swap {
 		size := c.size[m.part]
-		st.relocate(m.slot, sc.to, sc.toDir)
 		st.dirs.transfer(sc.fromDir, sc.toDir, size, sc.dirsSq)
 		if sc.bytes {
 			st.bytes.transfer(sc.from, sc.to, size, sc.bytesSq)
@@ -285,6 +295,26 @@ func (s *Search) commit(st *state, m move, sc *scored) {
 	}
 	st.cost = sc.cost
 	st.moves, st.movedBytes, st.leaderMoves = sc.moves, sc.movedBytes, sc.leaderMoves
+}
+
+// mirror makes v a view of st for one chunk: st's layout, shared and only read, and a copy
+// of its aggregates and budgets, in v's own counters when they are big enough.
+func (v *state) mirror(st *state) {
+	bytes, leaders, dirs, replicas, topics, topicCV := v.bytes, v.leaders, v.dirs, v.replicas, v.topics, v.topicCV
+	*v = *st
+	v.bytes, v.leaders, v.dirs, v.replicas = bytes.copyOf(st.bytes), leaders.copyOf(st.leaders), dirs.copyOf(st.dirs), replicas.copyOf(st.replicas)
+	v.topics = topics[:0]
+	for t := range st.topics {
+		var sp spread
+		if t < len(topics) {
+			sp = topics[t]
+		}
+		v.topics = append(v.topics, sp.copyOf(st.topics[t]))
+	}
+	if len(st.topics) == 0 {
+		v.topics = nil
+	}
+	v.topicCV = append(topicCV[:0], st.topicCV...)
 }
 
 func hasDir(dirs []int32, d int32) bool {
