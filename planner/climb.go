@@ -32,6 +32,7 @@ type Climb struct {
 	kicks       int  // perturbations so far
 	best        *snapshot
 	interrupted bool
+	chunks      []chunkBuffers // by chunk index
 }
 
 // Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
@@ -60,12 +61,12 @@ type Chunk struct {
 type ChunkResult struct {
 	Chunk Chunk
 	moves []move
-	view  *state // the chunk's aggregates, kept for the next round's chunk to reuse
 }
 
 // NewClimb starts a climb from the search's start layout (the repaired one).
 func (s *Search) NewClimb() *Climb {
-	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter}
+	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter,
+		chunks: make([]chunkBuffers, RoundChunks)}
 }
 
 // Done reports whether the climb is over: its limit is evaluated, it has stalled, or it was
@@ -95,38 +96,41 @@ func (c *Climb) Next() []Chunk {
 
 // Score proposes and scores a chunk's candidates against the layout of the round. It only
 // reads the climb: the chunks of a round may be scored concurrently, but never while Commit
-// runs.
+// runs, and each chunk only once (its result holds a buffer the same chunk of the next
+// round reuses, so rounds allocate nothing).
 //
 // A chunk keeps the improving candidates in a view of its own: the round's layout with its
 // aggregates (bytes, leaders, … per broker and directory) changed by the moves the chunk
 // kept so far. Its later candidates are proposed and scored on those, so a chunk does
 // not hand Commit a dozen moves from the same full broker to the same empty one, of which
 // Commit, the sequential part of a round, would keep one and score all.
-func (c *Climb) Score(ch Chunk) ChunkResult { return c.scoreInto(ch, ChunkResult{}) }
-
-// scoreInto is Score reusing the move buffer and view of prev: RunClimb gives each chunk
-// those of the same chunk of the round before, so rounds allocate nothing.
-func (c *Climb) scoreInto(ch Chunk, prev ChunkResult) ChunkResult {
+func (c *Climb) Score(ch Chunk) ChunkResult {
 	s := c.s
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	res := ChunkResult{Chunk: ch, moves: prev.moves[:0], view: prev.view}
-	if res.view == nil {
-		res.view = new(state)
-	}
-	v := res.view
+	b := &c.chunks[ch.Index]
+	v := &b.view
 	v.mirror(c.st)
+	moves := b.moves[:0]
 	for range ch.Count {
 		m, ok := s.propose(v, &r, c.exchanges)
 		if !ok {
 			continue
 		}
 		if sc := s.score(v, m); s.keep(v, m, &sc, s.objective(v.cost, v.movedBytes)) {
-			res.moves = append(res.moves, m)
+			moves = append(moves, m)
 			s.account(v, m, &sc)
 		}
 	}
-	return res
+	b.moves = moves
+	return ChunkResult{Chunk: ch, moves: moves}
+}
+
+// chunkBuffers are what the chunk of a given index uses in every round: its view and the
+// buffer of its improving moves.
+type chunkBuffers struct {
+	view  state
+	moves []move
 }
 
 // keep reports whether a scored move improves on the objective before (by more than float
@@ -280,7 +284,7 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 		cur     atomic.Pointer[roundJob] // the round being scored, or the last one
 		over    atomic.Bool              // the climb is over: helpers return
 		wg      sync.WaitGroup
-		results = make([]ChunkResult, RoundChunks) // reused: each chunk keeps its move buffer
+		results = make([]ChunkResult, RoundChunks)
 	)
 	defer wg.Wait()
 	defer over.Store(true)
@@ -338,14 +342,14 @@ func awaitRound(cur *atomic.Pointer[roundJob], last *roundJob, over *atomic.Bool
 // unscored chunk until none is left. A goroutine late for a round finds its chunks taken.
 type roundJob struct {
 	chunks  []Chunk
-	results []ChunkResult // indexed like chunks; holds the round before's buffers
+	results []ChunkResult // indexed like chunks
 	next    atomic.Int64  // chunks handed out
 	done    atomic.Int64  // chunks scored
 }
 
 func (j *roundJob) score(c *Climb) {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = c.scoreInto(j.chunks[i], j.results[i])
+		j.results[i] = c.Score(j.chunks[i])
 		j.done.Add(1)
 	}
 }
