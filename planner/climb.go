@@ -279,7 +279,6 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, runtime.GOMAXPROCS(0), RoundChunks)
-	c := s.NewClimb()
 	var (
 		cur     atomic.Pointer[roundJob] // the round being scored, or the last one
 		over    atomic.Bool              // the climb is over: helpers return
@@ -297,18 +296,20 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 					return
 				}
 				last = j
-				j.score(c)
+				j.score()
 			}
 		})
 	}
+	// The helpers start first: their threads wake while the climb copies its start.
+	c := s.NewClimb()
 	for chunks := c.Next(); chunks != nil; chunks = c.Next() {
 		if ctx.Err() != nil {
 			c.Interrupt()
 			break
 		}
-		j := &roundJob{chunks: chunks, results: results[:len(chunks)]}
+		j := &roundJob{climb: c, chunks: chunks, results: results[:len(chunks)]}
 		cur.Store(j)
-		j.score(c)
+		j.score()
 		for spins := 0; j.done.Load() < int64(len(chunks)); spins++ {
 			if spins > spinLimit {
 				runtime.Gosched()
@@ -341,15 +342,16 @@ func awaitRound(cur *atomic.Pointer[roundJob], last *roundJob, over *atomic.Bool
 // roundJob is one round of a RunClimb, shared by its goroutines: each takes the next
 // unscored chunk until none is left. A goroutine late for a round finds its chunks taken.
 type roundJob struct {
+	climb   *Climb
 	chunks  []Chunk
 	results []ChunkResult // indexed like chunks
 	next    atomic.Int64  // chunks handed out
 	done    atomic.Int64  // chunks scored
 }
 
-func (j *roundJob) score(c *Climb) {
+func (j *roundJob) score() {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = c.Score(j.chunks[i])
+		j.results[i] = j.climb.Score(j.chunks[i])
 		j.done.Add(1)
 	}
 }
