@@ -39,8 +39,8 @@ type Climb struct {
 // core) is long enough that handing it out costs little, short enough that a candidate's
 // view of the layout is recent. Its chunks are small (~10 µs) because the round ends when
 // its slowest worker does: with 8 chunks of 64 on 2 workers, the wait for the last chunk
-// was ~10% of a search; with 32 of 16 it is a few percent, and the plans are as good (24
-// seeds of plantest.Benchmark, 10,000 candidates: mean costs within 1%, see RESULTS.md).
+// was ~2% of a search, with 32 of 16 it is ~1% (BenchmarkSearchShares), and the plans are
+// as good (see bench/RESULTS.md).
 const (
 	RoundChunks = 32
 	ChunkSize   = 16

@@ -55,8 +55,8 @@
 // those that still improve it. The plan depends on the seed only: more cores give the same
 // plan sooner, never a worse one (splitting the limit into independent chains, as before,
 // cost quality). RunClimb's workers wait between rounds by spinning, not parking: a round
-// is ~0.3 ms of work. Astraea's shuffle
-// (Strategy Shuffle, for comparison) still splits the limit into Options.Batches batches.
+// is ~0.3 ms of work. Astraea's shuffle (Strategy Shuffle, for comparison) still splits the
+// limit into Options.Batches batches.
 //
 // Without a limit (AutoEffort) the effort scales with the replicas of the topics in scope: up
 // to 10 candidates per replica, ending once one candidate per replica in a row kept nothing.
