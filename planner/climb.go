@@ -112,12 +112,13 @@ func (c *Climb) Score(ch Chunk) ChunkResult {
 	v := &b.view
 	v.mirror(c.st)
 	moves := b.moves[:0]
+	var sc scored
 	for range ch.Count {
 		m, ok := s.propose(v, &r, c.exchanges)
 		if !ok {
 			continue
 		}
-		if sc := s.score(v, m); s.keep(v, m, &sc, s.objective(v.cost, v.movedBytes)) {
+		if s.score(v, m, &sc); s.keep(v, m, &sc, s.objective(v.cost, v.movedBytes)) {
 			moves = append(moves, m)
 			s.account(v, m, &sc)
 		}
@@ -151,6 +152,7 @@ func (c *Climb) Commit(results []ChunkResult) {
 		ordered[results[i].Chunk.Index] = &results[i]
 	}
 	kept := false
+	var sc scored
 	for _, res := range ordered {
 		if res == nil {
 			continue
@@ -160,7 +162,7 @@ func (c *Climb) Commit(results []ChunkResult) {
 			if !s.stillValid(st, m) {
 				continue
 			}
-			sc := s.score(st, m)
+			s.score(st, m, &sc)
 			if s.keep(st, m, &sc, s.objective(st.cost, st.movedBytes)) {
 				s.commit(st, m, &sc)
 				kept = true
@@ -218,7 +220,8 @@ func (c *Climb) kick() {
 		if !ok || (s.opts.LeadershipOnly && !m.swap) {
 			continue
 		}
-		if sc := s.score(st, m); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
+		var sc scored
+		if s.score(st, m, &sc); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
 			s.commit(st, m, &sc)
 		}
 	}

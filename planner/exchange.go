@@ -5,11 +5,11 @@ package planner
 // between A and B (and between the two directories), so scoring stays O(1).
 
 // scoreExchange is score for an exchange; it changes nothing.
-func (s *Search) scoreExchange(st *state, m move) scored {
+func (s *Search) scoreExchange(st *state, m move, sc *scored) {
 	c := s.cluster
 	x, y := m.slot, m.other
 	p, q := c.slotPart[x], c.slotPart[y]
-	sc := scored{
+	*sc = scored{
 		bytesSq: st.bytes.sumSq, leadersSq: st.leaders.sumSq, dirsSq: st.dirs.sumSq, replicasSq: st.replicas.sumSq,
 		topicSum: st.topicSum, moves: st.moves, leaderMoves: st.leaderMoves, movedBytes: st.movedBytes,
 		from: st.slotBroker[x], to: st.slotBroker[y], fromDir: st.slotDir[x], toDir: st.slotDir[y],
@@ -47,7 +47,6 @@ func (s *Search) scoreExchange(st *state, m move) scored {
 	sc.moves += movedX + movedY
 	sc.movedBytes += int64(movedX)*c.size[p] + int64(movedY)*c.size[q]
 	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
-	return sc
 }
 
 // accountExchange is account for an exchange.

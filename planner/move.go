@@ -193,14 +193,16 @@ func (r *random) intn(n int) int {
 	return int(hi)
 }
 
-// score evaluates a move in O(replication factor): it reads the state and changes nothing.
-func (s *Search) score(st *state, m move) scored {
+// score evaluates a move in O(replication factor) into sc (a pointer: the struct is large
+// and scoring is the hot loop): it reads the state and changes nothing.
+func (s *Search) score(st *state, m move, sc *scored) {
 	if m.exchange {
-		return s.scoreExchange(st, m)
+		s.scoreExchange(st, m, sc)
+		return
 	}
 	c := s.cluster
 	start := c.slotStart[m.part]
-	sc := scored{
+	*sc = scored{
 		bytesSq:     st.bytes.sumSq,
 		leadersSq:   st.leaders.sumSq,
 		dirsSq:      st.dirs.sumSq,
@@ -243,7 +245,6 @@ func (s *Search) score(st *state, m move) scored {
 		sc.movedBytes += int64(moved) * size
 	}
 	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
-	return sc
 }
 
 // withinBudget reports whether totals keep the plan inside maxMoves, maxMoveBytes

@@ -389,7 +389,8 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 		if !ok {
 			continue
 		}
-		sc := s.score(st, m)
+		var sc scored
+		s.score(st, m, &sc)
 		// The margin stops float noise from counting as an improvement: a move that only
 		// swaps two equal loads must not spend budget.
 		if s.objective(sc.cost, sc.movedBytes) < s.objective(st.cost, st.movedBytes)-1e-12 &&
@@ -421,7 +422,8 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 			if !ok {
 				continue
 			}
-			sc := s.score(st, m)
+			var sc scored
+			s.score(st, m, &sc)
 			if !s.allowed(st, m, &sc) {
 				continue
 			}
