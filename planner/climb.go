@@ -11,55 +11,44 @@ import (
 // A Climb is one hill-climbing chain whose candidates are scored in parallel, in rounds.
 //
 // Each round draws RoundChunks chunks of ChunkSize candidates, all proposed and scored
-// against the layout as it was two commits before (round r sees the layout Commit r−2 left);
-// chunk i of round r has its own random stream (seed, r, i), so what a chunk finds depends
-// on neither who scores it nor when. Scoring only reads the climb, so the chunks of a round
-// may run on any number of goroutines or actors at once. Then Commit takes the improving
-// candidates of the round in chunk order, scores each again on the layout as the earlier
-// ones left it, and keeps those that still improve it. A climb is thus one chain, nearly as
-// good per candidate as a sequential one, and its plan depends on the seed only: one core
-// or many give the same plan, many give it sooner.
-//
-// The climb keeps two copies of the layout, one per round parity: Commit r brings the copy
-// of round r up to date (it replays the moves Commit r−1 applied to the other one) and
-// applies round r's moves to it, while round r+1 may already be scored on the other copy,
-// which Commit r−1 left. RunClimb overlaps the two: the commit, the sequential part of a
-// round, no longer keeps the other workers waiting.
+// against the layout as it is at the start of the round; chunk i of round r has its own
+// random stream (seed, r, i), so what a chunk finds depends on neither who scores it nor
+// when. Scoring only reads the climb, so the chunks of a round may run on any number of
+// goroutines or actors at once. Then Commit takes the improving candidates of the round in
+// chunk order, scores each again on the layout as the earlier ones left it, and keeps those
+// that still improve it. A climb is thus one chain, as good per candidate as a sequential
+// one (a candidate sees a layout at most one round old), and its plan depends on the seed
+// only: one core or many give the same plan, many give it sooner.
 type Climb struct {
-	s       *Search
-	layouts [2]*state     // by round parity
-	second  sync.Once     // layouts[1], made by the first chunk of round 1
-	replay  []appliedMove // the moves the last Commit applied, for the other layout
-	applied []appliedMove // the moves this Commit applies
-	limit   int           // candidates in all; the last round is cut to fit
+	s     *Search
+	st    *state
+	limit int // candidates in all; the last round is cut to fit
 
 	round       int
 	evaluated   int
-	idle        int     // candidates since a move was last kept
-	stallAfter  int     // end when idle reaches it (0: never)
-	exchanges   bool    // stuck once: exchanges are proposed too
-	exchangesAt [2]bool // by round parity: whether its chunks propose exchanges (Commit r−2's exchanges)
-	kicks       int     // perturbations so far
+	idle        int  // candidates since a move was last kept
+	stallAfter  int  // end when idle reaches it (0: never)
+	exchanges   bool // stuck once: exchanges are proposed too
+	kicks       int  // perturbations so far
 	best        *snapshot
 	interrupted bool
-	chunks      [2][]chunkBuffers // by round parity, then chunk index
+	chunks      []chunkBuffers // by chunk index
 }
 
-// Chunks per round and candidates per chunk. A round (256 candidates, ~0.15 ms on one
+// Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
 // core) is long enough that handing it out costs little, short enough that a candidate's
-// view of the layout is recent: it sees the layout of two commits before, so 256 here sees
-// about as recent a layout as 512 did when the commit did not overlap the next round. Its
-// chunks are small (~5 µs) because the round ends when its slowest worker does: with 8
-// chunks of 64 on 2 workers the wait for the last chunk was ~2% of a search, with 32 chunks
-// ~1% (BenchmarkSearchShares).
+// view of the layout is recent. Its chunks are small (~10 µs) because the round ends when
+// its slowest worker does: with 8 chunks of 64 on 2 workers, the wait for the last chunk
+// was ~2% of a search, with 32 of 16 it is ~1% (BenchmarkSearchShares), and the plans are
+// as good (see bench/RESULTS.md).
 const (
 	RoundChunks = 32
-	ChunkSize   = 8
+	ChunkSize   = 16
 )
 
 // exchangeAfter is how many candidates in a row must keep nothing before a climb also
 // proposes exchanges.
-const exchangeAfter = 2048 // 8 rounds
+const exchangeAfter = 4 * RoundChunks * ChunkSize
 
 // Chunk is a share of one round's candidates.
 type Chunk struct {
@@ -76,16 +65,8 @@ type ChunkResult struct {
 
 // NewClimb starts a climb from the search's start layout (the repaired one).
 func (s *Search) NewClimb() *Climb {
-	return &Climb{s: s, layouts: [2]*state{s.newState(0)}, limit: s.opts.Limit, stallAfter: s.opts.StallAfter,
-		chunks: [2][]chunkBuffers{make([]chunkBuffers, RoundChunks), make([]chunkBuffers, RoundChunks)}}
-}
-
-// layout is the copy round r is scored on and committed to.
-func (c *Climb) layout(r int) *state {
-	if r%2 == 1 {
-		c.second.Do(func() { c.layouts[1] = c.s.newState(0) })
-	}
-	return c.layouts[r%2]
+	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter,
+		chunks: make([]chunkBuffers, RoundChunks)}
 }
 
 // Done reports whether the climb is over: its limit is evaluated, it has stalled, or it was
@@ -103,17 +84,11 @@ func (c *Climb) Next() []Chunk {
 	if c.Done() {
 		return nil
 	}
-	return c.chunksOf(c.round)
-}
-
-// chunksOf returns the chunks of round r, nil if the limit ends before it; every round
-// before r has all its chunks.
-func (c *Climb) chunksOf(r int) []Chunk {
-	left := c.limit - r*RoundChunks*ChunkSize
+	left := c.limit - c.evaluated
 	var out []Chunk
 	for i := 0; i < RoundChunks && left > 0; i++ {
 		n := min(ChunkSize, left)
-		out = append(out, Chunk{Round: r, Index: i, Count: n})
+		out = append(out, Chunk{Round: c.round, Index: i, Count: n})
 		left -= n
 	}
 	return out
@@ -133,14 +108,13 @@ func (c *Climb) Score(ch Chunk) ChunkResult {
 	s := c.s
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	b := &c.chunks[ch.Round%2][ch.Index]
+	b := &c.chunks[ch.Index]
 	v := &b.view
-	v.mirror(c.layout(ch.Round))
-	exchanges := c.exchangesAt[ch.Round%2]
+	v.mirror(c.st)
 	moves := b.moves[:0]
 	var sc scored
 	for range ch.Count {
-		m, ok := s.propose(v, &r, exchanges)
+		m, ok := s.propose(v, &r, c.exchanges)
 		if !ok {
 			continue
 		}
@@ -153,8 +127,8 @@ func (c *Climb) Score(ch Chunk) ChunkResult {
 	return ChunkResult{Chunk: ch, moves: moves}
 }
 
-// chunkBuffers are what the chunk of a given index uses in every other round: its view and
-// the buffer of its improving moves.
+// chunkBuffers are what the chunk of a given index uses in every round: its view and the
+// buffer of its improving moves.
 type chunkBuffers struct {
 	view  state
 	moves []move
@@ -170,20 +144,15 @@ func (s *Search) keep(st *state, m move, sc *scored, before float64) bool {
 
 // Commit ends a round: results holds the round's chunks, in any order. Their candidates are
 // scored again, in chunk order, each on the layout the earlier ones left, and kept if they
-// still improve it. It changes only the round's copy of the layout: the chunks of the next
-// round may be scored meanwhile.
+// still improve it.
 func (c *Climb) Commit(results []ChunkResult) {
-	s, st := c.s, c.layout(c.round)
-	var sc scored
-	for i := range c.replay {
-		s.commit(st, c.replay[i].m, &c.replay[i].sc)
-	}
-	c.applied = c.applied[:0]
+	s, st := c.s, c.st
 	ordered := make([]*ChunkResult, RoundChunks)
 	for i := range results {
 		ordered[results[i].Chunk.Index] = &results[i]
 	}
 	kept := false
+	var sc scored
 	for _, res := range ordered {
 		if res == nil {
 			continue
@@ -196,7 +165,6 @@ func (c *Climb) Commit(results []ChunkResult) {
 			s.score(st, m, &sc)
 			if s.keep(st, m, &sc, s.objective(st.cost, st.movedBytes)) {
 				s.commit(st, m, &sc)
-				c.applied = append(c.applied, appliedMove{m, sc})
 				kept = true
 			}
 		}
@@ -212,27 +180,10 @@ func (c *Climb) Commit(results []ChunkResult) {
 		// the place of cheaper relocations and copy twice the bytes.
 		c.exchanges = c.exchanges || c.idle >= exchangeAfter
 		if c.exchanges && c.idle >= kickAfter && c.kicks < maxKicks {
-			c.kick(st)
+			c.kick()
 		}
 	}
-	c.exchangesAt[c.round%2] = c.exchanges
-	c.replay, c.applied = c.applied, c.replay
 	c.round++
-}
-
-// appliedMove is a move a Commit applied, with its score: the other copy of the layout,
-// when its turn comes, is in the same state as this one was, so the score is the same.
-type appliedMove struct {
-	m  move
-	sc scored
-}
-
-// current is the layout the last Commit left.
-func (c *Climb) current() *state {
-	if c.round == 0 {
-		return c.layouts[0]
-	}
-	return c.layouts[(c.round-1)%2]
 }
 
 // snapshot is a climb's best layout before a kick.
@@ -247,14 +198,14 @@ type snapshot struct {
 // most maxKicks times; the best layout seen wins. Climbs from one start all end in the same
 // local minimum, whatever the seed; a kick is what gets out of it.
 const (
-	kickAfter = 4096 // 16 rounds
+	kickAfter = 8 * RoundChunks * ChunkSize
 	maxKicks  = 8
 )
 
 // kick keeps the layout if it is the best so far and perturbs it with random moves from
 // its own stream, within the budgets and the hard constraints.
-func (c *Climb) kick(st *state) {
-	s := c.s
+func (c *Climb) kick() {
+	s, st := c.s, c.st
 	if c.best == nil || s.objective(st.cost, st.movedBytes) < s.objective(c.best.cost, c.best.movedBytes) {
 		c.best = &snapshot{slotDir: slices.Clone(st.slotDir), cost: st.cost, movedBytes: st.movedBytes}
 	}
@@ -272,7 +223,6 @@ func (c *Climb) kick(st *state) {
 		var sc scored
 		if s.score(st, m, &sc); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
 			s.commit(st, m, &sc)
-			c.applied = append(c.applied, appliedMove{m, sc})
 		}
 	}
 	c.kicks++
@@ -308,7 +258,7 @@ func (c *Climb) Evaluated() int { return c.evaluated }
 
 // Result is the climb's layout now. The climb must not go on afterwards.
 func (c *Climb) Result() Result {
-	s, st := c.s, c.current()
+	s, st := c.s, c.st
 	if b := c.best; b != nil && s.objective(b.cost, b.movedBytes) < s.objective(st.cost, st.movedBytes) {
 		return Result{Cost: s.cost, NewCost: b.cost, Evaluated: c.evaluated, Interrupted: c.interrupted,
 			search: s, slotDir: b.slotDir, objective: s.objective(b.cost, b.movedBytes)}
@@ -321,14 +271,12 @@ func (c *Climb) Result() Result {
 //
 // A round is a fraction of a millisecond of work, less than waking a parked goroutine's
 // thread takes on some machines: so the calling goroutine scores chunks too, and the
-// helpers stay for the whole climb, waiting between rounds on an atomic round pointer:
-// they spin for a while and only then yield. Yielding at once put every wait through the
-// scheduler's global lock, which cost more than the commit. More workers than GOMAXPROCS
-// would only spin against each other, so there are no more helpers than GOMAXPROCS − 1. On
-// one worker there are no helpers: the caller scores every chunk itself.
-//
-// The caller commits each round while the helpers already score the next one (on the other
-// copy of the layout, see Climb), then joins them.
+// helpers stay for the whole climb, waiting between rounds on an atomic round number:
+// they spin for a while (the commit of a round is tens of microseconds) and only then
+// yield. Yielding at once put every wait through the scheduler's global lock, which cost
+// more than the commit. More workers than GOMAXPROCS would only spin against each other,
+// so there are no more helpers than GOMAXPROCS − 1. On one worker there are no helpers:
+// the caller scores every chunk itself.
 func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -338,7 +286,7 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 		cur     atomic.Pointer[roundJob] // the round being scored, or the last one
 		over    atomic.Bool              // the climb is over: helpers return
 		wg      sync.WaitGroup
-		results = [2][]ChunkResult{make([]ChunkResult, RoundChunks), make([]ChunkResult, RoundChunks)}
+		results = make([]ChunkResult, RoundChunks)
 	)
 	defer wg.Wait()
 	defer over.Store(true)
@@ -357,49 +305,26 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	}
 	// The helpers start first: their threads wake while the climb copies its start.
 	c := s.NewClimb()
-	publish := func(chunks []Chunk) *roundJob {
-		if chunks == nil {
-			return nil
-		}
-		j := &roundJob{climb: c, chunks: chunks, results: results[chunks[0].Round%2][:len(chunks)]}
-		cur.Store(j)
-		return j
-	}
-	if ctx.Err() != nil {
-		c.Interrupt()
-	}
-	j := publish(c.Next())
-	if j == nil {
-		return c.Result()
-	}
-	j.score()
-	j.wait()
-	for {
-		interrupted := ctx.Err() != nil
-		var next *roundJob
-		if !interrupted {
-			next = publish(c.chunksOf(c.round + 1))
-		}
-		c.Commit(j.results)
-		if interrupted {
+	for chunks := c.Next(); chunks != nil; chunks = c.Next() {
+		if ctx.Err() != nil {
 			c.Interrupt()
-		}
-		if next == nil || c.Done() {
-			// Stalled: the next round is dropped. Helpers finish the chunks they hold.
-			if next != nil {
-				next.next.Store(int64(len(next.chunks)))
-			}
 			break
 		}
-		next.score()
-		next.wait()
-		j = next
+		j := &roundJob{climb: c, chunks: chunks, results: results[:len(chunks)]}
+		cur.Store(j)
+		j.score()
+		for spins := 0; j.done.Load() < int64(len(chunks)); spins++ {
+			if spins > spinLimit {
+				runtime.Gosched()
+			}
+		}
+		c.Commit(j.results)
 	}
 	return c.Result()
 }
 
 // spinLimit is how many times a worker checks for the next round (or the round's last
-// chunk) before it yields between checks: tens of microseconds, a few chunks.
+// chunk) before it yields between checks: about as long as the commit of a busy round.
 const spinLimit = 20_000
 
 // awaitRound waits for a round other than last, nil once the climb is over.
@@ -425,15 +350,6 @@ type roundJob struct {
 	results []ChunkResult // indexed like chunks
 	next    atomic.Int64  // chunks handed out
 	done    atomic.Int64  // chunks scored
-}
-
-// wait waits until every chunk of the round is scored.
-func (j *roundJob) wait() {
-	for spins := 0; j.done.Load() < int64(len(j.chunks)); spins++ {
-		if spins > spinLimit {
-			runtime.Gosched()
-		}
-	}
 }
 
 func (j *roundJob) score() {
