@@ -271,7 +271,7 @@ func (c *Climb) Result() Result {
 //
 // A round is a fraction of a millisecond of work, less than waking a parked goroutine's
 // thread takes on some machines: so the calling goroutine scores chunks too, and the
-// helpers stay for the whole climb, waiting between rounds on an atomic round number:
+// helpers stay for the whole climb, waiting between rounds on an atomic round pointer:
 // they spin for a while (the commit of a round is tens of microseconds) and only then
 // yield. Yielding at once put every wait through the scheduler's global lock, which cost
 // more than the commit. More workers than GOMAXPROCS would only spin against each other,
