@@ -32,14 +32,18 @@ type Climb struct {
 	kicks       int  // perturbations so far
 	best        *snapshot
 	interrupted bool
+	chunks      []chunkBuffers // by chunk index
 }
 
 // Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
 // core) is long enough that handing it out costs little, short enough that a candidate's
-// view of the layout is recent.
+// view of the layout is recent. Its chunks are small (~10 µs) because the round ends when
+// its slowest worker does: with 8 chunks of 64 on 2 workers, the wait for the last chunk
+// was ~2% of a search, with 32 of 16 it is ~1% (BenchmarkSearchShares), and the plans are
+// as good (see bench/RESULTS.md).
 const (
-	RoundChunks = 8
-	ChunkSize   = 64
+	RoundChunks = 32
+	ChunkSize   = 16
 )
 
 // exchangeAfter is how many candidates in a row must keep nothing before a climb also
@@ -61,7 +65,8 @@ type ChunkResult struct {
 
 // NewClimb starts a climb from the search's start layout (the repaired one).
 func (s *Search) NewClimb() *Climb {
-	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter}
+	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter,
+		chunks: make([]chunkBuffers, RoundChunks)}
 }
 
 // Done reports whether the climb is over: its limit is evaluated, it has stalled, or it was
@@ -91,23 +96,42 @@ func (c *Climb) Next() []Chunk {
 
 // Score proposes and scores a chunk's candidates against the layout of the round. It only
 // reads the climb: the chunks of a round may be scored concurrently, but never while Commit
-// runs.
+// runs, and each chunk only once (its result holds a buffer the same chunk of the next
+// round reuses, so rounds allocate nothing).
+//
+// A chunk keeps the improving candidates in a view of its own: the round's layout with its
+// aggregates (bytes, leaders, … per broker and directory) changed by the moves the chunk
+// kept so far. Its later candidates are proposed and scored on those, so a chunk does
+// not hand Commit a dozen moves from the same full broker to the same empty one, of which
+// Commit, the sequential part of a round, would keep one and score all.
 func (c *Climb) Score(ch Chunk) ChunkResult {
-	s, st := c.s, c.st
+	s := c.s
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	res := ChunkResult{Chunk: ch}
-	before := s.objective(st.cost, st.movedBytes)
+	b := &c.chunks[ch.Index]
+	v := &b.view
+	v.mirror(c.st)
+	moves := b.moves[:0]
+	var sc scored
 	for range ch.Count {
-		m, ok := s.propose(st, &r, c.exchanges)
+		m, ok := s.propose(v, &r, c.exchanges)
 		if !ok {
 			continue
 		}
-		if sc := s.score(st, m); s.keep(st, m, &sc, before) {
-			res.moves = append(res.moves, m)
+		if s.score(v, m, &sc); s.keep(v, m, &sc, s.objective(v.cost, v.movedBytes)) {
+			moves = append(moves, m)
+			s.account(v, m, &sc)
 		}
 	}
-	return res
+	b.moves = moves
+	return ChunkResult{Chunk: ch, moves: moves}
+}
+
+// chunkBuffers are what the chunk of a given index uses in every round: its view and the
+// buffer of its improving moves.
+type chunkBuffers struct {
+	view  state
+	moves []move
 }
 
 // keep reports whether a scored move improves on the objective before (by more than float
@@ -128,6 +152,7 @@ func (c *Climb) Commit(results []ChunkResult) {
 		ordered[results[i].Chunk.Index] = &results[i]
 	}
 	kept := false
+	var sc scored
 	for _, res := range ordered {
 		if res == nil {
 			continue
@@ -137,7 +162,7 @@ func (c *Climb) Commit(results []ChunkResult) {
 			if !s.stillValid(st, m) {
 				continue
 			}
-			sc := s.score(st, m)
+			s.score(st, m, &sc)
 			if s.keep(st, m, &sc, s.objective(st.cost, st.movedBytes)) {
 				s.commit(st, m, &sc)
 				kept = true
@@ -195,7 +220,8 @@ func (c *Climb) kick() {
 		if !ok || (s.opts.LeadershipOnly && !m.swap) {
 			continue
 		}
-		if sc := s.score(st, m); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
+		var sc scored
+		if s.score(st, m, &sc); s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) && s.allowed(st, m, &sc) {
 			s.commit(st, m, &sc)
 		}
 	}
@@ -245,63 +271,90 @@ func (c *Climb) Result() Result {
 //
 // A round is a fraction of a millisecond of work, less than waking a parked goroutine's
 // thread takes on some machines: so the calling goroutine scores chunks too, and the
-// helpers stay for the whole climb, spinning (and yielding) between rounds instead of
-// being started and waited for each round. On one worker there are no helpers: the
-// caller scores every chunk itself.
+// helpers stay for the whole climb, waiting between rounds on an atomic round pointer:
+// they spin for a while (the commit of a round is tens of microseconds) and only then
+// yield. Yielding at once put every wait through the scheduler's global lock, which cost
+// more than the commit. More workers than GOMAXPROCS would only spin against each other,
+// so there are no more helpers than GOMAXPROCS − 1. On one worker there are no helpers:
+// the caller scores every chunk itself.
 func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := s.NewClimb()
+	workers = min(workers, runtime.GOMAXPROCS(0), RoundChunks)
 	var (
-		cur  atomic.Pointer[roundJob] // the round being scored, or the last one
-		over atomic.Bool              // the climb is over: helpers return
-		wg   sync.WaitGroup
+		cur     atomic.Pointer[roundJob] // the round being scored, or the last one
+		over    atomic.Bool              // the climb is over: helpers return
+		wg      sync.WaitGroup
+		results = make([]ChunkResult, RoundChunks)
 	)
 	defer wg.Wait()
 	defer over.Store(true)
-	for range min(workers, RoundChunks) - 1 {
+	for range workers - 1 {
 		wg.Go(func() {
 			var last *roundJob
-			for !over.Load() {
-				j := cur.Load()
-				if j == nil || j == last {
-					runtime.Gosched()
-					continue
+			for {
+				j := awaitRound(&cur, last, &over)
+				if j == nil {
+					return
 				}
 				last = j
-				j.score(c)
+				j.score()
 			}
 		})
 	}
+	// The helpers start first: their threads wake while the climb copies its start.
+	c := s.NewClimb()
 	for chunks := c.Next(); chunks != nil; chunks = c.Next() {
 		if ctx.Err() != nil {
 			c.Interrupt()
 			break
 		}
-		j := &roundJob{chunks: chunks, results: make([]ChunkResult, len(chunks))}
+		j := &roundJob{climb: c, chunks: chunks, results: results[:len(chunks)]}
 		cur.Store(j)
-		j.score(c)
-		for j.done.Load() < int64(len(chunks)) {
-			runtime.Gosched()
+		j.score()
+		for spins := 0; j.done.Load() < int64(len(chunks)); spins++ {
+			if spins > spinLimit {
+				runtime.Gosched()
+			}
 		}
 		c.Commit(j.results)
 	}
 	return c.Result()
 }
 
+// spinLimit is how many times a worker checks for the next round (or the round's last
+// chunk) before it yields between checks: about as long as the commit of a busy round.
+const spinLimit = 20_000
+
+// awaitRound waits for a round other than last, nil once the climb is over.
+func awaitRound(cur *atomic.Pointer[roundJob], last *roundJob, over *atomic.Bool) *roundJob {
+	for spins := 0; ; spins++ {
+		if over.Load() {
+			return nil
+		}
+		if j := cur.Load(); j != nil && j != last {
+			return j
+		}
+		if spins > spinLimit {
+			runtime.Gosched()
+		}
+	}
+}
+
 // roundJob is one round of a RunClimb, shared by its goroutines: each takes the next
 // unscored chunk until none is left. A goroutine late for a round finds its chunks taken.
 type roundJob struct {
+	climb   *Climb
 	chunks  []Chunk
-	results []ChunkResult
-	next    atomic.Int64 // chunks handed out
-	done    atomic.Int64 // chunks scored
+	results []ChunkResult // indexed like chunks
+	next    atomic.Int64  // chunks handed out
+	done    atomic.Int64  // chunks scored
 }
 
-func (j *roundJob) score(c *Climb) {
+func (j *roundJob) score() {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = c.Score(j.chunks[i])
+		j.results[i] = j.climb.Score(j.chunks[i])
 		j.done.Add(1)
 	}
 }

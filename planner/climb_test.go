@@ -3,9 +3,11 @@ package planner_test
 import (
 	"context"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/seed248d40c9/fulcrum/planner"
+	"github.com/seed248d40c9/fulcrum/planner/plantest"
 )
 
 // stuckLayout is the small layout (the real-Kafka tests' skewed topics): three
@@ -54,18 +56,29 @@ func TestClimbGetsUnstuck(t *testing.T) {
 	}
 }
 
-// TestClimbSameForAnyWorkers: 1, 2 or 7 goroutines give the same plan, kicks and exchanges
-// included.
+// TestClimbSameForAnyWorkers: 1, 2 or 8 goroutines give the same plan, kicks and exchanges
+// included, on the small cluster and on the benchmark's. RunClimb uses no more goroutines
+// than GOMAXPROCS, so the test raises it to 8 for the 8 to really run.
 func TestClimbSameForAnyWorkers(t *testing.T) {
-	c := mustCluster(t, smallConfig(21))
-	for _, text := range functionSets {
-		fs := functions(t, text)
-		s := mustSearch(t, c, planner.Options{Functions: fs, Limit: 40_000, Seed: 3})
-		first := s.RunClimb(context.Background(), 1)
-		checkResult(t, c, fs, first)
-		for _, workers := range []int{2, 7} {
-			if got := s.RunClimb(context.Background(), workers); !sameResult(got, first) {
-				t.Fatalf("%s: %d workers gave another plan than 1", text, workers)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	for _, tc := range []struct {
+		name  string
+		cfg   plantest.Config
+		limit int
+	}{
+		{"small", smallConfig(21), 40_000},
+		{"benchmark", plantest.Benchmark(), 10_000},
+	} {
+		c := mustCluster(t, tc.cfg)
+		for _, text := range functionSets {
+			fs := functions(t, text)
+			s := mustSearch(t, c, planner.Options{Functions: fs, Limit: tc.limit, Seed: 3})
+			first := s.RunClimb(context.Background(), 1)
+			checkResult(t, c, fs, first)
+			for _, workers := range []int{2, 8} {
+				if got := s.RunClimb(context.Background(), workers); !sameResult(got, first) {
+					t.Fatalf("%s, %s: %d workers gave another plan than 1", tc.name, text, workers)
+				}
 			}
 		}
 	}

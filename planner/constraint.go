@@ -348,7 +348,8 @@ func (s *Search) bestRelocation(st *state, slot int32, lowerRacks bool) (move, s
 			continue
 		}
 		m := move{part: part, slot: slot, dir: to}
-		sc := s.score(st, m)
+		var sc scored
+		s.score(st, m, &sc)
 		if !s.withinBudget(sc.moves, sc.movedBytes, sc.leaderMoves) {
 			continue
 		}

@@ -115,6 +115,17 @@ func (s spread) clone() spread {
 	return s
 }
 
+// copyOf is o with its own counters: dst's if they fit, a clone otherwise.
+func (dst spread) copyOf(o spread) spread {
+	if cap(dst.values) < len(o.values) {
+		return o.clone()
+	}
+	values := dst.values[:len(o.values)]
+	copy(values, o.values)
+	o.values = values
+	return o
+}
+
 // cv is the coefficient of variation for a given Σ(x−ref)².
 func (s *spread) cv(sumSq float64) float64 {
 	// float64(...) forbids fusing into an FMA (which arm64 does and amd64 does not), so a

@@ -5,11 +5,11 @@ package planner
 // between A and B (and between the two directories), so scoring stays O(1).
 
 // scoreExchange is score for an exchange; it changes nothing.
-func (s *Search) scoreExchange(st *state, m move) scored {
+func (s *Search) scoreExchange(st *state, m move, sc *scored) {
 	c := s.cluster
 	x, y := m.slot, m.other
 	p, q := c.slotPart[x], c.slotPart[y]
-	sc := scored{
+	*sc = scored{
 		bytesSq: st.bytes.sumSq, leadersSq: st.leaders.sumSq, dirsSq: st.dirs.sumSq, replicasSq: st.replicas.sumSq,
 		topicSum: st.topicSum, moves: st.moves, leaderMoves: st.leaderMoves, movedBytes: st.movedBytes,
 		from: st.slotBroker[x], to: st.slotBroker[y], fromDir: st.slotDir[x], toDir: st.slotDir[y],
@@ -47,14 +47,11 @@ func (s *Search) scoreExchange(st *state, m move) scored {
 	sc.moves += movedX + movedY
 	sc.movedBytes += int64(movedX)*c.size[p] + int64(movedY)*c.size[q]
 	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
-	return sc
 }
 
-// commitExchange applies a scored exchange.
-func (s *Search) commitExchange(st *state, m move, sc *scored) {
+// accountExchange is account for an exchange.
+func (s *Search) accountExchange(st *state, m move, sc *scored) {
 	c := s.cluster
-	st.relocate(m.slot, sc.to, sc.toDir)
-	st.relocate(m.other, sc.from, sc.fromDir)
 	st.bytes.transfer(sc.from, sc.to, sc.amount, sc.bytesSq)
 	st.dirs.transfer(sc.fromDir, sc.toDir, sc.amount, sc.dirsSq)
 	if sc.leaderChange {

@@ -19,7 +19,8 @@ func WalkForTest(s *Search, batch, steps int) (incremental, scratch float64, err
 			m, ok = s.shuffleStep(st, &st.rng)
 		}
 		if ok {
-			sc := s.score(st, m)
+			var sc scored
+			s.score(st, m, &sc)
 			s.commit(st, m, &sc)
 		}
 	}

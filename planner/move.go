@@ -75,7 +75,6 @@ type state struct {
 // newState starts a batch from the original layout, with a random stream that depends only
 // on the seed and the batch index.
 func (s *Search) newState(batch int) *state {
-	c := s.cluster
 	st := &state{
 		slotBroker:  append([]int32(nil), s.start.slotBroker...),
 		slotDir:     append([]int32(nil), s.start.slotDir...),
@@ -94,38 +93,64 @@ func (s *Search) newState(batch int) *state {
 		st.topics = append(st.topics, sp.clone())
 	}
 	st.rng.seed(s.opts.Seed, uint64(batch))
-	// Each list gets room for twice its replicas plus an even share, from one backing
-	// array: appends seldom reallocate in the hot loop (and may: a list then moves out),
-	// and the memory is O(replicas), not brokers × partitions (13 MB on plantest.Large).
-	count := make([]int, len(c.brokers))
+	st.brokerSlots, st.slotPos = s.start.slots.copy()
+	return st
+}
+
+// slotLists are the broker lists of a layout (state.brokerSlots and slotPos), built once
+// per search and copied by each state: a copy is two memmoves, a build a pass over the
+// replicas with scattered writes, and a climb's start is not scored in parallel.
+type slotLists struct {
+	backing    []int32 // every list, each followed by its room to grow
+	lens, caps []int   // per broker
+	pos        []int32 // slot -> index in its broker's list
+}
+
+// buildSlots makes the broker lists of the movable replicas of a layout. Each list gets
+// room for twice its replicas plus an even share, from one backing array: appends seldom
+// reallocate in the hot loop (and may: a list then moves out), and the memory is
+// O(replicas), not brokers × partitions (13 MB on plantest.Large).
+func (s *Search) buildSlots(slotBroker []int32) slotLists {
+	c := s.cluster
+	l := slotLists{lens: make([]int, len(c.brokers)), caps: make([]int, len(c.brokers)), pos: make([]int32, len(c.slotBroker))}
 	movableSlots := 0
 	for _, p := range s.movable {
 		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
-			count[st.slotBroker[slot]]++
+			l.lens[slotBroker[slot]]++
 			movableSlots++
 		}
 	}
 	share := movableSlots/len(c.brokers) + 16
+	start := make([]int, len(c.brokers))
 	total := 0
-	for b := range count {
-		count[b] = min(len(s.movable), 2*count[b]+share)
-		total += count[b]
+	for b := range l.caps {
+		l.caps[b] = min(len(s.movable), 2*l.lens[b]+share)
+		start[b] = total
+		total += l.caps[b]
+		l.lens[b] = 0
 	}
-	backing := make([]int32, total)
-	st.brokerSlots = make([][]int32, len(c.brokers))
-	for b := range st.brokerSlots {
-		st.brokerSlots[b] = backing[:0:count[b]]
-		backing = backing[count[b]:]
-	}
-	st.slotPos = make([]int32, len(c.slotBroker))
+	l.backing = make([]int32, total)
 	for _, p := range s.movable {
 		for slot := c.slotStart[p]; slot < c.slotStart[p+1]; slot++ {
-			b := st.slotBroker[slot]
-			st.slotPos[slot] = int32(len(st.brokerSlots[b]))
-			st.brokerSlots[b] = append(st.brokerSlots[b], slot)
+			b := slotBroker[slot]
+			l.pos[slot] = int32(l.lens[b])
+			l.backing[start[b]+l.lens[b]] = slot
+			l.lens[b]++
 		}
 	}
-	return st
+	return l
+}
+
+// copy returns a state's own broker lists and slot positions.
+func (l *slotLists) copy() ([][]int32, []int32) {
+	backing := slices.Clone(l.backing)
+	lists := make([][]int32, len(l.lens))
+	off := 0
+	for b := range lists {
+		lists[b] = backing[off : off+l.lens[b] : off+l.caps[b]]
+		off += l.caps[b]
+	}
+	return lists, slices.Clone(l.pos)
 }
 
 // reset puts the state back to the original aggregates; the caller restores the layout.
@@ -168,14 +193,16 @@ func (r *random) intn(n int) int {
 	return int(hi)
 }
 
-// score evaluates a move in O(replication factor): it reads the state and changes nothing.
-func (s *Search) score(st *state, m move) scored {
+// score evaluates a move in O(replication factor) into sc (a pointer: the struct is large
+// and scoring is the hot loop): it reads the state and changes nothing.
+func (s *Search) score(st *state, m move, sc *scored) {
 	if m.exchange {
-		return s.scoreExchange(st, m)
+		s.scoreExchange(st, m, sc)
+		return
 	}
 	c := s.cluster
 	start := c.slotStart[m.part]
-	sc := scored{
+	*sc = scored{
 		bytesSq:     st.bytes.sumSq,
 		leadersSq:   st.leaders.sumSq,
 		dirsSq:      st.dirs.sumSq,
@@ -218,7 +245,6 @@ func (s *Search) score(st *state, m move) scored {
 		sc.movedBytes += int64(moved) * size
 	}
 	sc.cost = s.costFrom(&st.leaders, &st.bytes, &st.dirs, &st.replicas, sc.leadersSq, sc.bytesSq, sc.dirsSq, sc.replicasSq, sc.topicSum)
-	return sc
 }
 
 // withinBudget reports whether totals keep the plan inside maxMoves, maxMoveBytes
@@ -232,17 +258,27 @@ func (s *Search) withinBudget(moves int, movedBytes int64, leaderMoves int) bool
 
 // commit applies a scored move to the layout and the aggregates in O(1).
 func (s *Search) commit(st *state, m move, sc *scored) {
+	switch {
+	case m.exchange:
+		st.relocate(m.slot, sc.to, sc.toDir)
+		st.relocate(m.other, sc.from, sc.fromDir)
+	case m.swap:
+		st.swapLeader(s.cluster.slotStart[m.part], m.slot)
+	default:
+		st.relocate(m.slot, sc.to, sc.toDir)
+	}
+	s.account(st, m, sc)
+}
+
+// account applies a scored move to the aggregates and budgets only; the layout stays.
+func (s *Search) account(st *state, m move, sc *scored) {
 	if m.exchange {
-		s.commitExchange(st, m, sc)
+		s.accountExchange(st, m, sc)
 		return
 	}
 	c := s.cluster
-	if m.swap {
-		start := c.slotStart[m.part]
-		st.swapLeader(start, m.slot)
-	} else {
+	if !m.swap {
 		size := c.size[m.part]
-		st.relocate(m.slot, sc.to, sc.toDir)
 		st.dirs.transfer(sc.fromDir, sc.toDir, size, sc.dirsSq)
 		if sc.bytes {
 			st.bytes.transfer(sc.from, sc.to, size, sc.bytesSq)
@@ -260,6 +296,26 @@ func (s *Search) commit(st *state, m move, sc *scored) {
 	}
 	st.cost = sc.cost
 	st.moves, st.movedBytes, st.leaderMoves = sc.moves, sc.movedBytes, sc.leaderMoves
+}
+
+// mirror makes v a view of st for one chunk: st's layout, shared and only read, and a copy
+// of its aggregates and budgets, in v's own counters when they are big enough.
+func (v *state) mirror(st *state) {
+	bytes, leaders, dirs, replicas, topics, topicCV := v.bytes, v.leaders, v.dirs, v.replicas, v.topics, v.topicCV
+	*v = *st
+	v.bytes, v.leaders, v.dirs, v.replicas = bytes.copyOf(st.bytes), leaders.copyOf(st.leaders), dirs.copyOf(st.dirs), replicas.copyOf(st.replicas)
+	v.topics = topics[:0]
+	for t := range st.topics {
+		var sp spread
+		if t < len(topics) {
+			sp = topics[t]
+		}
+		v.topics = append(v.topics, sp.copyOf(st.topics[t]))
+	}
+	if len(st.topics) == 0 {
+		v.topics = nil
+	}
+	v.topicCV = append(topicCV[:0], st.topicCV...)
 }
 
 func hasDir(dirs []int32, d int32) bool {

@@ -113,6 +113,7 @@ type Search struct {
 		cost                float64
 		moves, leaderMoves  int
 		movedBytes          int64
+		slots               slotLists
 	}
 	base struct {
 		bytes, leaders, dirs, replicas spread
@@ -233,11 +234,13 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 		return nil, err
 	}
 	// Repair the layout where it breaks a hard constraint; every batch starts from there.
+	s.start.slots = s.buildSlots(c.slotBroker)
 	st := s.newState(-1)
 	if repair {
 		s.repair(st)
 	}
 	s.start.slotBroker, s.start.slotDir = st.slotBroker, st.slotDir
+	s.start.slots = s.buildSlots(st.slotBroker)
 	s.start.moves, s.start.movedBytes, s.start.leaderMoves = st.moves, st.movedBytes, st.leaderMoves
 	s.setBase(c.loads(st.slotBroker, st.slotDir))
 	s.start.cost = s.baseCost()
@@ -386,7 +389,8 @@ func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 		if !ok {
 			continue
 		}
-		sc := s.score(st, m)
+		var sc scored
+		s.score(st, m, &sc)
 		// The margin stops float noise from counting as an improvement: a move that only
 		// swaps two equal loads must not spend budget.
 		if s.objective(sc.cost, sc.movedBytes) < s.objective(st.cost, st.movedBytes)-1e-12 &&
@@ -418,7 +422,8 @@ func (s *Search) runShuffle(b Batch, st *state, stop *stopper) Result {
 			if !ok {
 				continue
 			}
-			sc := s.score(st, m)
+			var sc scored
+			s.score(st, m, &sc)
 			if !s.allowed(st, m, &sc) {
 				continue
 			}
