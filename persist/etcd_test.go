@@ -1,5 +1,9 @@
 package persist
 
+// Over 500 lines on purpose: one file for the etcd backend's behaviour against the real
+// 3-member etcd (fencing, all-or-nothing batches, watch order, member kills), sharing its
+// setup; each test is one scenario.
+
 import (
 	"context"
 	"errors"

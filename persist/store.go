@@ -4,7 +4,6 @@
 package persist
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,7 +17,7 @@ type Bucket string
 
 // The buckets of the broker's state; the key of each record is its natural name.
 const (
-	Meta     Bucket = "meta"     // global_epoch, ordered_proxy
+	Meta     Bucket = "meta"     // global_epoch, enable_ordered_proxy, replica_addresses (actors/schema.go)
 	Clusters Bucket = "clusters" // cluster name → ClusterStore JSON
 	Proxies  Bucket = "proxies"  // proxy address → ProxyResource JSON
 	Failed   Bucket = "failed"   // proxy address → empty
@@ -32,9 +31,6 @@ var buckets = []Bucket{Meta, Clusters, Proxies, Failed, Failures, Plans}
 
 // FileName is the database file inside the data directory.
 const FileName = "fulcrum.db"
-
-// ErrClosed is returned by operations on a closed store.
-var ErrClosed = errors.New("persist: store closed")
 
 // Backend is a durable store of the buckets above: the bbolt Store (one machine) or the
 // EtcdStore (several instances, one leader). The broker's pool, its loader and replicator,
@@ -111,9 +107,6 @@ func (b *Batch) Put(bucket Bucket, key string, value []byte) {
 
 // Delete removes key.
 func (b *Batch) Delete(bucket Bucket, key string) { b.ops = append(b.ops, op{bucket, key, nil}) }
-
-// Append adds the operations of o after those of b.
-func (b *Batch) Append(o *Batch) { b.ops = append(b.ops, o.ops...) }
 
 // Len is the number of operations.
 func (b *Batch) Len() int { return len(b.ops) }

@@ -1,5 +1,9 @@
 package planner
 
+// search.go is over 500 lines on purpose: the options, their checks and the search's two
+// strategies (one climb scored in rounds, Astraea's shuffle) read as one contract; the climb's
+// inner loop is in climb.go and the moves in move.go.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,8 @@
 package main
 
+// Over 500 lines on purpose: the harness is one piece (processes, write stream, ledger,
+// checks) used by every HA process test; the scenarios are in ha_*_test.go.
+
 // The harness of the HA process tests (ha_*_test.go): several `fulcrum serve`
 // processes over one etcd prefix, a stream of writes sent to all of them with a ledger of
 // what each acknowledged, and the checks that every instance serves that ledger.
