@@ -105,7 +105,7 @@ func (s *supervisor) Receive(ctx actor.Context) {
 }
 
 // plannerActor scores its share of a round's chunks, one share at a time: CPU-bound work
-// of ChunkSize candidates per chunk (tens of microseconds each) that only reads the climb.
+// of ChunkSize candidates per chunk (about ten microseconds each) that only reads the climb.
 // It answers every share, even one that panicked, so a search never waits for an answer that
 // will not come.
 type plannerActor struct{ cfg *config }

@@ -158,7 +158,7 @@ func cmdEtcd(args []string) error {
 		"the leader. Every process (etcd members, Fulcrum instances, this load generator) shares the machine's %d CPUs; the "+
 		"server CPU column is the driven instance's only (not etcd's, nor the leader's when a follower is driven).\n\n",
 		count(f.Clusters), count(f.Proxies), f.conc, f.dur, f.warmup, f.API, onOff(f.Gzip), f.followers+1, runtime.NumCPU())
-	b.WriteString("| backend | requests sent to | instances | load avg before | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | BRIEF target |\n")
+	b.WriteString("| backend | requests sent to | instances | load avg before | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | target |\n")
 	b.WriteString("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range runs {
 		for _, rep := range r.Reports {
