@@ -243,8 +243,12 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 	if repair {
 		s.repair(st)
 	}
+	if !slices.Equal(st.slotBroker, s.start.slotBroker) {
+		// The repair moved replicas between brokers: the lists are built again, in slot
+		// order, as for a layout that needed no repair.
+		s.start.slots = s.buildSlots(st.slotBroker)
+	}
 	s.start.slotBroker, s.start.slotDir = st.slotBroker, st.slotDir
-	s.start.slots = s.buildSlots(st.slotBroker)
 	s.start.moves, s.start.movedBytes, s.start.leaderMoves = st.moves, st.movedBytes, st.leaderMoves
 	s.setBase(c.loads(st.slotBroker, st.slotDir))
 	s.start.cost = s.baseCost()
