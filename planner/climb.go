@@ -13,8 +13,8 @@ import (
 // Each round draws RoundChunks chunks of ChunkSize candidates, all proposed and scored
 // against the layout as it is at the start of the round; chunk i of round r has its own
 // random stream (seed, r, i), so what a chunk finds depends on neither who scores it nor
-// when. Scoring only reads the climb, so the chunks of a round may run on any number of
-// goroutines or actors at once. Then Commit takes the improving candidates of the round in
+// when. Scoring only reads the climb (it writes only its chunk's own buffers), so the chunks
+// of a round may run on any number of goroutines or actors at once. Then Commit takes the improving candidates of the round in
 // chunk order, scores each again on the layout as the earlier ones left it, and keeps those
 // that still improve it. A climb is thus one chain, as good per candidate as a sequential
 // one (a candidate sees a layout at most one round old), and its plan depends on the seed
