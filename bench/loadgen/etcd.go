@@ -64,15 +64,11 @@ func cmdEtcd(args []string) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	tmp, err := os.MkdirTemp("", "fulcrum-bench-etcd-")
+	tmp, removeTmp, err := workDir("etcd", "fulcrum-bench-etcd-", f.keep)
 	if err != nil {
 		return err
 	}
-	if f.keep {
-		fmt.Fprintln(os.Stderr, "etcd: keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer removeTmp()
 	load0, commit := loadAvg(), resultsfile.Commit()
 	common := []string{"serve", "--listen", "{addr}", "--failure-ttl", f.failureTTL.String()}
 

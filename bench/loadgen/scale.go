@@ -85,15 +85,11 @@ func cmdScale(args []string) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	load0 := loadAvg()
-	tmp, err := os.MkdirTemp("", "fulcrum-scale-")
+	tmp, removeTmp, err := workDir("scale", "fulcrum-scale-", *keep)
 	if err != nil {
 		return err
 	}
-	if *keep {
-		fmt.Fprintln(os.Stderr, "scale: keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer removeTmp()
 	data := filepath.Join(tmp, "data")
 	serveArgs := []string{"serve", "--listen", "{addr}", "--data-dir", data}
 	srv, err := StartProc(*bin, serveArgs, filepath.Join(tmp, "fulcrum-seed.log"), healthy, 30*time.Second)

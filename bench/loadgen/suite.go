@@ -50,15 +50,11 @@ func cmdSuite(args []string) error {
 	defer cancel()
 
 	load0 := loadAvg()
-	tmp, err := os.MkdirTemp("", "fulcrum-bench-")
+	tmp, removeTmp, err := workDir("suite", "fulcrum-bench-", f.keep)
 	if err != nil {
 		return err
 	}
-	if f.keep {
-		fmt.Fprintln(os.Stderr, "suite: keeping", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	defer removeTmp()
 	// The reports and mutations scenarios send each failure report from a new reporter, so
 	// that every one is a real write; a proxy keeps at most 64 live reporters (then
 	// TOO_MANY_REPORTERS), so the server forgets reports after the placement runs' short TTL,
