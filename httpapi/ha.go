@@ -57,15 +57,21 @@ const headerRevision = "X-Fulcrum-Revision"
 const revisionWait = 2 * time.Second
 
 // toLeader wraps the routes: a change this instance does not take goes to the leader.
+// Without HA (bbolt) every change is taken here, and the routes are left as they are.
 func (s *Server) toLeader(routes fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if !s.ha {
+		return routes
+	}
 	return func(ctx *fasthttp.RequestCtx) {
+		if !isChange(ctx.Method(), ctx.Request.URI().PathOriginal()) {
+			routes(ctx)
+			return
+		}
 		if s.routeChange(ctx) {
 			return
 		}
 		routes(ctx)
-		if s.ha && isChange(ctx.Method(), ctx.Request.URI().PathOriginal()) {
-			ctx.Response.Header.Set(headerRevision, strconv.FormatInt(s.engine.HA().Revision, 10))
-		}
+		ctx.Response.Header.Set(headerRevision, strconv.FormatInt(s.engine.HA().Revision, 10))
 	}
 }
 
@@ -94,10 +100,6 @@ func isChange(method, path []byte) bool {
 // routeChange takes a change where it belongs: it returns true when it answered the
 // request (forwarded, or refused), false when this instance handles it.
 func (s *Server) routeChange(ctx *fasthttp.RequestCtx) bool {
-	path := ctx.Request.URI().PathOriginal()
-	if !isChange(ctx.Method(), path) {
-		return false
-	}
 	addr, local, err := s.engine.WriteTarget()
 	if local {
 		return false
@@ -110,7 +112,7 @@ func (s *Server) routeChange(ctx *fasthttp.RequestCtx) bool {
 		err = s.forward(ctx, addr)
 	}
 	if err != nil {
-		s.haError(ctx, path, err)
+		s.haError(ctx, ctx.Request.URI().PathOriginal(), err)
 	}
 	return true
 }

@@ -24,7 +24,7 @@ func render(results []layoutResult, f flags, l kafkacluster.Layout) string {
 		"Bytes moved: every new (broker, directory) of a partition copies its size. "+
 		"Rack conflicts: partitions left with two replicas on one rack. Times include a JVM start for Kafka's "+
 		"tool; the machine was shared with other builds and tests, so they are indicative only.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), resultsfile.Commit(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
+		resultsfile.Now(), resultsfile.Commit(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH,
 		l.Version, len(l.Brokers), l.Racks(), rackList(l), f.seed, queryNote(f.query), f.runs)
 	b.WriteString("| layout | plan | cost | bytes moved | partitions changed | leaders moved | rack conflicts | time |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")

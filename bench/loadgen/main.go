@@ -66,6 +66,20 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// workDir makes a command's temporary directory (data and logs). remove deletes it,
+// unless keep: then its path is printed, so that they can be read after the run.
+func workDir(cmd, pattern string, keep bool) (dir string, remove func(), err error) {
+	dir, err = os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, cmd+": keeping", dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
 // seedFlags are shared by the commands that seed.
 type seedFlags struct{ SeedConfig }
 

@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Machine describes where a benchmark ran.
@@ -32,8 +31,6 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%s, %d CPUs%s%s, %s %s/%s", cpu, runtime.NumCPU(), mem, kernel, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
-
-func today() string { return time.Now().UTC().Format("2006-01-02 15:04 UTC") }
 
 // mdRow is one results-table row of a report.
 func mdRow(scenario, server string, r *Report, target string) string {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // ReplaceBlock replaces the text between the lines begin and end (markers kept) with
@@ -31,6 +32,9 @@ func Update(path, name, body string) error {
 	out := ReplaceBlock(string(doc), "<!-- "+name+":begin -->", "<!-- "+name+":end -->", body)
 	return os.WriteFile(path, []byte(out), 0o644)
 }
+
+// Now is when a report was made, as the results file dates them: "2006-01-02 15:04 UTC".
+func Now() string { return time.Now().UTC().Format("2006-01-02 15:04 UTC") }
 
 // Commit is the short commit of the working tree, with "+dirty" when it has changes.
 func Commit() string {

@@ -117,9 +117,14 @@ async function propose() {
   }
 }
 
+// sizeOf is a change's partition at its planning size: its largest replica before.
+function sizeOf(change) {
+  return Math.max(0, ...change.before.map((r) => r.size || 0));
+}
+
 // after applies the plan's changes to the layout's sums: each change takes its partition
-// (at its planning size, the largest replica) off the old replicas and puts it on the new
-// ones, and moves a preferred leader from the old first replica to the new one.
+// (at its planning size, sizeOf) off the old replicas and puts it on the new ones, and
+// moves a preferred leader from the old first replica to the new one.
 function after(l, changes) {
   const brokers = new Map(l.brokers.map((b) => [b.id, { bytes: b.bytes, leaders: b.preferredLeaders }]));
   const dirs = new Map();
@@ -131,7 +136,7 @@ function after(l, changes) {
     if (dirs.has(k)) dirs.set(k, dirs.get(k) + n);
   };
   for (const c of changes) {
-    const size = Math.max(0, ...c.before.map((r) => r.size || 0));
+    const size = sizeOf(c);
     for (const r of c.before) add(r.brokerId, r.directory, -size);
     for (const r of c.after) add(r.brokerId, r.directory, size);
     if (c.before.length && brokers.has(c.before[0].brokerId)) brokers.get(c.before[0].brokerId).leaders--;
@@ -168,7 +173,7 @@ function renderPlan() {
 
   const place = (rs) => rs.map((x) => x.brokerId + (x.directory ? ` (${shortDir(x.directory)})` : '')).join(', ');
   const rows = r.changes.slice(0, MAX_CHANGE_ROWS).map((ch) => [`${ch.topic}-${ch.partition}`, place(ch.before), place(ch.after),
-    bytes(Math.max(0, ...ch.before.map((x) => x.size || 0)))]);
+    bytes(sizeOf(ch))]);
   fill($('plan-changes'), r.changes.length === 0 ? h('p', null, 'Nothing to change: the layout is already the best found.') :
     table(r.changes.length > MAX_CHANGE_ROWS ? `first ${MAX_CHANGE_ROWS} of ${r.changes.length} changes` : null,
       ['Partition', 'Replicas before (leader first)', 'Replicas after', 'Size'], rows));
