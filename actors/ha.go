@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -400,9 +399,7 @@ func (h *haNode) reload(lead bool) (int64, error) {
 		return 0, err
 	}
 	if lead && !flagStored {
-		var b persist.Batch
-		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
-		if err := h.store.Commit(&b); err != nil {
+		if err := commitOrdered(h.store, st.ordered); err != nil {
 			return 0, err
 		}
 	}
