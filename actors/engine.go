@@ -186,12 +186,13 @@ func Start(o Options) (*Engine, error) {
 		cfg.haLost, cfg.haApplied = e.ha.lost, e.ha.setApplied
 		cfg.haRefuse = fmt.Errorf("%w: this instance is a follower; send changes to the leader", ErrNoLeader)
 		cfg.syncInterval = -1 // the other instances are the replicas
+		var snap *persist.Snapshot
 		var stored bool
-		err = es.View(func(r persist.Reader) error {
-			st, stored, err = readState(r, o.OrderedProxy)
-			return err
-		})
-		mismatch = stored && st.ordered != o.OrderedProxy
+		if snap, err = es.Load(); err == nil {
+			st, stored, err = readState(snap, o.OrderedProxy)
+			mismatch = stored && st.ordered != o.OrderedProxy
+			e.ha.loaded = snap.Rev // the node follows from here: no second load
+		}
 	} else {
 		st, mismatch, err = loadState(e.store, o.OrderedProxy)
 	}

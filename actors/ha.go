@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,6 +98,9 @@ type haNode struct {
 	ordered bool
 	onLead  func(leading bool) // nil: none
 	timeout time.Duration      // of a reload by the pool
+	// loaded is the revision of the state the pool started with (read by the engine), which
+	// the first turn of run follows instead of loading it again; 0 once used.
+	loaded int64
 
 	role   atomic.Pointer[string]
 	why    atomic.Pointer[string] // why unavailable
@@ -234,10 +236,11 @@ func (h *haNode) pollLeader(ctx context.Context) {
 }
 
 // run is the member's life. Each turn of the loop starts as a follower: load the whole
-// state, hand it to the pool, follow the watch from its revision, and campaign (the
-// campaign outlives reloads). Once elected: load again — a linearizable read after winning
-// sees every commit of the previous leader, whose later commits are fenced —, hand it to
-// the pool with the right to write, and lead until the lease ends or a commit fails.
+// state and hand it to the pool (the first turn has the one the engine started the pool
+// with), follow the watch from its revision, and campaign (the campaign outlives reloads).
+// Once elected: load again — a linearizable read after winning sees every commit of the
+// previous leader, whose later commits are fenced —, hand it to the pool with the right to
+// write, and lead until the lease ends or a commit fails.
 func (h *haNode) run(ctx context.Context) {
 	var c *campaign // nil while none runs
 	defer func() {
@@ -246,11 +249,17 @@ func (h *haNode) run(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		rev, err := h.reload(false)
-		if err != nil {
-			h.unavailable(err)
-			sleep(ctx, haRetry)
-			continue
+		rev := h.loaded
+		if rev != 0 {
+			h.loaded = 0
+			h.setApplied(rev)
+		} else {
+			var err error
+			if rev, err = h.reload(false); err != nil {
+				h.unavailable(err)
+				sleep(ctx, haRetry)
+				continue
+			}
 		}
 		h.setRole(RoleFollower)
 		if c == nil {
@@ -390,9 +399,7 @@ func (h *haNode) reload(lead bool) (int64, error) {
 		return 0, err
 	}
 	if lead && !flagStored {
-		var b persist.Batch
-		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
-		if err := h.store.Commit(&b); err != nil {
+		if err := commitOrdered(h.store, st.ordered); err != nil {
 			return 0, err
 		}
 	}

@@ -5,11 +5,9 @@ package actors
 // watch's changes into the pool's delta.
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -116,19 +114,19 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 		case persist.Meta:
 			switch {
 			case c.Key == metaEpochKey && !gone:
-				n, err := strconv.ParseUint(string(c.Value), 10, 64)
+				n, err := decodeEpoch(c.Value)
 				if err != nil {
-					return nil, fmt.Errorf("global epoch %q: %w", c.Value, err)
+					return nil, err
 				}
 				d.epoch, d.epochSet = n, true
 			case c.Key == metaOrderedKey && !gone:
-				v := string(c.Value) == "true"
+				v := decodeOrdered(c.Value)
 				d.ordered = &v
 			case c.Key == metaReplicasKey:
 				var r []string
 				if !gone {
-					if err := json.Unmarshal(c.Value, &r); err != nil {
-						return nil, fmt.Errorf("replica addresses: %w", err)
+					if err := decodeRecord("replica addresses", c.Value, &r); err != nil {
+						return nil, err
 					}
 				}
 				d.replicas = &r
@@ -137,8 +135,8 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 			var p *meta.ProxyResource
 			if !gone {
 				p = &meta.ProxyResource{}
-				if err := json.Unmarshal(c.Value, p); err != nil {
-					return nil, fmt.Errorf("proxy %s: %w", c.Key, err)
+				if err := decodeRecord("proxy "+c.Key, c.Value, p); err != nil {
+					return nil, err
 				}
 			}
 			d.proxies = setKey(d.proxies, c.Key, p)
@@ -147,8 +145,8 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 		case persist.Failures:
 			var m map[string]int64
 			if !gone {
-				if err := json.Unmarshal(c.Value, &m); err != nil {
-					return nil, fmt.Errorf("failures of %s: %w", c.Key, err)
+				if err := decodeRecord("failures of "+c.Key, c.Value, &m); err != nil {
+					return nil, err
 				}
 			}
 			d.failures = setKey(d.failures, c.Key, m)
@@ -156,8 +154,8 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 			var rec *meta.ClusterStore
 			if !gone {
 				rec = &meta.ClusterStore{}
-				if err := json.Unmarshal(c.Value, rec); err != nil {
-					return nil, fmt.Errorf("cluster %s: %w", c.Key, err)
+				if err := decodeRecord("cluster "+c.Key, c.Value, rec); err != nil {
+					return nil, err
 				}
 			}
 			d.clusters = setKey(d.clusters, c.Key, rec)

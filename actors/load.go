@@ -3,7 +3,6 @@ package actors
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/seed248d40c9/fulcrum/actors/meta"
 	"github.com/seed248d40c9/fulcrum/persist"
@@ -23,9 +22,7 @@ func loadState(store persist.Backend, ordered bool) (*poolState, bool, error) {
 		return nil, false, err
 	}
 	if !flagStored {
-		var b persist.Batch
-		b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(st.ordered)))
-		if err := store.Commit(&b); err != nil {
+		if err := commitOrdered(store, st.ordered); err != nil {
 			return nil, false, err
 		}
 	}

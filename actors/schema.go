@@ -84,6 +84,14 @@ func (d *delta) writeTo(b *persist.Batch) error {
 	return nil
 }
 
+// commitOrdered records the ordered-proxy flag in a store that has none yet (loadState, or
+// an HA leader's first load).
+func commitOrdered(store persist.Backend, ordered bool) error {
+	var b persist.Batch
+	b.Put(persist.Meta, metaOrderedKey, []byte(strconv.FormatBool(ordered)))
+	return store.Commit(&b)
+}
+
 func putJSON(b *persist.Batch, bucket persist.Bucket, key string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {

@@ -191,17 +191,27 @@ func openStore(t *testing.T) *persist.Store {
 	return store
 }
 
+// testExec is the execution the balancer tests run with: quick polls, a short debounce.
+var testExec = ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second}
+
 func startExec(t *testing.T, store *persist.Store, k Executor) *Balancer {
 	t.Helper()
-	return startExecWith(t, store, k, ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second})
+	return startExecWith(t, store, k, testExec)
 }
 
 func startExecWith(t *testing.T, store *persist.Store, k Executor, exec ExecOptions) *Balancer {
 	t.Helper()
+	return startBalancer(t, store, k, exec, false)
+}
+
+// startBalancer starts a balancer that plans nothing on store, executing with k (or, as
+// an HA instance's, standing by when standby).
+func startBalancer(t *testing.T, store persist.Backend, k Executor, exec ExecOptions, standby bool) *Balancer {
+	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	b, err := Start(sys, Options{
 		Source: SourceFunc(func(context.Context) (*kafkaload.Snapshot, error) { return nil, errors.New("no planning here") }),
-		Logger: zerolog.Nop(), Executor: k, Store: store, Exec: exec,
+		Logger: zerolog.Nop(), Executor: k, Store: store, Exec: exec, Standby: standby,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -247,12 +257,7 @@ func TestExecuteFake(t *testing.T) {
 	if _, err := b.Execute(samplePlan); !errors.Is(err, ErrConflict) {
 		t.Fatalf("second plan: %v", err)
 	}
-	k.mu.Lock()
-	k.block = false
-	for _, p := range k.st.Partitions {
-		p.Reassigning = false
-	}
-	k.mu.Unlock()
+	k.finishReassignments()
 	s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })
 	if s.Phase != PhaseExecuted || s.PartitionsDone != 2 || s.BytesMoved != s.BytesTotal || s.BytesTotal != 200 || k.throttles != 0 || k.sets != 1 {
 		t.Fatalf("status %+v, throttles %d", s, k.throttles)
@@ -281,10 +286,7 @@ func TestResumeAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kafka dropped the reassignments meanwhile: the resumed plan sends them again.
-	k.block = false
-	for _, p := range k.st.Partitions {
-		p.Reassigning = false
-	}
+	k.finishReassignments()
 	b = startExec(t, store, k)
 	defer b.Stop()
 	s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })

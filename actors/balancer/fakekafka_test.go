@@ -33,6 +33,16 @@ type fakeKafka struct {
 	ignoreMoves, ignoreDirs bool
 }
 
+// finishReassignments lets the reassignments in flight finish, and later ones finish at once.
+func (k *fakeKafka) finishReassignments() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.block = false
+	for _, p := range k.st.Partitions {
+		p.Reassigning = false
+	}
+}
+
 func (f *fakeKafka) State(context.Context, []string) (*kafkaexec.State, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

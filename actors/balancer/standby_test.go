@@ -1,31 +1,17 @@
 package balancer
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-	"github.com/rs/zerolog"
-
 	"github.com/seed248d40c9/fulcrum/persist"
-	"github.com/seed248d40c9/fulcrum/planner/kafkaload"
 )
 
 // startStandby starts a balancer as an HA instance does (Options.Standby) on store.
 func startStandby(t *testing.T, store persist.Backend, k Executor) *Balancer {
 	t.Helper()
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	b, err := Start(sys, Options{
-		Source: SourceFunc(func(context.Context) (*kafkaload.Snapshot, error) { return nil, errors.New("no planning here") }),
-		Logger: zerolog.Nop(), Executor: k, Store: store, Standby: true,
-		Exec: ExecOptions{PollInterval: 10 * time.Millisecond, Debounce: 2, StallTimeout: 10 * time.Second},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := startBalancer(t, store, k, testExec, true)
 	t.Cleanup(func() { b.Stop() })
 	return b
 }
@@ -35,11 +21,7 @@ func startStandby(t *testing.T, store persist.Backend, k Executor) *Balancer {
 // previous leader left unfinished, as a restart does; when it stops leading, the plan
 // executing here stops and reads come from the store again.
 func TestStandbyResumesWhenLeading(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	old := startExec(t, store, k) // the previous leader
 	token, err := old.Execute(samplePlan)
@@ -65,12 +47,7 @@ func TestStandbyResumesWhenLeading(t *testing.T) {
 	if _, err := b.Execute(samplePlan); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Execute on a standby: %v", err)
 	}
-	k.mu.Lock()
-	k.block = false
-	for _, p := range k.st.Partitions {
-		p.Reassigning = false
-	}
-	k.mu.Unlock()
+	k.finishReassignments()
 
 	b.SetLeading(true)
 	s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done })
@@ -92,11 +69,7 @@ func TestStandbyResumesWhenLeading(t *testing.T) {
 
 // An instance that stops leading stops executing at once; the next leader resumes the plan.
 func TestStandbyStopsWhenNotLeading(t *testing.T) {
-	store, err := persist.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openStore(t)
 	k := &fakeKafka{st: testState(), block: true}
 	a := startStandby(t, store, k)
 	a.SetLeading(true)
@@ -109,12 +82,7 @@ func TestStandbyStopsWhenNotLeading(t *testing.T) {
 	if s, err := a.Plan(token); err != nil || s.Done {
 		t.Fatalf("plan after its leader stepped down: %+v %v", s, err)
 	}
-	k.mu.Lock()
-	k.block = false
-	for _, p := range k.st.Partitions {
-		p.Reassigning = false
-	}
-	k.mu.Unlock()
+	k.finishReassignments()
 	b := startStandby(t, store, k)
 	b.SetLeading(true)
 	if s := waitPlan(t, b, token, func(s *PlanStatus) bool { return s.Done }); s.Phase != PhaseExecuted || s.Restarts != 1 {
