@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -77,19 +76,5 @@ func TestHAPartitionedFollowerCatchesUp(t *testing.T) {
 		l.waitServed(t, n, 20*time.Second)
 	}
 	l.checkAnswers(t)
-	counts := map[string]int{}
-	for _, a := range answers {
-		key := fmt.Sprintf("%d %s", a.code, a.err)
-		if a.code == 0 {
-			key = "no answer"
-		}
-		counts[key]++
-		if a.code != 200 && !allowedFailures[key] {
-			t.Errorf("the cut-off follower answered %s (sent %v after the cut)", key, a.sent.Sub(cut).Round(time.Millisecond))
-		}
-		if a.code == 200 && ms.AllProxies[a.addr] == nil {
-			t.Fatalf("the cut-off follower acknowledged %s, which no instance serves", a.addr)
-		}
-	}
-	t.Logf("the cut-off follower's answers: %v; write stream: %s", counts, l)
+	checkProbeAnswers(t, "the cut-off follower", answers, cut, ms, l)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,17 +31,7 @@ func TestHAExportFromALiveBroker(t *testing.T) {
 
 	fulcrum := func(env []string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(fulcrumBin, args...)
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("fulcrum %v: %v\n%s", args, err, stderr)
-		}
-		return strings.TrimSpace(string(out))
+		return strings.TrimSpace(string(runFulcrum(t, env, args...)))
 	}
 	if got := fulcrum(nil, "export-meta", "--etcd-endpoints", endpoints, "--etcd-prefix", from.prefix); got != want {
 		t.Fatalf("export-meta with flags\n got %s\nwant %s", got, want)

@@ -184,6 +184,28 @@ func probeWrites(n *haNode) *probe {
 	return p
 }
 
+// checkProbeAnswers fails the test if who answered a probe write outside
+// allowedFailures, or acknowledged a proxy that no instance serves in ms.
+func checkProbeAnswers(t *testing.T, who string, answers []probeAnswer, cut time.Time, ms *meta.MetaStore, l *ledger) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, a := range answers {
+		key := fmt.Sprintf("%d %s", a.code, a.err)
+		if a.code == 0 {
+			key = "no answer"
+		}
+		counts[key]++
+		if a.code != 200 && !allowedFailures[key] {
+			t.Errorf("%s answered %s (sent %v after the cut)", who, key, a.sent.Sub(cut).Round(time.Millisecond))
+		}
+		if a.code == 200 && ms.AllProxies[a.addr] == nil {
+			t.Fatalf("%s acknowledged %s (sent %v after the cut), which no instance serves",
+				who, a.addr, a.sent.Sub(cut).Round(time.Millisecond))
+		}
+	}
+	t.Logf("%s's answers after the cut: %v; write stream: %s", who, counts, l)
+}
+
 func (p *probe) halt() []probeAnswer {
 	select {
 	case <-p.stop:
@@ -287,22 +309,7 @@ func TestHAPartitionedLeaderCannotWrite(t *testing.T) {
 		l.waitServed(t, n, 20*time.Second)
 	}
 	l.checkAnswers(t)
-	counts := map[string]int{}
-	for _, a := range answers {
-		key := fmt.Sprintf("%d %s", a.code, a.err)
-		if a.code == 0 {
-			key = "no answer"
-		}
-		counts[key]++
-		if a.code != 200 && !allowedFailures[key] {
-			t.Errorf("the partitioned leader answered %s (sent %v after the cut)", key, a.sent.Sub(cut).Round(time.Millisecond))
-		}
-		if a.code == 200 && ms.AllProxies[a.addr] == nil {
-			t.Fatalf("the partitioned leader acknowledged %s (sent %v after the cut), which no instance serves",
-				a.addr, a.sent.Sub(cut).Round(time.Millisecond))
-		}
-	}
-	t.Logf("the partitioned leader's answers after the cut: %v; write stream: %s", counts, l)
+	checkProbeAnswers(t, "the partitioned leader", answers, cut, ms, l)
 }
 
 // The calls an undermoon coordinator makes (spec §1.2: failure reports, the failed set,

@@ -66,8 +66,9 @@ func fulcrumCommand(env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// runFulcrum runs the binary and fails the test if it fails; "> file" writes its output there.
-func runFulcrum(t *testing.T, env []string, args ...string) {
+// runFulcrum runs the binary, fails the test if it fails, and returns its output; "> file"
+// also writes the output there.
+func runFulcrum(t *testing.T, env []string, args ...string) []byte {
 	t.Helper()
 	var out string
 	if n := len(args); n >= 2 && args[n-2] == ">" {
@@ -85,6 +86,7 @@ func runFulcrum(t *testing.T, env []string, args ...string) {
 			t.Fatal(err)
 		}
 	}
+	return b
 }
 
 // waitLeader waits (bounded) until the instance leads, as GET /ha says.
