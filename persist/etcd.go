@@ -390,6 +390,31 @@ func (s *EtcdStore) View(fn func(r Reader) error) error {
 	return fn(snap)
 }
 
+// ForEach reads one bucket in one linearizable range read of its keys only (View reads
+// every bucket) and calls fn for each record in key order.
+func (s *EtcdStore) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
+	if !slices.Contains(buckets, bucket) {
+		return fmt.Errorf("persist: unknown bucket %q", bucket)
+	}
+	// The slash ends the bucket's name: a bucket named like the start of another's name
+	// would otherwise read that one's keys too.
+	prefix := s.dataPrefix() + string(bucket) + "/"
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("persist: etcd read %s: %w", bucket, err)
+	}
+	s.seen(resp.Header.Revision)
+	// etcd returns keys in byte order, which is the records' key order.
+	for _, kv := range resp.Kvs {
+		if err := fn(string(kv.Key[len(prefix):]), nonNil(kv.Value)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Load reads the whole state in one linearizable read; a follower watches from its Rev.
 func (s *EtcdStore) Load() (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)

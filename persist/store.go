@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,6 +41,11 @@ type Backend interface {
 	Commit(b *Batch) error
 	// View runs fn on one consistent snapshot of the whole store.
 	View(fn func(r Reader) error) error
+	// ForEach reads one bucket alone, on one consistent snapshot of it (on etcd, one range
+	// read of that bucket's keys instead of View's read of every bucket), and calls fn for
+	// each of its records in key order; the slices are valid only during the call. An
+	// unknown bucket is an error.
+	ForEach(bucket Bucket, fn func(key string, value []byte) error) error
 	Close() error
 }
 
@@ -173,4 +179,12 @@ func (r boltReader) ForEach(bucket Bucket, fn func(key string, value []byte) err
 // View runs fn on a consistent read snapshot.
 func (s *Store) View(fn func(r Reader) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(boltReader{tx}) })
+}
+
+// ForEach calls fn for every record of the bucket in key order, in one read transaction.
+func (s *Store) ForEach(bucket Bucket, fn func(key string, value []byte) error) error {
+	if !slices.Contains(buckets, bucket) {
+		return fmt.Errorf("persist: unknown bucket %q", bucket)
+	}
+	return s.View(func(r Reader) error { return r.ForEach(bucket, fn) })
 }

@@ -61,16 +61,15 @@ func deletePlans(store persist.Backend, tokens []string) error {
 func loadPlans(store persist.Backend) ([]*planRecord, []error, error) {
 	var recs []*planRecord
 	var bad []error
-	err := store.View(func(rd persist.Reader) error {
-		return rd.ForEach(persist.Plans, func(k string, v []byte) error {
-			var rec planRecord
-			if err := json.Unmarshal(v, &rec); err != nil || rec.Status.Token != k {
-				bad = append(bad, fmt.Errorf("plan record %q: %v", k, err))
-				return nil
-			}
-			recs = append(recs, &rec)
+	// Only the plans bucket is read: on etcd, View would read the whole broker state.
+	err := store.ForEach(persist.Plans, func(k string, v []byte) error {
+		var rec planRecord
+		if err := json.Unmarshal(v, &rec); err != nil || rec.Status.Token != k {
+			bad = append(bad, fmt.Errorf("plan record %q: %v", k, err))
 			return nil
-		})
+		}
+		recs = append(recs, &rec)
+		return nil
 	})
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Status.StartTime.Before(recs[j].Status.StartTime) })
 	return recs, bad, err
