@@ -8,7 +8,6 @@ package etcdcluster
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/seed248d40c9/fulcrum/cmd/internal/ports"
 )
 
 // NumMembers is the size of the cluster.
@@ -64,29 +65,15 @@ func (l *Layout) initialCluster() string {
 
 // newLayout picks free loopback ports for every member.
 func newLayout() (*Layout, error) {
-	ports, err := freePorts(2 * NumMembers)
+	free, err := ports.Free(2 * NumMembers)
 	if err != nil {
 		return nil, err
 	}
 	l := &Layout{Token: fmt.Sprintf("fulcrum-%d", time.Now().UnixNano())}
 	for i := range NumMembers {
-		l.Members = append(l.Members, Member{Name: fmt.Sprintf("m%d", i+1), ClientPort: ports[2*i], PeerPort: ports[2*i+1]})
+		l.Members = append(l.Members, Member{Name: fmt.Sprintf("m%d", i+1), ClientPort: free[2*i], PeerPort: free[2*i+1]})
 	}
 	return l, nil
-}
-
-// freePorts holds all listeners open until every port is chosen, so the ports differ.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // memberConfig is the embedded server's configuration of member i, its data in dir/<name>.

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +29,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/seed248d40c9/fulcrum/cmd/internal/ports"
 )
 
 // DefaultVersion is the newest Kafka whose broker jars Maven Central serves
@@ -153,11 +154,11 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, alreadyRunning bool, err e
 	if err != nil {
 		return nil, false, err
 	}
-	ports, err := freePorts(1 + brokers)
+	free, err := ports.Free(1 + brokers)
 	if err != nil {
 		return nil, false, err
 	}
-	layout, err := NewLayout(cfg.Dir, cfg.Version, lib, id, ports, racks)
+	layout, err := NewLayout(cfg.Dir, cfg.Version, lib, id, free, racks)
 	if err != nil {
 		return nil, false, err
 	}
@@ -425,22 +426,6 @@ func (c *Cluster) probe(ctx context.Context, want []int32) error {
 		}
 	}
 	return nil
-}
-
-// freePorts asks the kernel for n distinct free ports. They are released
-// before Kafka binds them, so another process could take one in between; the
-// JVM then fails with a BindException that Up reports.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func brokerIDs(nodes []Node) []int32 {
