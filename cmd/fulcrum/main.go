@@ -294,8 +294,8 @@ func serve(args []string) error {
 		closeStore()
 		return err
 	}
-	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", c.dataDir).Str("kafka_bootstrap", c.kafkaBootstrap).
-		Str("etcd_endpoints", c.etcdEndpoints).Str("etcd_prefix", c.etcdPrefix).Str("advertise_addr", c.advertiseAddr).
+	c.storeConfig.logTo(log.Info().Str("listen", ln.Addr().String()), store).
+		Str("kafka_bootstrap", c.kafkaBootstrap).Str("advertise_addr", c.advertiseAddr).
 		Str("version", Version).Int("gomaxprocs", procs).Bool("tls", c.tlsCert != "").Bool("auth", sec.tokens != nil).
 		Str("coordinator_networks", networksString(c.coordinatorNetworks)).Bool("replica", c.replica).Msg("fulcrum serving")
 

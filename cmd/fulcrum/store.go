@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/seed248d40c9/fulcrum/persist"
 )
 
@@ -70,6 +72,15 @@ func (c *storeConfig) open(id string) (persist.Backend, error) {
 		return nil, fmt.Errorf("--etcd-endpoints: %w", err)
 	}
 	return s, nil
+}
+
+// logTo adds the store actually used to a log line: backend bbolt and its data_dir, or
+// backend etcd and its etcd_endpoints and etcd_prefix (as the store uses them).
+func (c *storeConfig) logTo(e *zerolog.Event, store persist.Backend) *zerolog.Event {
+	if s, ok := store.(*persist.EtcdStore); ok {
+		return e.Str("backend", "etcd").Str("etcd_endpoints", strings.Join(c.endpoints(), ",")).Str("etcd_prefix", s.Prefix())
+	}
+	return e.Str("backend", "bbolt").Str("data_dir", c.dataDir)
 }
 
 // checkAdvertise refuses an advertised address the other instances could not dial.

@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
+	"github.com/seed248d40c9/fulcrum/persist"
 )
 
 func TestParseServeEtcd(t *testing.T) {
@@ -57,5 +65,39 @@ func TestParseServeEtcdRejects(t *testing.T) {
 				t.Errorf("parseServe(%q) accepted", tc.args)
 			}
 		})
+	}
+}
+
+// The "fulcrum serving" line names the store actually used: bbolt and its data dir, or
+// etcd and its endpoints and prefix (as the store uses it), never the other's fields.
+func TestStoreLogFields(t *testing.T) {
+	line := func(c *storeConfig) map[string]any {
+		t.Helper()
+		store, err := c.open("127.0.0.1:7799")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		var buf bytes.Buffer
+		log := zerolog.New(&buf)
+		c.logTo(log.Info(), store).Msg("fulcrum serving")
+		var got map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+			t.Fatalf("%v: %s", err, buf.Bytes())
+		}
+		return got
+	}
+	dir := t.TempDir()
+	got := line(&storeConfig{dataDir: dir, etcdPrefix: persist.DefaultEtcdPrefix, etcdLeaseTTL: persist.DefaultLeaseTTL})
+	if got["backend"] != "bbolt" || got["data_dir"] != dir || got["etcd_endpoints"] != nil || got["etcd_prefix"] != nil {
+		t.Errorf("bbolt: %v", got)
+	}
+
+	endpoints := etcdtest.Endpoints(t)
+	prefix := etcdtest.Prefix("serving-log")
+	got = line(&storeConfig{dataDir: dir, etcdEndpoints: " " + strings.Join(endpoints, " , ") + ",",
+		etcdPrefix: prefix + "/", etcdLeaseTTL: time.Second})
+	if got["backend"] != "etcd" || got["etcd_endpoints"] != strings.Join(endpoints, ",") || got["etcd_prefix"] != prefix || got["data_dir"] != nil {
+		t.Errorf("etcd: %v, want endpoints %q and prefix %q", got, strings.Join(endpoints, ","), prefix)
 	}
 }
