@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -56,6 +57,58 @@ func benchSearch(b *testing.B, c *planner.Cluster, opts planner.Options, workers
 	b.ReportMetric(r.Cost, "cost-before")
 	b.ReportMetric(r.NewCost, "cost-after")
 	return r
+}
+
+// BenchmarkSpeedup is the 2-core target as a user of a 2-core machine sees it: the same
+// 10,000-candidate search (the default function, and three functions) on 1 core (GOMAXPROCS
+// 1, one worker; the garbage collector shares that core) and on 2 cores (GOMAXPROCS 2, two
+// workers, whose helper must wake a parked thread as a GET /balancer's does), alternated
+// search by search so that both see the same neighbours on a shared machine. It reports
+// the median times and their ratio (x-2-cores), and the ratio of the means (x-2-cores-mean,
+// which a neighbour's burst or a GC cycle moves more). BenchmarkSearch's workers=1 runs on
+// 2 cores, where the collector is free on the idle one.
+func BenchmarkSpeedup(b *testing.B) {
+	if runtime.NumCPU() < 2 {
+		b.Skip("needs 2 CPUs")
+	}
+	c, err := plantest.Cluster(plantest.Benchmark())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, fs := range []string{"ReplicaSizeCost", "ReplicaSizeCost:2,ReplicaLeaderCost:1,DirectorySizeCost:1"} {
+		b.Run("functions="+fs, func(b *testing.B) {
+			s, err := planner.NewSearch(c, planner.Options{Functions: functions(b, fs), Limit: 10_000, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var one, two []time.Duration
+			var sumOne, sumTwo time.Duration
+			for b.Loop() {
+				for _, cores := range []int{1, 2} {
+					runtime.GOMAXPROCS(cores)
+					start := time.Now()
+					s.Run(context.Background(), cores)
+					d := time.Since(start)
+					if cores == 1 {
+						one, sumOne = append(one, d), sumOne+d
+					} else {
+						two, sumTwo = append(two, d), sumTwo+d
+					}
+				}
+			}
+			m1, m2 := median(one), median(two)
+			b.ReportMetric(float64(m1.Microseconds())/1000, "ms-1-core")
+			b.ReportMetric(float64(m2.Microseconds())/1000, "ms-2-cores")
+			b.ReportMetric(float64(m1)/float64(m2), "x-2-cores")
+			b.ReportMetric(float64(sumOne)/float64(sumTwo), "x-2-cores-mean")
+		})
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
 }
 
 // BenchmarkMovement is the movement-aware target on plantest.Benchmark(): the default plan
