@@ -60,7 +60,8 @@ func benchSearch(b *testing.B, c *planner.Cluster, opts planner.Options, workers
 }
 
 // BenchmarkSpeedup is the 2-core target as a user of a 2-core machine sees it: the same
-// 10,000-candidate search (the default function, and three functions) on 1 core (GOMAXPROCS
+// 10,000-candidate search (DefaultFunctions, GET /balancer's default functions, and three
+// functions) on 1 core (GOMAXPROCS
 // 1, one worker; the garbage collector shares that core) and on 2 cores (GOMAXPROCS 2, two
 // workers, whose helper must wake a parked thread as a GET /balancer's does), alternated
 // search by search so that both see the same neighbours on a shared machine. It reports
@@ -76,7 +77,7 @@ func BenchmarkSpeedup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	for _, fs := range []string{"ReplicaSizeCost", "ReplicaSizeCost:2,ReplicaLeaderCost:1,DirectorySizeCost:1"} {
+	for _, fs := range []string{"ReplicaSizeCost", "ReplicaSizeCost,ReplicaLeaderCost", "ReplicaSizeCost:2,ReplicaLeaderCost:1,DirectorySizeCost:1"} {
 		b.Run("functions="+fs, func(b *testing.B) {
 			s, err := planner.NewSearch(c, planner.Options{Functions: functions(b, fs), Limit: 10_000, Seed: 1})
 			if err != nil {
