@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,11 +69,14 @@ func benchSearch(b *testing.B, c *planner.Cluster, opts planner.Options, workers
 // on a shared machine. It reports the median times and their ratio (x-2-cores), and the
 // ratio of the means (x-2-cores-mean, which a GC cycle or a neighbour's burst moves more).
 //
-// x-2-independent is the control: how much faster two searches that share nothing run on
-// 2 cores at once than one after the other (2 × the 1-core median over the median of the
-// pair). A parallel search cannot beat it; far below 2, the machine's second core was not
-// all there (a virtual machine whose host is busy), and x-2-cores reads low with it: the
-// rounds of a climb wait for their slowest worker, two independent searches do not.
+// Two controls say what the machine gave the run. x-2-independent: how much faster two
+// searches that share nothing run on 2 cores at once than one after the other (2 × the
+// 1-core median over the median of the pair); a parallel search cannot beat it.
+// ns-core-to-core: the median time for one core to see a write of the other and answer
+// it (an atomic ping-pong), which a virtual machine's host changes as it moves the two
+// virtual cores closer or further apart (85-160 ns within seconds here); the rounds of a
+// climb share the layout, so x-2-cores falls as it rises, while two independent searches
+// do not notice.
 func BenchmarkSpeedup(b *testing.B) {
 	if runtime.NumCPU() < 2 {
 		b.Skip("needs 2 CPUs")
@@ -93,7 +97,7 @@ func BenchmarkSpeedup(b *testing.B) {
 				f()
 				return time.Since(start)
 			}
-			var one, two, pair []time.Duration
+			var one, two, pair, pingPong []time.Duration
 			var sumOne, sumTwo time.Duration
 			for b.Loop() {
 				runtime.GOMAXPROCS(1)
@@ -102,6 +106,7 @@ func BenchmarkSpeedup(b *testing.B) {
 				runtime.GOMAXPROCS(2)
 				d = timed(func() { s.Run(context.Background(), 2) })
 				two, sumTwo = append(two, d), sumTwo+d
+				pingPong = append(pingPong, coreToCore(1000))
 				pair = append(pair, timed(func() {
 					var wg sync.WaitGroup
 					for range 2 {
@@ -116,8 +121,33 @@ func BenchmarkSpeedup(b *testing.B) {
 			b.ReportMetric(float64(m1)/float64(m2), "x-2-cores")
 			b.ReportMetric(float64(sumOne)/float64(sumTwo), "x-2-cores-mean")
 			b.ReportMetric(2*float64(m1)/float64(median(pair)), "x-2-independent")
+			b.ReportMetric(float64(median(pingPong).Nanoseconds()), "ns-core-to-core")
 		})
 	}
+}
+
+// coreToCore is the mean round trip of n atomic ping-pongs between two goroutines, which
+// run on two cores when GOMAXPROCS is 2.
+func coreToCore(n int) time.Duration {
+	var x atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := int64(1); i < 2*int64(n); i += 2 {
+			for x.Load() != i {
+			}
+			x.Store(i + 1)
+		}
+	}()
+	start := time.Now()
+	for i := int64(0); i < 2*int64(n); i += 2 {
+		for x.Load() != i {
+		}
+		x.Store(i + 1)
+	}
+	d := time.Since(start)
+	<-done
+	return d / time.Duration(n)
 }
 
 func median(d []time.Duration) time.Duration {
