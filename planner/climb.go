@@ -32,7 +32,8 @@ type Climb struct {
 	kicks       int  // perturbations so far
 	best        *snapshot
 	interrupted bool
-	chunks      []chunkBuffers // by chunk index
+	moves       [][]move // by chunk index: the buffer of its improving moves
+	next        []Chunk  // Next's buffer
 }
 
 // Chunks per round and candidates per chunk. A round (512 candidates, ~0.3 ms on one
@@ -66,7 +67,7 @@ type ChunkResult struct {
 // NewClimb starts a climb from the search's start layout (the repaired one).
 func (s *Search) NewClimb() *Climb {
 	return &Climb{s: s, st: s.newState(0), limit: s.opts.Limit, stallAfter: s.opts.StallAfter,
-		chunks: make([]chunkBuffers, RoundChunks)}
+		moves: make([][]move, RoundChunks), next: make([]Chunk, 0, RoundChunks)}
 }
 
 // Done reports whether the climb is over: its limit is evaluated, it has stalled, or it was
@@ -79,13 +80,14 @@ func (c *Climb) Done() bool {
 // Interrupt ends the climb early (its context ended); Result reports it.
 func (c *Climb) Interrupt() { c.interrupted = true }
 
-// Next returns the chunks of the next round, nil when the climb is over.
+// Next returns the chunks of the next round, nil when the climb is over. The slice is
+// the climb's: the next call overwrites it.
 func (c *Climb) Next() []Chunk {
 	if c.Done() {
 		return nil
 	}
 	left := c.limit - c.evaluated
-	var out []Chunk
+	out := c.next[:0]
 	for i := 0; i < RoundChunks && left > 0; i++ {
 		n := min(ChunkSize, left)
 		out = append(out, Chunk{Round: c.round, Index: i, Count: n})
@@ -94,24 +96,24 @@ func (c *Climb) Next() []Chunk {
 	return out
 }
 
-// Score proposes and scores a chunk's candidates against the layout of the round. It only
-// reads the climb: the chunks of a round may be scored concurrently, but never while Commit
-// runs, and each chunk only once (its result holds a buffer the same chunk of the next
-// round reuses, so rounds allocate nothing).
+// Score proposes and scores a chunk's candidates against the layout of the round, using
+// view as scratch. It only reads the climb: the chunks of a round may be scored
+// concurrently (each with a view of its own), but never while Commit runs, and each chunk
+// only once (its result holds a buffer the same chunk of the next round reuses, so rounds
+// allocate nothing).
 //
-// A chunk keeps the improving candidates in a view of its own: the round's layout with its
+// A chunk keeps the improving candidates in its view: the round's layout with its
 // aggregates (bytes, leaders, … per broker and directory) changed by the moves the chunk
 // kept so far. Its later candidates are proposed and scored on those, so a chunk does
 // not hand Commit a dozen moves from the same full broker to the same empty one, of which
 // Commit, the sequential part of a round, would keep one and score all.
-func (c *Climb) Score(ch Chunk) ChunkResult {
+func (c *Climb) Score(ch Chunk, view *View) ChunkResult {
 	s := c.s
 	var r random
 	r.seed(s.opts.Seed, uint64(ch.Round)*RoundChunks+uint64(ch.Index))
-	b := &c.chunks[ch.Index]
-	v := &b.view
+	v := &view.st
 	v.mirror(c.st)
-	moves := b.moves[:0]
+	moves := c.moves[ch.Index][:0]
 	var sc scored
 	for range ch.Count {
 		m, ok := s.propose(v, &r, c.exchanges)
@@ -123,16 +125,17 @@ func (c *Climb) Score(ch Chunk) ChunkResult {
 			s.account(v, m, &sc)
 		}
 	}
-	b.moves = moves
+	c.moves[ch.Index] = moves
 	return ChunkResult{Chunk: ch, moves: moves}
 }
 
-// chunkBuffers are what the chunk of a given index uses in every round: its view and the
-// buffer of its improving moves.
-type chunkBuffers struct {
-	view  state
-	moves []move
-}
+// A View is the scratch a goroutine or an actor scores chunks in: a copy of the round's
+// aggregates over the round's layout, which Score refills for every chunk. It belongs to
+// the scorer, not to the chunk, so that its counters stay in the cache of the core that
+// writes them: views that followed chunk indexes, handed from one core to the other, made
+// every chunk on 2 workers start with a dozen cache misses. The zero View is ready; one
+// View may serve any climb, one chunk at a time.
+type View struct{ st state }
 
 // keep reports whether a scored move improves on the objective before (by more than float
 // noise: a move that only swaps two equal loads must not spend budget), within the budgets
@@ -256,9 +259,11 @@ func (s *Search) stillValid(st *state, m move) bool {
 // Evaluated is the number of candidates scored so far.
 func (c *Climb) Evaluated() int { return c.evaluated }
 
-// Result is the climb's layout now. The climb must not go on afterwards.
+// Result is the climb's layout now. The climb must not go on afterwards: its layout
+// buffers go back to the pool for the next climb.
 func (c *Climb) Result() Result {
 	s, st := c.s, c.st
+	defer st.release()
 	if b := c.best; b != nil && s.objective(b.cost, b.movedBytes) < s.objective(st.cost, st.movedBytes) {
 		return Result{Cost: s.cost, NewCost: b.cost, Evaluated: c.evaluated, Interrupted: c.interrupted,
 			search: s, slotDir: b.slotDir, objective: s.objective(b.cost, b.movedBytes)}
@@ -293,18 +298,20 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 	for range workers - 1 {
 		wg.Go(func() {
 			var last *roundJob
+			var view View
 			for {
 				j := awaitRound(&cur, last, &over)
 				if j == nil {
 					return
 				}
 				last = j
-				j.score()
+				j.score(&view)
 			}
 		})
 	}
 	// The helpers start first: their threads wake while the climb copies its start.
 	c := s.NewClimb()
+	var view View
 	for chunks := c.Next(); chunks != nil; chunks = c.Next() {
 		if ctx.Err() != nil {
 			c.Interrupt()
@@ -312,7 +319,7 @@ func (s *Search) RunClimb(ctx context.Context, workers int) Result {
 		}
 		j := &roundJob{climb: c, chunks: chunks, results: results[:len(chunks)]}
 		cur.Store(j)
-		j.score()
+		j.score(&view)
 		for spins := 0; j.done.Load() < int64(len(chunks)); spins++ {
 			if spins > spinLimit {
 				runtime.Gosched()
@@ -352,9 +359,9 @@ type roundJob struct {
 	done    atomic.Int64  // chunks scored
 }
 
-func (j *roundJob) score() {
+func (j *roundJob) score(view *View) {
 	for i := int(j.next.Add(1) - 1); i < len(j.chunks); i = int(j.next.Add(1) - 1) {
-		j.results[i] = j.climb.Score(j.chunks[i])
+		j.results[i] = j.climb.Score(j.chunks[i], view)
 		j.done.Add(1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"sync"
 )
 
 // move is one candidate change: the preferred leader of a partition swaps places with a
@@ -66,6 +67,7 @@ type state struct {
 	// each movable slot's index in its broker's list; the generator draws from them.
 	brokerSlots [][]int32
 	slotPos     []int32
+	buffers     *layoutBuffers // where slotBroker, brokerSlots and slotPos live, for release
 
 	rng random
 
@@ -73,10 +75,15 @@ type state struct {
 }
 
 // newState starts a batch from the original layout, with a random stream that depends only
-// on the seed and the batch index.
+// on the seed and the batch index. Its layout buffers come from layoutPool when a
+// finished climb left some there.
 func (s *Search) newState(batch int) *state {
+	buf, _ := layoutPool.Get().(*layoutBuffers)
+	if buf == nil {
+		buf = new(layoutBuffers)
+	}
 	st := &state{
-		slotBroker:  append([]int32(nil), s.start.slotBroker...),
+		slotBroker:  append(buf.slotBroker[:0], s.start.slotBroker...),
 		slotDir:     append([]int32(nil), s.start.slotDir...),
 		bytes:       s.base.bytes.clone(),
 		leaders:     s.base.leaders.clone(),
@@ -93,8 +100,32 @@ func (s *Search) newState(batch int) *state {
 		st.topics = append(st.topics, sp.clone())
 	}
 	st.rng.seed(s.opts.Seed, uint64(batch))
-	st.brokerSlots, st.slotPos = s.start.slots.copy()
+	buf.backing = append(buf.backing[:0], s.start.slots.backing...)
+	st.brokerSlots = s.start.slots.lists(buf.backing)
+	st.slotPos = append(buf.pos[:0], s.start.slots.pos...)
+	st.buffers = buf
 	return st
+}
+
+// layoutBuffers are the big arrays of a state that no result keeps (a result owns slotDir):
+// ~300 KB per climb on plantest.Benchmark. A finished climb gives them back for the next
+// one, so that back-to-back searches (each GET /balancer, the benchmarks) do not bring the
+// collector every other search: a GC cycle takes a core from a round whose other worker
+// then waits for it, and cost a 2-worker search 15-40 %.
+type layoutBuffers struct{ slotBroker, backing, pos []int32 }
+
+var layoutPool sync.Pool
+
+// release gives the state's layout buffers back to layoutPool; the state must not be used
+// afterwards, except its slotDir, which stays the caller's.
+func (st *state) release() {
+	buf := st.buffers
+	if buf == nil {
+		return
+	}
+	buf.slotBroker, buf.pos = st.slotBroker[:0], st.slotPos[:0]
+	st.buffers, st.slotBroker, st.slotPos, st.brokerSlots = nil, nil, nil, nil
+	layoutPool.Put(buf)
 }
 
 // slotLists are the broker lists of a layout (state.brokerSlots and slotPos), built once
@@ -141,16 +172,15 @@ func (s *Search) buildSlots(slotBroker []int32) slotLists {
 	return l
 }
 
-// copy returns a state's own broker lists and slot positions.
-func (l *slotLists) copy() ([][]int32, []int32) {
-	backing := slices.Clone(l.backing)
+// lists cuts a copy of the backing array (backing) into the broker lists.
+func (l *slotLists) lists(backing []int32) [][]int32 {
 	lists := make([][]int32, len(l.lens))
 	off := 0
 	for b := range lists {
 		lists[b] = backing[off : off+l.lens[b] : off+l.caps[b]]
 		off += l.caps[b]
 	}
-	return lists, slices.Clone(l.pos)
+	return lists
 }
 
 // reset puts the state back to the original aggregates; the caller restores the layout.

@@ -266,10 +266,11 @@ func TestDeterminism(t *testing.T) {
 		var got planner.Result
 		if strategy == planner.HillClimb {
 			climb := s.NewClimb()
+			views := make([]planner.View, 3) // any scorer may take any chunk
 			for chunks := climb.Next(); chunks != nil; chunks = climb.Next() {
 				var results []planner.ChunkResult
 				for i := len(chunks) - 1; i >= 0; i-- {
-					results = append(results, climb.Score(chunks[i]))
+					results = append(results, climb.Score(chunks[i], &views[i%len(views)]))
 				}
 				climb.Commit(results)
 			}

@@ -34,6 +34,7 @@ func BenchmarkSearchShares(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var start, commit, score, makespan2, worst, mean float64
+			var view planner.View
 			for b.Loop() {
 				t0 := threadCPU()
 				climb := s.NewClimb()
@@ -43,7 +44,7 @@ func BenchmarkSearchShares(b *testing.B) {
 					results := make([]planner.ChunkResult, len(chunks))
 					for i, ch := range chunks {
 						t := threadCPU()
-						results[i] = climb.Score(ch)
+						results[i] = climb.Score(ch, &view)
 						times[i] = threadCPU() - t
 					}
 					t := threadCPU()
@@ -56,6 +57,7 @@ func BenchmarkSearchShares(b *testing.B) {
 					worst += slices.Max(times)
 					mean += sum(times) / float64(len(times))
 				}
+				climb.Result() // gives the layout buffers back, as Run does
 			}
 			n := float64(b.N)
 			seq := start + commit

@@ -108,7 +108,10 @@ func (s *supervisor) Receive(ctx actor.Context) {
 // of ChunkSize candidates per chunk (about ten microseconds each) that only reads the climb.
 // It answers every share, even one that panicked, so a search never waits for an answer that
 // will not come.
-type plannerActor struct{ cfg *config }
+type plannerActor struct {
+	cfg  *config
+	view planner.View // the actor's scratch, reused from chunk to chunk
+}
 
 func (p *plannerActor) Receive(ctx actor.Context) {
 	m, ok := ctx.Message().(*scoreChunks)
@@ -124,7 +127,7 @@ func (p *plannerActor) Receive(ctx actor.Context) {
 			}
 		}()
 		for _, ch := range m.chunks {
-			done.results = append(done.results, m.climb.Score(ch))
+			done.results = append(done.results, m.climb.Score(ch, &p.view))
 		}
 	}()
 	ctx.Respond(done)
