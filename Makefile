@@ -22,6 +22,7 @@ KAFKALOCAL         := bin/kafkalocal
 SCHEMATHESIS_VERSION ?= 4.32.5
 SCHEMATHESIS_VENV    := bin/schemathesis-$(SCHEMATHESIS_VERSION)
 SCHEMATHESIS         := $(SCHEMATHESIS_VENV)/bin/schemathesis
+CHROMIUM             := /usr/bin/chromium
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
@@ -77,10 +78,9 @@ $(SCHEMATHESIS):
 	python3 -m venv $(SCHEMATHESIS_VENV)
 	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 
-# Debian's chromium drives the dashboard's browser test (cmd/fulcrum TestDashboard, through
+# Debian's chromium (CHROMIUM, defined at the top: a prerequisite list is expanded when
+# make reads it) drives the dashboard's browser test (cmd/fulcrum TestDashboard, through
 # chromedp) in make test; it is installed with apt-get on first use (we run as root).
-CHROMIUM := /usr/bin/chromium
-
 $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
