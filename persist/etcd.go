@@ -33,10 +33,13 @@ const (
 	DefaultEtcdPrefix  = "/fulcrum"
 	DefaultLeaseTTL    = 5 * time.Second
 	DefaultEtcdTimeout = 5 * time.Second
-	// DefaultEtcdAttemptTimeout bounds one attempt of a Commit (see Commit): about etcd's
-	// election timeout (1 s by default), so that a transaction lost with a killed etcd
-	// leader is sent again once a new one can take it, instead of after the whole Timeout.
-	DefaultEtcdAttemptTimeout = time.Second
+	// DefaultEtcdAttemptTimeout bounds one attempt of a Commit (see Commit): far above a
+	// healthy commit (milliseconds) and below etcd's raft election (1 to 2 s after the
+	// leader died, with etcd's default 1 s election timeout), so that a transaction lost
+	// with a killed etcd leader is sent again within half a second of a new leader being
+	// able to take it, instead of after the whole Timeout. A slow commit sent again costs
+	// a second proposal, never a second application (see Commit).
+	DefaultEtcdAttemptTimeout = 500 * time.Millisecond
 	etcdDataDir               = "/data/"
 	etcdElectionDirName       = "/leader"
 	// etcdCommitKeyName is <prefix>/commit: every Commit writes its token there, so the
