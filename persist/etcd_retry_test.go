@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/seed248d40c9/fulcrum/cmd/etcdlocal/etcdtest"
@@ -174,4 +176,63 @@ func TestEtcdCommitRefusedAfterLateBatch(t *testing.T) {
 	if got, want := state(t, s), "clusters/c1=1\nclusters/c2=2\nclusters/c3=3"; got != want {
 		t.Fatalf("state:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// How a refused attempt is read (Commit's last step): its own token means an earlier attempt
+// applied the batch; a lost election key is ErrFenced only if no earlier attempt's outcome is
+// unknown; anything else wrote nothing (ErrStale). Nothing that may be written is reported as
+// not written.
+func TestEtcdRefusedAttempt(t *testing.T) {
+	const key, rev, token = "/p/leader/1", int64(7), "a n 3"
+	lost := errors.New("context deadline exceeded")
+	kv := func(k string, create, mod int64, v string) []*mvccpb.KeyValue {
+		return []*mvccpb.KeyValue{{Key: []byte(k), CreateRevision: create, ModRevision: mod, Value: []byte(v)}}
+	}
+	cases := []struct {
+		name          string
+		elected, last []*mvccpb.KeyValue
+		unknown       error
+		want          func(error) bool
+		leading       bool
+		committedRev  int64
+	}{
+		{"an earlier attempt landed", kv(key, rev, rev, "a"), kv("/p/commit", 20, 42, token), lost, isNil, true, 42},
+		// Acknowledged: it was fenced when it landed. The next Commit finds the fence.
+		{"it landed, then the leadership ended", nil, kv("/p/commit", 20, 42, token), lost, isNil, true, 42},
+		{"fenced, first attempt", nil, kv("/p/commit", 20, 30, "b n 1"), nil, is(ErrFenced), false, 0},
+		{"fenced after an unknown attempt", kv(key, 99, 99, "b"), kv("/p/commit", 20, 120, "b n 1"), lost, isUnknown, false, 0},
+		{"a late batch moved the commit key", kv(key, rev, rev, "a"), kv("/p/commit", 20, 41, "a n 2"), nil, is(ErrStale), true, 0},
+		{"a late batch, after an unknown attempt", kv(key, rev, rev, "a"), kv("/p/commit", 20, 41, "a n 2"), lost, is(ErrStale), true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &EtcdStore{leaderKey: key, leaderRev: rev, commitRev: 30}
+			resp := &clientv3.TxnResponse{Responses: []*pb.ResponseOp{
+				{Response: &pb.ResponseOp_ResponseRange{ResponseRange: &pb.RangeResponse{Kvs: tc.elected}}},
+				{Response: &pb.ResponseOp_ResponseRange{ResponseRange: &pb.RangeResponse{Kvs: tc.last}}},
+			}}
+			err := s.refused(resp, key, rev, token, tc.unknown)
+			if !tc.want(err) {
+				t.Fatalf("refused: %v", err)
+			}
+			if s.Leading() != tc.leading {
+				t.Errorf("Leading after: %v, want %v", s.Leading(), tc.leading)
+			}
+			if tc.committedRev != 0 && (s.commitRev != tc.committedRev || s.Revision() != tc.committedRev) {
+				t.Errorf("after an earlier attempt landed: commitRev %d, Revision %d, want %d", s.commitRev, s.Revision(), tc.committedRev)
+			}
+			if tc.committedRev == 0 && s.commitRev != 30 {
+				t.Errorf("commitRev moved to %d by a batch that was not committed", s.commitRev)
+			}
+		})
+	}
+}
+
+func isNil(err error) bool { return err == nil }
+
+func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
+
+// isUnknown: an error that claims neither success nor "nothing written".
+func isUnknown(err error) bool {
+	return err != nil && !errors.Is(err, ErrFenced) && !errors.Is(err, ErrStale) && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrTooManyOps)
 }
