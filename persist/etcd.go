@@ -223,6 +223,9 @@ func (s *EtcdStore) Campaign(ctx context.Context) error {
 	// change: Commit requires it unchanged, so a batch of this instance that landed late
 	// (an earlier Commit whose outcome was unknown) refuses the next one (ErrStale) instead
 	// of being overwritten half by it or overwriting it (see Commit).
+	// Read with no Commit running (the balancer's may be), whose result it would miss.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	resp, err := s.cli.Get(gctx, s.commitKey())
 	cancel()
@@ -386,6 +389,9 @@ func (s *EtcdStore) Commit(b *Batch) error {
 		}
 		if err != nil {
 			unknown = err
+			if s.cli.Ctx().Err() != nil { // the store is closed: no attempt can follow
+				return fmt.Errorf("persist: etcd commit: %w", err)
+			}
 			// An attempt answered at once (no etcd leader yet, a member down) is sent
 			// again after a pause, not in a tight loop.
 			if pause := etcdRetryPause - time.Since(sent); pause > 0 {
