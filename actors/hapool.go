@@ -77,6 +77,9 @@ func haCommitError(err error) error {
 	if errors.Is(err, persist.ErrFenced) || errors.Is(err, persist.ErrNotLeader) {
 		return fmt.Errorf("%w: this instance's leadership ended before the change was committed; nothing of it was written, retry", ErrNoLeader)
 	}
+	if errors.Is(err, persist.ErrStale) {
+		return fmt.Errorf("%w: an earlier change whose outcome was unknown was committed meanwhile, so this instance reloads the state; nothing of this change was written, retry", ErrNoLeader)
+	}
 	return fmt.Errorf("%w: the commit to etcd failed and its outcome is unknown (it may be applied): %v", ErrEtcdUnavailable, err)
 }
 

@@ -2,6 +2,8 @@ package persist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -27,11 +30,21 @@ var (
 
 // Defaults of EtcdConfig.
 const (
-	DefaultEtcdPrefix   = "/fulcrum"
-	DefaultLeaseTTL     = 5 * time.Second
-	DefaultEtcdTimeout  = 5 * time.Second
-	etcdDataDir         = "/data/"
-	etcdElectionDirName = "/leader"
+	DefaultEtcdPrefix  = "/fulcrum"
+	DefaultLeaseTTL    = 5 * time.Second
+	DefaultEtcdTimeout = 5 * time.Second
+	// DefaultEtcdAttemptTimeout bounds one attempt of a Commit (see Commit): far above a
+	// healthy commit (milliseconds) and below etcd's raft election (1 to 2 s after the
+	// leader died, with etcd's default 1 s election timeout), so that a transaction lost
+	// with a killed etcd leader is sent again within half a second of a new leader being
+	// able to take it, instead of after the whole Timeout. A slow commit sent again costs
+	// a second proposal, never a second application (see Commit).
+	DefaultEtcdAttemptTimeout = 500 * time.Millisecond
+	etcdDataDir               = "/data/"
+	etcdElectionDirName       = "/leader"
+	// etcdCommitKeyName is <prefix>/commit: every Commit writes its token there, so the
+	// key's mod revision is the revision of the last committed batch (see Commit).
+	etcdCommitKeyName = "/commit"
 )
 
 var (
@@ -47,6 +60,11 @@ var (
 	// ended (its lease expired or was revoked, perhaps while it was cut off): nothing of the
 	// batch was written, and the instance stays a follower until it campaigns again.
 	ErrFenced = errors.New("persist: leadership lost, write refused")
+	// ErrStale is returned by a Commit refused by etcd because a batch landed after the
+	// last one this instance knows of: an earlier Commit whose outcome was unknown was
+	// applied after all. Nothing of this batch was written; the caller must reload the
+	// state and campaign again (which rereads the last commit) before it writes again.
+	ErrStale = errors.New("persist: the stored state changed since this instance's last commit, write refused")
 )
 
 // EtcdConfig says where the state lives and how this instance takes part in the election.
@@ -55,7 +73,10 @@ type EtcdConfig struct {
 	Prefix    string        // default DefaultEtcdPrefix
 	LeaseTTL  time.Duration // the leadership's lease, whole seconds; default DefaultLeaseTTL
 	Timeout   time.Duration // bound of every etcd request; default DefaultEtcdTimeout
-	ID        string        // this instance's value in the election (its API address)
+	// AttemptTimeout bounds one attempt of a Commit, which tries again within Timeout;
+	// default DefaultEtcdAttemptTimeout, at most Timeout.
+	AttemptTimeout time.Duration
+	ID             string // this instance's value in the election (its API address)
 	// MaxTxnOps is the most records one Commit may write: the etcd members' --max-txn-ops
 	// (etcd's default is 128; etcdlocal runs with 4096). Default DefaultMaxTxnOps.
 	MaxTxnOps int
@@ -76,6 +97,13 @@ type EtcdStore struct {
 	// revision, set when it won; every Commit is fenced on them.
 	leaderKey string
 	leaderRev int64
+	// commitRev is the mod revision of <prefix>/commit that the next Commit requires: read
+	// when this instance won (Campaign), then its own last commit's. Guarded by mu.
+	commitRev int64
+
+	commitMu sync.Mutex    // one Commit at a time: each requires the previous one's commitRev
+	nonce    string        // random, per store: with seq, a token unique to each Commit
+	seq      atomic.Uint64 // Commits made
 
 	rev atomic.Int64 // the latest revision this instance read or committed
 }
@@ -103,6 +131,10 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultEtcdTimeout
 	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = DefaultEtcdAttemptTimeout
+	}
+	cfg.AttemptTimeout = min(cfg.AttemptTimeout, cfg.Timeout)
 	if cfg.MaxTxnOps <= 0 {
 		cfg.MaxTxnOps = DefaultMaxTxnOps
 	}
@@ -114,7 +146,9 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*EtcdStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persist: etcd: %w", err)
 	}
-	s := &EtcdStore{cfg: cfg, cli: cli}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	s := &EtcdStore{cfg: cfg, cli: cli, nonce: hex.EncodeToString(nonce[:])}
 	// A lease grant is not retried by the client, and fails while etcd elects a raft
 	// leader: try again until ctx ends.
 	for {
@@ -185,8 +219,25 @@ func (s *EtcdStore) Campaign(ctx context.Context) error {
 	if err := cur.election.Campaign(ctx, s.cfg.ID); err != nil {
 		return fmt.Errorf("persist: etcd: campaign: %w", err)
 	}
+	// The last commit, read after winning and before the caller loads the state it will
+	// change: Commit requires it unchanged, so a batch of this instance that landed late
+	// (an earlier Commit whose outcome was unknown) refuses the next one (ErrStale) instead
+	// of being overwritten half by it or overwriting it (see Commit).
+	// Read with no Commit running (the balancer's may be), whose result it would miss.
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	resp, err := s.cli.Get(gctx, s.commitKey())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("persist: etcd: campaign: read the last commit: %w", err)
+	}
+	var last int64 // no commit yet: etcd compares an absent key's mod revision as 0
+	if len(resp.Kvs) == 1 {
+		last = resp.Kvs[0].ModRevision
+	}
 	s.mu.Lock()
-	s.leaderKey, s.leaderRev = cur.election.Key(), cur.election.Rev()
+	s.leaderKey, s.leaderRev, s.commitRev = cur.election.Key(), cur.election.Rev(), last
 	s.mu.Unlock()
 	return nil
 }
@@ -268,12 +319,40 @@ func (s *EtcdStore) dataKey(b Bucket, key string) string {
 // leader's batch is refused whole (ErrFenced). It returns once the transaction is committed
 // by a quorum of etcd members, each of which fsynced it.
 //
-// An error other than ErrNotLeader and ErrFenced (a timeout, etcd unreachable) leaves the
-// outcome unknown: the batch may have been applied. The caller must not acknowledge it and
-// must reload the state before it writes again.
+// An error other than ErrNotLeader, ErrFenced, ErrStale and ErrTooManyOps (etcd unreachable
+// for the whole Timeout) leaves the outcome unknown: the batch may have been applied. The
+// caller must not acknowledge it and must reload the state (and campaign, see ErrStale)
+// before it writes again.
+//
+// Attempts. When the etcd raft leader dies, a transaction it had not committed yet is lost
+// and its client waits for an answer that never comes; a new raft leader is elected within
+// about a second. So each attempt is bounded by AttemptTimeout and requires an etcd leader
+// (a member without one answers at once instead of holding the request), and a failed
+// attempt is sent again — the same transaction, on whichever member the client's balancer
+// picks next (a member whose connection failed is skipped) — until one is answered or
+// Timeout has passed since the first. Sending the same transaction again is safe:
+//
+//   - The transaction also requires <prefix>/commit's mod revision to be the last commit's
+//     (commitRev) and writes a token unique to this Commit there. So whatever attempt
+//     lands first applies the batch; every later one, even one held in a member that
+//     delivers it after a later Commit succeeded, finds the key changed and is refused
+//     whole. The batch is applied at most once and never after a later batch.
+//   - A refused attempt reads the election key and <prefix>/commit in the same
+//     transaction. Our token there means an earlier attempt applied the batch (success:
+//     it was fenced when it landed, and etcd answers only once a quorum has it). Otherwise
+//     the election key gone or re-created means fenced: ErrFenced if no earlier attempt's
+//     outcome is unknown, else outcome unknown (the next leader may have overwritten the
+//     token). Otherwise <prefix>/commit moved without this Commit: ErrStale, nothing of it
+//     written.
+//   - Nothing else in the batch depends on what is stored: puts carry whole records and a
+//     delete of an absent key is a no-op, and the batch's ops are the same in every
+//     attempt (the last op per key). An applied batch leaves the same records however
+//     many attempts were sent.
 func (s *EtcdStore) Commit(b *Batch) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	s.mu.Lock()
-	key, rev := s.leaderKey, s.leaderRev
+	key, rev, after := s.leaderKey, s.leaderRev, s.commitRev
 	s.mu.Unlock()
 	if rev == 0 {
 		return ErrNotLeader
@@ -282,32 +361,91 @@ func (s *EtcdStore) Commit(b *Batch) error {
 	if err != nil {
 		return err
 	}
-	if len(ops) > s.cfg.MaxTxnOps {
-		return fmt.Errorf("%w: %d records, at most %d (the etcd members' --max-txn-ops)", ErrTooManyOps, len(ops), s.cfg.MaxTxnOps)
+	if len(ops)+1 > s.cfg.MaxTxnOps {
+		return fmt.Errorf("%w: %d records and the commit key, at most %d (the etcd members' --max-txn-ops)", ErrTooManyOps, len(ops), s.cfg.MaxTxnOps)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
-	defer cancel()
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", rev)).
-		Then(ops...).
-		Commit()
-	if errors.Is(err, rpctypes.ErrTooManyOps) {
-		return fmt.Errorf("%w: %d records: raise the etcd members' --max-txn-ops (and EtcdConfig.MaxTxnOps)", ErrTooManyOps, len(ops))
+	token := fmt.Sprintf("%s %s %d", s.cfg.ID, s.nonce, s.seq.Add(1))
+	ops = append(ops, clientv3.OpPut(s.commitKey(), token))
+	conds := []clientv3.Cmp{
+		clientv3.Compare(clientv3.CreateRevision(key), "=", rev),
+		clientv3.Compare(clientv3.ModRevision(s.commitKey()), "=", after),
 	}
-	if err != nil {
-		return fmt.Errorf("persist: etcd commit: %w", err)
+	refused := []clientv3.Op{clientv3.OpGet(key), clientv3.OpGet(s.commitKey())}
+
+	deadline := time.Now().Add(s.cfg.Timeout)
+	var unknown error // the last failed attempt's error: it may have been applied
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("persist: etcd commit: %w", unknown)
+		}
+		sent := time.Now()
+		ctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), min(left, s.cfg.AttemptTimeout))
+		resp, err := s.cli.Txn(ctx).If(conds...).Then(ops...).Else(refused...).Commit()
+		cancel()
+		if errors.Is(err, rpctypes.ErrTooManyOps) {
+			// etcd refuses such a transaction whatever the attempt: none was applied.
+			return fmt.Errorf("%w: %d records: raise the etcd members' --max-txn-ops (and EtcdConfig.MaxTxnOps)", ErrTooManyOps, len(ops)-1)
+		}
+		if err != nil {
+			unknown = err
+			if s.cli.Ctx().Err() != nil { // the store is closed: no attempt can follow
+				return fmt.Errorf("persist: etcd commit: %w", err)
+			}
+			// An attempt answered at once (no etcd leader yet, a member down) is sent
+			// again after a pause, not in a tight loop.
+			if pause := etcdRetryPause - time.Since(sent); pause > 0 {
+				time.Sleep(min(pause, time.Until(deadline)))
+			}
+			continue
+		}
+		if resp.Succeeded {
+			s.committed(resp.Header.Revision)
+			return nil
+		}
+		return s.refused(resp, key, rev, token, unknown)
 	}
-	if !resp.Succeeded {
+}
+
+// etcdRetryPause is the least time between two attempts of a Commit.
+const etcdRetryPause = 50 * time.Millisecond
+
+// committed records this instance's batch committed at revision rev.
+func (s *EtcdStore) committed(rev int64) {
+	s.mu.Lock()
+	s.commitRev = rev
+	s.mu.Unlock()
+	s.seen(rev)
+}
+
+// refused tells why etcd refused a Commit's transaction, from the election key and
+// <prefix>/commit it read instead (see Commit); unknown is the error of an earlier attempt
+// of the same Commit, if one failed.
+func (s *EtcdStore) refused(resp *clientv3.TxnResponse, key string, rev int64, token string, unknown error) error {
+	var elected, last []*mvccpb.KeyValue
+	if len(resp.Responses) == 2 {
+		elected = resp.Responses[0].GetResponseRange().GetKvs()
+		last = resp.Responses[1].GetResponseRange().GetKvs()
+	}
+	if len(last) == 1 && string(last[0].Value) == token {
+		s.committed(last[0].ModRevision) // an earlier attempt landed
+		return nil
+	}
+	if len(elected) != 1 || elected[0].CreateRevision != rev {
 		s.mu.Lock()
-		if s.leaderRev == rev {
+		if s.leaderKey == key && s.leaderRev == rev {
 			s.leaderRev = 0
 		}
 		s.mu.Unlock()
+		if unknown != nil {
+			return fmt.Errorf("persist: etcd commit: leadership lost after an attempt whose outcome is unknown: %w", unknown)
+		}
 		return ErrFenced
 	}
-	s.seen(resp.Header.Revision)
-	return nil
+	return ErrStale
 }
+
+func (s *EtcdStore) commitKey() string { return s.cfg.Prefix + etcdCommitKeyName }
 
 // seen records a revision this instance read or committed.
 func (s *EtcdStore) seen(rev int64) {
