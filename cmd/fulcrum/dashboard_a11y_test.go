@@ -53,10 +53,56 @@ func (v axeViolation) String() string {
 	return b.String()
 }
 
+// axeProbe checks that the audit can fail: it adds a button without a name (axe-core's
+// rule button-name, critical) and grey-on-white text (color-contrast, serious) to the
+// page, expects audit to report both, and removes them.
+func axeProbe(t *testing.T, tab context.Context) {
+	t.Helper()
+	const add = `(() => {
+		const d = document.createElement('div');
+		d.id = 'axe-probe';
+		d.append(document.createElement('button'));
+		const p = document.createElement('p');
+		p.textContent = 'low contrast';
+		p.style.color = '#bbb'; // through the CSSOM: the page's CSP refuses style attributes
+		d.append(p);
+		document.getElementById('main').append(d);
+		return true;
+	})()`
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](add)); err != nil {
+		t.Fatalf("axe probe: %v", err)
+	}
+	serious, _ := axeRun(t, tab, "probe")
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](`document.getElementById('axe-probe').remove()`)); err != nil {
+		t.Fatalf("axe probe: %v", err)
+	}
+	found := strings.Join(serious, "\n")
+	for _, id := range []string{"button-name (critical)", "color-contrast (serious)"} {
+		if !strings.Contains(found, id) {
+			t.Fatalf("axe probe: the audit missed %s in a page made to have it; it found:\n%s", id, found)
+		}
+	}
+}
+
 // audit runs axe-core's rules (WCAG 2.x A and AA and its best practices) on the page as it
 // is now — hidden parts are not audited — and fails the test on any violation of impact
 // serious or critical, listing them; lesser ones are logged.
 func audit(t *testing.T, tab context.Context, what string) {
+	t.Helper()
+	start := time.Now()
+	serious, lesser := axeRun(t, tab, what)
+	t.Logf("axe-core, %s: audited in %v", what, time.Since(start).Round(time.Millisecond))
+	if len(lesser) > 0 {
+		t.Logf("axe-core, %s: %d minor or moderate violations:\n  %s", what, len(lesser), strings.Join(lesser, "\n  "))
+	}
+	if len(serious) > 0 {
+		t.Errorf("axe-core, %s: %d serious or critical accessibility violations:\n  %s", what, len(serious), strings.Join(serious, "\n  "))
+	}
+}
+
+// axeRun injects axe-core into the page once and runs it: the violations of impact serious
+// or critical, and the others.
+func axeRun(t *testing.T, tab context.Context, what string) (serious, lesser []string) {
 	t.Helper()
 	src, err := axeScript()
 	if err != nil {
@@ -80,7 +126,6 @@ func audit(t *testing.T, tab context.Context, what string) {
 	if err != nil {
 		t.Fatalf("audit %s: axe.run: %v", what, err)
 	}
-	var serious, lesser []string
 	for _, v := range violations {
 		if v.Impact == "serious" || v.Impact == "critical" {
 			serious = append(serious, v.String())
@@ -88,12 +133,7 @@ func audit(t *testing.T, tab context.Context, what string) {
 			lesser = append(lesser, v.String())
 		}
 	}
-	if len(lesser) > 0 {
-		t.Logf("axe-core, %s: %d minor or moderate violations:\n  %s", what, len(lesser), strings.Join(lesser, "\n  "))
-	}
-	if len(serious) > 0 {
-		t.Errorf("axe-core, %s: %d serious or critical accessibility violations:\n  %s", what, len(serious), strings.Join(serious, "\n  "))
-	}
+	return serious, lesser
 }
 
 // focused describes the element that has the focus, as a keyboard user sees it.

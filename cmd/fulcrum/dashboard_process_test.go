@@ -169,9 +169,12 @@ func seedFleet(t *testing.T, e endpoint, token string) (epoch, reported string) 
 
 // TestDashboard drives the dashboard in a real headless Chromium against bin/fulcrum with
 // a token file, a seeded broker and the real test Kafka: both views load without console
-// errors and show the seeded clusters and brokers; a throttled plan is executed and
-// cancelled from the page, and a plan for a skewed topic is proposed, executed and watched
-// to the end. Screenshots go to bin/screenshots.
+// errors and show the seeded clusters and brokers; a throttled plan is proposed, executed
+// and cancelled from the page with the keyboard alone (dashboard_a11y_test.go: every
+// focus visible, the confirmation trapping and returning the focus), and a plan for a
+// skewed topic is proposed, executed and watched to the end. axe-core audits each view
+// on the way and fails the test on a serious or critical violation. Screenshots go to
+// bin/screenshots.
 func TestDashboard(t *testing.T) {
 	boot := kafkatest.Exclusive(t) // the plan moves replicas: no other test may plan meanwhile
 	cl := kafkatest.Client(t, boot)
@@ -246,6 +249,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("fleet view: %s: %v (%s)", check.what, err, check.js)
 		}
 	}
+	axeProbe(t, tab)
 	audit(t, tab, "fleet view")
 	screenshot(t, tab, "fleet.png")
 	run(t, tab, "phone width", errs, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(`[data-cluster="sessions"]`))
@@ -312,6 +316,7 @@ func TestDashboard(t *testing.T) {
 	until(t, tab, errs, "the plan runs", `!document.getElementById('confirm').open && !document.getElementById('run-cancel').hidden`)
 	// The focus moves to the running plan, which Tab leaves for its Cancel button.
 	until(t, tab, errs, "the focus on the running plan", `document.activeElement?.id === 'run-status'`)
+	audit(t, tab, "Kafka view with a plan running")
 	cancelled, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('#running .run').dataset.token`))
 	if err != nil {
 		t.Fatal(err)
