@@ -283,9 +283,9 @@ func TestDashboard(t *testing.T) {
 	// topic (Space), fill two fields, submit (Enter on Propose); open the confirmation
 	// (Enter on Execute), whose focus stays in it and goes back to Execute on Escape; open
 	// it again, type the throttle and confirm.
-	tabTo(t, tab, fmt.Sprintf(`#topics input[value=%q]`, slow), false, 200)
+	tabTo(t, tab, fmt.Sprintf(`#topics input[value=%q]`, slow), false, 1000) // other tests' topics too
 	press(t, tab, " ")
-	tabTo(t, tab, `#propose input[name=maxDiskUsage]`, false, 40)
+	tabTo(t, tab, `#propose input[name=maxDiskUsage]`, false, 1000)
 	press(t, tab, "1")
 	tabTo(t, tab, `#propose input[name=seed]`, false, 5)
 	press(t, tab, "1")
@@ -314,7 +314,7 @@ func TestDashboard(t *testing.T) {
 	tabTo(t, tab, `#confirm-ok`, false, 2)
 	press(t, tab, kb.Enter)
 	until(t, tab, errs, "the plan runs", `!document.getElementById('confirm').open && !document.getElementById('run-cancel').hidden`)
-	// The focus moves to the running plan, which Tab leaves for its Cancel button.
+	// The focus moves to the plan's status, which Tab leaves for its Cancel button.
 	until(t, tab, errs, "the focus on the running plan", `document.activeElement?.id === 'run-status'`)
 	audit(t, tab, "Kafka view with a plan running")
 	cancelled, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('#running .run').dataset.token`))
@@ -396,8 +396,12 @@ func TestDashboard(t *testing.T) {
 	)
 	audit(t, tab, "Kafka view after a plan ran")
 	screenshot(t, tab, "kafka.png")
+	// A plan of the list opens with the keyboard: its status shows above, with the focus.
+	tabTo(t, tab, fmt.Sprintf(`#plans button[data-token=%q]`, cancelled), false, 20)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the cancelled plan opened from the list", fmt.Sprintf(`document.querySelector('#running .run')?.dataset.token === %q && document.getElementById('run-phase').textContent === 'cancelled' && document.activeElement?.id === 'run-status'`, cancelled))
 	// And back to the fleet view with the keyboard.
-	tabTo(t, tab, `#nav-fleet`, true, 300)
+	tabTo(t, tab, `#nav-fleet`, true, 2000)
 	press(t, tab, kb.Enter)
 	until(t, tab, errs, "back to the fleet view", `location.hash === '#fleet' && !document.getElementById('fleet').hidden && document.getElementById('kafka').hidden`)
 

@@ -14,6 +14,7 @@ const PLANS_POLL_MS = 5000;
 let layout = null;  // the last layout read
 let plan = null;    // the last proposal, with the layout it was made on
 let running = null; // token of the plan being watched
+let opened = null;  // token of the plan opened from the list: a live plan does not replace it
 let runTimer = null;
 let plansTimer = null;
 let lastAnnounced = '';
@@ -280,6 +281,7 @@ async function execute() {
     const { token } = await api('/balancer', { method: 'POST', body, timeoutMs: 60000 });
     onError('execute', null);
     focusRun = true;
+    opened = null;
     watch(token);
   } catch (e) {
     onError('execute', e);
@@ -305,7 +307,7 @@ async function poll() {
     if (st.done) {
       running = null;
       loadPlans();
-      loadLayout();
+      if (token !== opened) loadLayout(); // the plan just ended here: the layout changed
       return;
     }
   } catch (e) {
@@ -359,18 +361,31 @@ async function cancel(token) {
   }
 }
 
+// openPlan shows a plan of the list in the plan panel above it, and moves the focus there.
+function openPlan(token) {
+  opened = token;
+  focusRun = true;
+  watch(token);
+}
+
 async function loadPlans() {
   clearTimeout(plansTimer);
   try {
     const { plans } = await api('/balancer/plans');
     onError('plans', null);
     const live = plans.find((p) => !p.done);
-    if (live && !running) watch(live.token);
-    fill($('plans'), plans.length === 0 ? h('p', { class: 'muted' }, 'No plan has been executed.') :
+    if (live && !running && (!opened || opened === live.token)) watch(live.token);
+    // The list is redrawn every few seconds: a focus on a plan's button moves to its new one.
+    const list = $('plans');
+    const focusedToken = list.contains(document.activeElement) ? document.activeElement.dataset.token : undefined;
+    fill(list, plans.length === 0 ? h('p', { class: 'muted' }, 'No plan has been executed.') :
       table(null, ['Plan', 'Phase', 'Started', 'Finished', 'Partitions', 'Bytes', 'Error'],
-        plans.slice().reverse().map((p) => [h('code', { title: p.token }, p.token.slice(0, 8)),
+        plans.slice().reverse().map((p) => [
+          h('button', { type: 'button', class: 'token', 'data-token': p.token, title: p.token, 'aria-label': `Show plan ${p.token}`, onclick: () => openPlan(p.token) },
+            h('code', null, p.token.slice(0, 8))),
           h('span', { class: 'phase-' + p.phase }, p.phase), when(p.startTime), when(p.finishTime),
           `${p.partitionsDone}/${p.partitionsTotal}`, `${bytes(p.bytesMoved)} / ${bytes(p.bytesTotal)}`, p.error || ''])));
+    if (focusedToken) list.querySelector(`button[data-token="${CSS.escape(focusedToken)}"]`)?.focus();
   } catch (e) {
     onError('plans', e);
   }
