@@ -93,8 +93,10 @@ $(CHROMIUM):
 chromium: $(CHROMIUM)
 
 # axe-core (AXE, defined at the top) into a directory of its own per pinned version, with
-# npm from the npm registry; it has no dependencies and runs no install script.
+# npm from the npm registry (npm itself from Debian if missing); it has no dependencies and
+# runs no install script.
 $(AXE):
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y npm || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm)
 	rm -rf $(AXE_DIR) && mkdir -p $(AXE_DIR)
 	npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --ignore-scripts --loglevel=error axe-core@$(AXE_VERSION)
 	test -s $@

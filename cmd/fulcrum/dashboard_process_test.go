@@ -176,6 +176,9 @@ func seedFleet(t *testing.T, e endpoint, token string) (epoch, reported string) 
 // on the way and fails the test on a serious or critical violation. Screenshots go to
 // bin/screenshots.
 func TestDashboard(t *testing.T) {
+	if _, err := axeScript(); err != nil {
+		t.Fatal(err)
+	}
 	boot := kafkatest.Exclusive(t) // the plan moves replicas: no other test may plan meanwhile
 	cl := kafkatest.Client(t, boot)
 	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
