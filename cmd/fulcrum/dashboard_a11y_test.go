@@ -72,7 +72,7 @@ func axeProbe(t *testing.T, tab context.Context) {
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](add)); err != nil {
 		t.Fatalf("axe probe: %v", err)
 	}
-	serious, _ := axeRun(t, tab, "probe")
+	serious, _, _ := axeRun(t, tab, "probe")
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](`document.getElementById('axe-probe').remove()`)); err != nil {
 		t.Fatalf("axe probe: %v", err)
 	}
@@ -90,8 +90,11 @@ func axeProbe(t *testing.T, tab context.Context) {
 func audit(t *testing.T, tab context.Context, what string) {
 	t.Helper()
 	start := time.Now()
-	serious, lesser := axeRun(t, tab, what)
+	serious, lesser, review := axeRun(t, tab, what)
 	t.Logf("axe-core, %s: audited in %v", what, time.Since(start).Round(time.Millisecond))
+	if len(review) > 0 {
+		t.Logf("axe-core, %s: %d rules it could not decide, for a person to check:\n  %s", what, len(review), strings.Join(review, "\n  "))
+	}
 	if len(lesser) > 0 {
 		t.Logf("axe-core, %s: %d minor or moderate violations:\n  %s", what, len(lesser), strings.Join(lesser, "\n  "))
 	}
@@ -101,8 +104,8 @@ func audit(t *testing.T, tab context.Context, what string) {
 }
 
 // axeRun injects axe-core into the page once and runs it: the violations of impact serious
-// or critical, and the others.
-func axeRun(t *testing.T, tab context.Context, what string) (serious, lesser []string) {
+// or critical, the others, and the results it could not decide (incomplete).
+func axeRun(t *testing.T, tab context.Context, what string) (serious, lesser, review []string) {
 	t.Helper()
 	src, err := axeScript()
 	if err != nil {
@@ -118,22 +121,28 @@ func axeRun(t *testing.T, tab context.Context, what string) (serious, lesser []s
 			t.Fatalf("audit %s: injecting axe-core: %v", what, err)
 		}
 	}
-	const run = `axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations.map((v) => ({
-		id: v.id, impact: v.impact, help: v.help,
-		nodes: v.nodes.map((n) => ({target: n.target.map(String), summary: n.failureSummary || ''})),
-	})))`
-	violations, err := chromedp.Run(tab, chromedp.Evaluate[[]axeViolation](run, chromedp.EvalAwaitPromise))
+	const run = `axe.run(document, {resultTypes: ['violations', 'incomplete']}).then((r) => {
+		const short = (vs) => vs.map((v) => ({
+			id: v.id, impact: v.impact, help: v.help,
+			nodes: v.nodes.map((n) => ({target: n.target.map(String), summary: n.failureSummary || (n.any[0] || {}).message || ''})),
+		}));
+		return {violations: short(r.violations), incomplete: short(r.incomplete)};
+	})`
+	res, err := chromedp.Run(tab, chromedp.Evaluate[struct{ Violations, Incomplete []axeViolation }](run, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("audit %s: axe.run: %v", what, err)
 	}
-	for _, v := range violations {
+	for _, v := range res.Incomplete {
+		review = append(review, v.String())
+	}
+	for _, v := range res.Violations {
 		if v.Impact == "serious" || v.Impact == "critical" {
 			serious = append(serious, v.String())
 		} else {
 			lesser = append(lesser, v.String())
 		}
 	}
-	return serious, lesser
+	return serious, lesser, review
 }
 
 // focused describes the element that has the focus, as a keyboard user sees it.
