@@ -18,7 +18,7 @@ let opened = null;  // token of the plan opened from the list: a live plan does 
 let runTimer = null;
 let plansTimer = null;
 let lastAnnounced = '';
-let focusRun = false; // move the focus to the running plan once it is shown (after Execute)
+let focusRun = false; // move the focus to the plan's status once it is shown (after Execute, or a plan opened)
 let onError = () => {};
 let started = false;
 
