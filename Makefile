@@ -23,6 +23,11 @@ SCHEMATHESIS_VERSION ?= 4.32.5
 SCHEMATHESIS_VENV    := bin/schemathesis-$(SCHEMATHESIS_VERSION)
 SCHEMATHESIS         := $(SCHEMATHESIS_VENV)/bin/schemathesis
 CHROMIUM             := /usr/bin/chromium
+# axe-core (npm, pinned) audits the dashboard's accessibility in make test (cmd/fulcrum
+# TestDashboard injects it into the page); it is installed under bin/ on first use.
+AXE_VERSION ?= 4.14.1
+AXE_DIR     := bin/axe-core-$(AXE_VERSION)
+AXE         := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
@@ -56,11 +61,11 @@ with-etcd = set -e; trap 'st=$$?; $(KAFKALOCAL) down --dir $(KAFKA_TEST_DIR) || 
 
 # Every test, including the black-box ones that start bin/fulcrum as a real process and the
 # balancer's integration tests against a real local Kafka.
-test: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM)
-	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -count=1 -timeout 20m ./...
+test: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM) $(AXE)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) FULCRUM_AXE=$(CURDIR)/$(AXE) $(GO) test -count=1 -timeout 20m ./...
 
-test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM)
-	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 30m ./...
+test-race: build $(KAFKALOCAL) $(ETCDLOCAL) $(SCHEMATHESIS) $(CHROMIUM) $(AXE)
+	@$(with-kafka) $(with-etcd) FULCRUM_BIN=$(CURDIR)/bin/fulcrum FULCRUM_SCHEMATHESIS=$(CURDIR)/$(SCHEMATHESIS) FULCRUM_AXE=$(CURDIR)/$(AXE) $(GO) test -race -count=1 -timeout 30m ./...
 
 # Start the local Kafka for make run (or anything else) and write $(KAFKA_DIR)/bootstrap; a
 # cluster already running there is reused. KAFKA_BROKERS and KAFKA_RACKS shape a new one
@@ -86,6 +91,18 @@ $(CHROMIUM):
 
 .PHONY: chromium
 chromium: $(CHROMIUM)
+
+# axe-core (AXE, defined at the top) into a directory of its own per pinned version, with
+# npm from the npm registry (npm itself from Debian if missing); it has no dependencies and
+# runs no install script.
+$(AXE):
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y npm || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm)
+	rm -rf $(AXE_DIR) && mkdir -p $(AXE_DIR)
+	npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --ignore-scripts --loglevel=error axe-core@$(AXE_VERSION)
+	test -s $@
+
+.PHONY: axe
+axe: $(AXE)
 
 # staticcheck is pinned and installed into bin/ from the Go module proxy on first use.
 STATICCHECK_VERSION ?= v0.8.2

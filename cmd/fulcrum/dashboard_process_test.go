@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/seed248d40c9/fulcrum/cmd/kafkalocal/kafkatest"
 )
@@ -168,10 +169,16 @@ func seedFleet(t *testing.T, e endpoint, token string) (epoch, reported string) 
 
 // TestDashboard drives the dashboard in a real headless Chromium against bin/fulcrum with
 // a token file, a seeded broker and the real test Kafka: both views load without console
-// errors and show the seeded clusters and brokers; a throttled plan is executed and
-// cancelled from the page, and a plan for a skewed topic is proposed, executed and watched
-// to the end. Screenshots go to bin/screenshots.
+// errors and show the seeded clusters and brokers; a throttled plan is proposed, executed
+// and cancelled from the page with the keyboard alone (dashboard_a11y_test.go: every
+// focus visible, the confirmation trapping and returning the focus), and a plan for a
+// skewed topic is proposed, executed and watched to the end. axe-core audits each view
+// on the way and fails the test on a serious or critical violation. Screenshots go to
+// bin/screenshots.
 func TestDashboard(t *testing.T) {
+	if _, err := axeScript(); err != nil {
+		t.Fatal(err)
+	}
 	boot := kafkatest.Exclusive(t) // the plan moves replicas: no other test may plan meanwhile
 	cl := kafkatest.Client(t, boot)
 	t.Cleanup(func() { kafkatest.Healthy(t, cl) })
@@ -211,12 +218,18 @@ func TestDashboard(t *testing.T) {
 	})
 	errs.take()
 
-	// Fleet view. The token goes in the field; it must stay out of the URL.
+	// Fleet view. The token goes in the field, typed and submitted with the keyboard alone
+	// (the first Tab lands on the skip link, shown while focused); it must stay out of the
+	// URL.
+	run(t, tab, "load the page", errs, chromedp.Navigate(p.base+"/ui/"), chromedp.WaitVisible(`#token`))
+	tabTo(t, tab, `a.skip`, false, 1)
+	if on, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { const r = document.querySelector('a.skip').getBoundingClientRect(); return r.left >= 0 && r.top >= 0 && r.width > 0; })()`)); err != nil || !on {
+		t.Errorf("keyboard: the focused skip link is not on screen (%v)", err)
+	}
+	tabTo(t, tab, `#token`, false, 5)
+	press(t, tab, token)
+	press(t, tab, kb.Enter)
 	run(t, tab, "load the fleet view", errs,
-		chromedp.Navigate(p.base+"/ui/"),
-		chromedp.WaitVisible(`#token`),
-		chromedp.SendKeys(`#token`, token),
-		chromedp.Click(`#token-form button[type=submit]`),
 		chromedp.WaitVisible(`[data-cluster="orders-cache"]`),
 		chromedp.WaitVisible(`[data-cluster="sessions"]`),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.getElementById('global-epoch').textContent === %q`, epoch), chromedp.WithPollingTimeout(20*time.Second)),
@@ -233,12 +246,16 @@ func TestDashboard(t *testing.T) {
 		{"migration in flight", `document.querySelectorAll('[data-cluster="sessions"] .slotbar span.migrating').length > 0 && document.querySelector('[data-cluster="sessions"] .migrations progress') !== null && document.querySelector('[data-cluster="sessions"] .badge').textContent === 'migrating'`},
 		{"stable cluster", `document.querySelector('[data-cluster="orders-cache"] .badge').textContent === 'stable'`},
 		{"no error notice", `document.getElementById('notice').textContent === ''`},
+		// The host columns scroll inside their row; the page itself never scrolls sideways.
+		{"no sideways scroll", `document.documentElement.scrollWidth <= window.innerWidth`},
 	} {
 		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](check.js))
 		if err != nil || !ok {
 			t.Errorf("fleet view: %s: %v (%s)", check.what, err, check.js)
 		}
 	}
+	axeProbe(t, tab)
+	audit(t, tab, "fleet view")
 	screenshot(t, tab, "fleet.png")
 	run(t, tab, "phone width", errs, chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(`[data-cluster="sessions"]`))
 	screenshot(t, tab, "fleet-phone.png")
@@ -257,27 +274,54 @@ func TestDashboard(t *testing.T) {
 	// Kafka view: the brokers, then a plan for the skewed topic (all on broker 1). The
 	// test Kafka shares this machine's disk: the disk usage bound is lifted, as in the
 	// other balancer tests.
+	// The views switch with the keyboard: back from the filter to the link, then Enter.
+	tabTo(t, tab, `#nav-kafka`, true, 20)
+	press(t, tab, kb.Enter)
 	run(t, tab, "load the Kafka view", errs,
-		chromedp.Click(`#nav-kafka`),
 		chromedp.WaitVisible(fmt.Sprintf(`[data-broker="%d"]`, layout.Brokers[len(layout.Brokers)-1].ID)),
 		chromedp.WaitVisible(fmt.Sprintf(`#topics input[value=%q]`, topic)),
 	)
 	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#brokers .broker').length`)); err != nil || n != len(layout.Brokers) {
 		t.Errorf("brokers shown: %d (%v), want %d", n, err, len(layout.Brokers))
 	}
-	// First a throttled plan, cancelled while it copies.
+	// First a throttled plan, cancelled while it copies, all with the keyboard: tick the
+	// topic (Space), fill two fields, submit (Enter on Propose); open the confirmation
+	// (Enter on Execute), whose focus stays in it and goes back to Execute on Escape; open
+	// it again, type the throttle and confirm.
+	tabTo(t, tab, fmt.Sprintf(`#topics input[value=%q]`, slow), false, 1000) // other tests' topics too
+	press(t, tab, " ")
+	tabTo(t, tab, `#propose input[name=maxDiskUsage]`, false, 1000)
+	press(t, tab, "1")
+	tabTo(t, tab, `#propose input[name=seed]`, false, 5)
+	press(t, tab, "1")
+	tabTo(t, tab, `#propose-submit`, false, 5)
+	press(t, tab, kb.Enter)
 	run(t, tab, "propose a plan to cancel", errs,
-		chromedp.Click(fmt.Sprintf(`#topics input[value=%q]`, slow)),
-		chromedp.SendKeys(`#propose input[name=maxDiskUsage]`, "1"),
-		chromedp.SendKeys(`#propose input[name=seed]`, "1"),
-		chromedp.Click(`#propose-submit`),
 		chromedp.WaitVisible(`#plan-changes table`),
-		chromedp.Click(`#execute`),
-		chromedp.WaitVisible(`#throttle`),
-		chromedp.SendKeys(`#throttle`, "128KiB"),
-		chromedp.Click(`#confirm-ok`),
-		chromedp.WaitVisible(`#running button.danger`),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('#plan-changes tbody tr')?.textContent.startsWith(%q) && document.querySelector('#propose input[name=seed]').value === '1' && document.querySelector('#propose input[name=maxDiskUsage]').value === '1'`, slow), chromedp.WithPollingTimeout(time.Minute)),
 	)
+	audit(t, tab, "Kafka view with a proposal")
+	tabTo(t, tab, `#execute`, false, 20)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the confirmation opens", `document.getElementById('confirm').open`)
+	mustFocus(t, tab, `#throttle`, "the confirmation opens on its first field")
+	trapped(t, tab, 4)
+	press(t, tab, kb.Escape)
+	until(t, tab, errs, "Escape closes the confirmation", `!document.getElementById('confirm').open`)
+	mustFocus(t, tab, `#execute`, "after Escape the focus goes back to the button that opened the dialog")
+	if body := api.must(token, "GET", "/balancer/plans", ""); !strings.Contains(string(body), `"plans":[]`) {
+		t.Fatalf("Escape in the confirmation executed a plan: %s", body)
+	}
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the confirmation opens again", `document.getElementById('confirm').open`)
+	mustFocus(t, tab, `#throttle`, "the confirmation opens on its first field")
+	press(t, tab, "128KiB")
+	tabTo(t, tab, `#confirm-ok`, false, 2)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the plan runs", `!document.getElementById('confirm').open && !document.getElementById('run-cancel').hidden`)
+	// The focus moves to the plan's status, which Tab leaves for its Cancel button.
+	until(t, tab, errs, "the focus on the running plan", `document.activeElement?.id === 'run-status'`)
+	audit(t, tab, "Kafka view with a plan running")
 	cancelled, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('#running .run').dataset.token`))
 	if err != nil {
 		t.Fatal(err)
@@ -289,12 +333,17 @@ func TestDashboard(t *testing.T) {
 	if err := json.Unmarshal(api.must(token, "GET", "/balancer/"+cancelled, ""), &st); err != nil || st.Done || st.Throttle != 128<<10 {
 		t.Fatalf("the plan to cancel: %+v %v, want running with a throttle of 128 KiB/s", st, err)
 	}
-	run(t, tab, "cancel the plan", errs,
-		chromedp.Click(`#running button.danger`),
-		chromedp.WaitVisible(`#confirm-ok`),
-		chromedp.Click(`#confirm-ok`),
-		chromedp.Poll[chromedp.Void](`document.getElementById('run-phase')?.textContent === 'cancelled'`, chromedp.WithPollingTimeout(time.Minute)),
-	)
+	// Cancel with the keyboard: the dialog opens on the harmless choice, and Space on the
+	// confirming button cancels; once the plan ends the focus is on its status, not lost.
+	tabTo(t, tab, `#run-cancel`, false, 3)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the cancel confirmation opens", `document.getElementById('confirm').open`)
+	mustFocus(t, tab, `#confirm-back`, "the cancel confirmation opens on the button that keeps the plan")
+	trapped(t, tab, 3)
+	tabTo(t, tab, `#confirm-ok`, false, 2)
+	press(t, tab, " ")
+	until(t, tab, errs, "the plan cancelled", `document.getElementById('run-phase')?.textContent === 'cancelled'`)
+	until(t, tab, errs, "the focus on the ended plan", `document.activeElement?.id === 'run-status'`)
 	if st := planStatusOf(t, p, cancelled); st.Phase != "cancelled" {
 		t.Fatalf("after Cancel in the page: %+v", st)
 	}
@@ -328,10 +377,13 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("plan: %s: %v (%s)", check.what, err, check.js)
 		}
 	}
-	run(t, tab, "execute the plan", errs,
+	run(t, tab, "open the confirmation", errs,
 		chromedp.Click(`#execute`),
 		chromedp.WaitVisible(`#confirm-ok`),
 		chromedp.Poll[chromedp.Void](`document.getElementById('throttle').value === ''`, chromedp.WithPollingTimeout(5*time.Second)),
+	)
+	audit(t, tab, "confirmation dialog")
+	run(t, tab, "execute the plan", errs,
 		chromedp.Click(`#confirm-ok`),
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector('#running .run')?.dataset.token !== %q`, cancelled), chromedp.WithPollingTimeout(time.Minute)),
 	)
@@ -347,7 +399,16 @@ func TestDashboard(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`document.querySelector('#plans .phase-executed') !== null`, chromedp.WithPollingTimeout(20*time.Second)),
 		chromedp.Poll[chromedp.Void](`document.getElementById('notice').textContent === ''`, chromedp.WithPollingTimeout(20*time.Second)),
 	)
+	audit(t, tab, "Kafka view after a plan ran")
 	screenshot(t, tab, "kafka.png")
+	// A plan of the list opens with the keyboard: its status shows above, with the focus.
+	tabTo(t, tab, fmt.Sprintf(`#plans button[data-token=%q]`, cancelled), false, 20)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "the cancelled plan opened from the list", fmt.Sprintf(`document.querySelector('#running .run')?.dataset.token === %q && document.getElementById('run-phase').textContent === 'cancelled' && document.activeElement?.id === 'run-status'`, cancelled))
+	// And back to the fleet view with the keyboard.
+	tabTo(t, tab, `#nav-fleet`, true, 2000)
+	press(t, tab, kb.Enter)
+	until(t, tab, errs, "back to the fleet view", `location.hash === '#fleet' && !document.getElementById('fleet').hidden && document.getElementById('kafka').hidden`)
 
 	var plans struct{ Plans []planStatus }
 	if err := json.Unmarshal(api.must(token, "GET", "/balancer/plans", ""), &plans); err != nil || len(plans.Plans) != 2 || plans.Plans[1].Phase != "executed" {

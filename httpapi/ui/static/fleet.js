@@ -154,7 +154,11 @@ function proxyCard(p, failed, failing, reports, roles) {
     h('ul', null, (p.node_addresses || []).map((node) => {
       const role = roles.get(node);
       return h('li', null,
-        role ? h('span', { class: 'role ' + role, title: role, 'aria-label': role }, role === 'master' ? 'M' : 'R') : h('span', { class: 'role' }, '·'),
+        // The letter is for the eye; a screen reader reads the word (aria-label is not
+        // allowed on a span, and readers may ignore it there).
+        role ? h('span', { class: 'role ' + role, title: role },
+          h('span', { 'aria-hidden': 'true' }, role === 'master' ? 'M' : 'R'), h('span', { class: 'sr-only' }, role))
+          : h('span', { class: 'role', 'aria-hidden': 'true' }, '·'),
         ' ', node);
     })));
 }

@@ -14,9 +14,11 @@ const PLANS_POLL_MS = 5000;
 let layout = null;  // the last layout read
 let plan = null;    // the last proposal, with the layout it was made on
 let running = null; // token of the plan being watched
+let opened = null;  // token of the plan opened from the list: a live plan does not replace it
 let runTimer = null;
 let plansTimer = null;
 let lastAnnounced = '';
+let focusRun = false; // move the focus to the plan's status once it is shown (after Execute, or a plan opened)
 let onError = () => {};
 let started = false;
 
@@ -28,6 +30,16 @@ export function startKafka(reportError) {
   $('propose').addEventListener('submit', (e) => { e.preventDefault(); propose(); });
   $('layout-refresh').addEventListener('click', () => loadLayout());
   $('execute').addEventListener('click', execute);
+  $('run-cancel').addEventListener('click', (e) => cancel(e.currentTarget.dataset.token));
+  $('confirm').addEventListener('keydown', trapTab);
+  // Execute is the form's only submit button, so Enter in the throttle field executes too.
+  $('confirm-form').addEventListener('submit', (e) => { e.preventDefault(); answer(true); });
+  $('confirm-back').addEventListener('click', () => answer(false));
+  $('confirm').addEventListener('cancel', () => answer(false)); // Escape
+  // Closed another way (Chrome closes without a cancel event on a second Escape without
+  // user activation between). A close event of an earlier confirmation, arriving once the
+  // next is open, is not for it.
+  $('confirm').addEventListener('close', (e) => { if (!e.currentTarget.open) answer(false); });
   document.addEventListener('visibilitychange', () => { if (visible()) showKafka(); });
 }
 
@@ -200,26 +212,67 @@ function barRow(fmt) {
 }
 
 // ask shows the confirmation dialog; it resolves to the throttle typed, or null if the
-// operator cancelled.
-function ask(title, text, withThrottle) {
+// operator backed out (the first button, or Escape). The dialog opens on its first control
+// (the throttle, or the button that changes nothing), keeps Tab inside it, and gives the
+// focus back to what had it when it closes.
+//
+// The answer is taken from the submit and cancel events, which come at once, not from
+// the close event, which comes a task later: Escape then Enter typed quickly would open the
+// next confirmation before the first one's close event, and that late event would answer
+// the new one.
+let settle = null; // answers the confirmation on screen
+
+function ask(title, text, withThrottle, back) {
   const dlg = $('confirm');
+  const opener = document.activeElement;
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   $('throttle').parentElement.hidden = !withThrottle;
   $('throttle').value = ''; // a throttle is chosen for each plan, never carried over
+  $('confirm-back').textContent = back;
   $('confirm-ok').textContent = withThrottle ? 'Execute' : 'Cancel the plan';
   return new Promise((resolve) => {
-    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok' ? $('throttle').value.trim() : null), { once: true });
-    dlg.returnValue = '';
+    settle = (ok) => {
+      const throttle = $('throttle').value.trim();
+      dlg.close();
+      if (opener && opener !== document.body && opener.isConnected && !opener.disabled && !opener.hidden) opener.focus();
+      resolve(ok ? throttle : null);
+    };
     dlg.showModal();
   });
+}
+
+function answer(ok) {
+  const s = settle;
+  settle = null;
+  if (s) s(ok);
+}
+
+// trapTab keeps Tab and Shift+Tab inside the open dialog: from its last control to its
+// first and back. (A modal dialog makes the page inert, but Tab past its last control
+// still leaves the page for the browser's own controls.)
+function trapTab(e) {
+  if (e.key !== 'Tab') return;
+  const dlg = e.currentTarget;
+  const controls = [...dlg.querySelectorAll('input, button, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')]
+    .filter((c) => !c.disabled && c.getClientRects().length > 0);
+  if (controls.length === 0) return;
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  if (e.shiftKey && (document.activeElement === first || !dlg.contains(document.activeElement))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (document.activeElement === last || !dlg.contains(document.activeElement))) {
+    e.preventDefault();
+    first.focus();
+  }
 }
 
 async function execute() {
   if (!plan) return;
   const r = plan.report;
   const throttle = await ask('Execute the plan?',
-    `${r.changes.length} partitions change, ${bytes(r.movedBytes)} are copied between brokers. Kafka starts moving replicas at once.`, true);
+    `${r.changes.length} partitions change, ${bytes(r.movedBytes)} are copied between brokers. Kafka starts moving replicas at once.`, true, 'Cancel');
   if (throttle === null) return;
   const body = { changes: r.changes };
   if (throttle) body.throttle = /^\d+$/.test(throttle) ? Number(throttle) : throttle;
@@ -227,6 +280,8 @@ async function execute() {
   try {
     const { token } = await api('/balancer', { method: 'POST', body, timeoutMs: 60000 });
     onError('execute', null);
+    focusRun = true;
+    opened = null;
     watch(token);
   } catch (e) {
     onError('execute', e);
@@ -252,7 +307,7 @@ async function poll() {
     if (st.done) {
       running = null;
       loadPlans();
-      loadLayout();
+      if (token !== opened) loadLayout(); // the plan just ended here: the layout changed
       return;
     }
   } catch (e) {
@@ -261,30 +316,41 @@ async function poll() {
   runTimer = setTimeout(poll, RUN_POLL_MS);
 }
 
+// renderRunning redraws the running plan's status. Its Cancel button stays the same
+// element (a redraw every second must not take the focus from it); when the plan ends and
+// the button goes, a focus on it moves to the status.
 function renderRunning(st) {
   const eta = st.etaSeconds !== undefined ? duration(st.etaSeconds) : (st.done ? '–' : 'unknown');
-  fill($('running'), h('div', { class: 'run', 'data-token': st.token, 'data-phase': st.phase },
+  const status = $('run-status');
+  const cancelBtn = $('run-cancel');
+  fill(status, h('div', { class: 'run', 'data-token': st.token, 'data-phase': st.phase },
     h('p', null, 'Plan ', h('code', null, st.token), ': phase ',
       h('strong', { id: 'run-phase', class: 'phase-' + st.phase }, st.phase), st.done ? ' (done)' : ''),
     h('p', null, 'Partitions ', progress(st.partitionsDone, st.partitionsTotal, `${st.partitionsDone} of ${st.partitionsTotal}`)),
     h('p', null, 'Bytes ', progress(st.bytesMoved, st.bytesTotal, `${bytes(st.bytesMoved)} of ${bytes(st.bytesTotal)}`)),
     h('p', null, `ETA ${eta}` + (st.throttle ? ` · throttle ${bytes(st.throttle)}/s` : '') + ` · started ${when(st.startTime)}` +
       (st.finishTime ? ` · finished ${when(st.finishTime)}` : '') + (st.restarts ? ` · ${st.restarts} restarts` : '')),
-    st.error ? h('p', { class: 'phase-failed' }, st.error) : null,
-    st.done ? null : h('button', { type: 'button', class: 'danger', onclick: () => cancel(st.token) }, 'Cancel plan…'),
-    // Read out on phase changes only, not at every poll.
-    h('p', { class: 'skip', 'aria-live': 'polite' }, announce(st))));
+    st.error ? h('p', { class: 'phase-failed' }, st.error) : null));
+  if (st.done && document.activeElement === cancelBtn) status.focus();
+  cancelBtn.hidden = st.done;
+  cancelBtn.dataset.token = st.token;
+  if (focusRun) {
+    focusRun = false;
+    status.focus();
+  }
+  announce(st);
 }
 
+// announce reads the phase out (a live region that stays in place) when it changes, not
+// at every poll.
 function announce(st) {
-  const s = `Plan ${st.phase}` + (st.done ? '' : `, ${st.partitionsDone} of ${st.partitionsTotal} partitions`);
-  if (st.phase === lastAnnounced) return '';
+  if (st.phase === lastAnnounced) return;
   lastAnnounced = st.phase;
-  return s;
+  $('run-announce').textContent = `Plan ${st.phase}` + (st.done ? '' : `, ${st.partitionsDone} of ${st.partitionsTotal} partitions`);
 }
 
 async function cancel(token) {
-  if (await ask('Cancel the plan?', 'Moves in flight are cancelled and their partitions put back; partitions already moved keep the plan\'s layout.', false) === null) return;
+  if (await ask('Cancel the plan?', 'Moves in flight are cancelled and their partitions put back; partitions already moved keep the plan\'s layout.', false, 'Keep it running') === null) return;
   try {
     const st = await api('/balancer/' + token, { method: 'DELETE', timeoutMs: 45000 });
     renderRunning(st);
@@ -295,18 +361,31 @@ async function cancel(token) {
   }
 }
 
+// openPlan shows a plan of the list in the plan panel above it, and moves the focus there.
+function openPlan(token) {
+  opened = token;
+  focusRun = true;
+  watch(token);
+}
+
 async function loadPlans() {
   clearTimeout(plansTimer);
   try {
     const { plans } = await api('/balancer/plans');
     onError('plans', null);
     const live = plans.find((p) => !p.done);
-    if (live && !running) watch(live.token);
-    fill($('plans'), plans.length === 0 ? h('p', { class: 'muted' }, 'No plan has been executed.') :
+    if (live && !running && (!opened || opened === live.token)) watch(live.token);
+    // The list is redrawn every few seconds: a focus on a plan's button moves to its new one.
+    const list = $('plans');
+    const focusedToken = list.contains(document.activeElement) ? document.activeElement.dataset.token : undefined;
+    fill(list, plans.length === 0 ? h('p', { class: 'muted' }, 'No plan has been executed.') :
       table(null, ['Plan', 'Phase', 'Started', 'Finished', 'Partitions', 'Bytes', 'Error'],
-        plans.slice().reverse().map((p) => [h('code', { title: p.token }, p.token.slice(0, 8)),
+        plans.slice().reverse().map((p) => [
+          h('button', { type: 'button', class: 'token', 'data-token': p.token, title: p.token, 'aria-label': `Show plan ${p.token}`, onclick: () => openPlan(p.token) },
+            h('code', null, p.token.slice(0, 8))),
           h('span', { class: 'phase-' + p.phase }, p.phase), when(p.startTime), when(p.finishTime),
           `${p.partitionsDone}/${p.partitionsTotal}`, `${bytes(p.bytesMoved)} / ${bytes(p.bytesTotal)}`, p.error || ''])));
+    if (focusedToken) list.querySelector(`button[data-token="${CSS.escape(focusedToken)}"]`)?.focus();
   } catch (e) {
     onError('plans', e);
   }
