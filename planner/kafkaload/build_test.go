@@ -120,8 +120,13 @@ func TestBuildRefuses(t *testing.T) {
 	for name, edit := range cases {
 		md, ld := metadata([]int32{2, 1}, []int32{1}), logDirs()
 		edit(&md, ld)
-		if _, err := build(md, ld); !errors.Is(err, ErrNotPlannable) {
+		_, err := build(md, ld)
+		if !errors.Is(err, ErrNotPlannable) {
 			t.Errorf("%s: %v, want ErrNotPlannable", name, err)
+		}
+		// Only a log a live broker has not created yet is worth reading again for.
+		if wait := name == "log not created yet"; errors.Is(err, errLogNotYet) != wait {
+			t.Errorf("%s: %v: waited for = %v, want %v", name, err, !wait, wait)
 		}
 	}
 	md := metadata([]int32{2, 1})

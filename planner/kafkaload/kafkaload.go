@@ -27,6 +27,19 @@ var ErrUnavailable = errors.New("kafka unavailable")
 // directories. Planning on such a layout would propose moves from a state about to change.
 var ErrNotPlannable = errors.New("kafka layout cannot be planned now")
 
+// errLogNotYet is the ErrNotPlannable of a replica on a live broker that has no log yet:
+// a topic or partition created a moment ago, whose logs the brokers create within a
+// moment. Load reads again for up to logWait before it gives up; any other refusal is
+// answered at once.
+var errLogNotYet = errors.New("log not created yet")
+
+// logWait is how long Load waits for the logs of new partitions, and logPoll how often it
+// reads again meanwhile.
+const (
+	logWait = 3 * time.Second
+	logPoll = 100 * time.Millisecond
+)
+
 // DefaultTimeout bounds one Load when the caller's context has no earlier deadline.
 const DefaultTimeout = 10 * time.Second
 
@@ -81,9 +94,29 @@ func New(admin *kadm.Client, timeout time.Duration) *Loader {
 // Load reads the whole cluster: metadata (brokers, racks, topics, replicas, leader, ISR),
 // the log directories of every broker with every replica's size, and the ongoing
 // reassignments. Errors wrap ErrUnavailable or ErrNotPlannable.
+//
+// A replica whose log its live broker has not created yet (a topic created a moment ago,
+// by anyone, on any topic) is waited for, up to logWait: a request about other topics is
+// not refused because one was created just before it.
 func (l *Loader) Load(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
+	giveUp := time.Now().Add(logWait)
+	for {
+		snap, err := l.read(ctx)
+		if !errors.Is(err, errLogNotYet) || time.Now().After(giveUp) {
+			return snap, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(logPoll):
+		}
+	}
+}
+
+// read is one reading: metadata, log directories, reassignments.
+func (l *Loader) read(ctx context.Context) (*Snapshot, error) {
 
 	// Not the client's cache (up to kgo.MetadataMinAge old): a plan may just have ended.
 	// Asking for the authorized operations is what makes kadm ask a broker.
@@ -185,6 +218,10 @@ func build(md kadm.Metadata, all kadm.DescribedAllLogDirs) (*Snapshot, error) {
 		brokers = append(brokers, br)
 	}
 
+	live := map[int32]bool{}
+	for _, b := range md.Brokers {
+		live[b.NodeID] = true
+	}
 	var partitions []planner.Partition
 	for _, t := range md.Topics.Sorted() {
 		if t.IsInternal {
@@ -200,9 +237,12 @@ func build(md kadm.Metadata, all kadm.DescribedAllLogDirs) (*Snapshot, error) {
 			part := planner.Partition{Topic: p.Topic, Partition: p.Partition}
 			for _, b := range p.Replicas {
 				pl, ok := places[replicaKey{p.Topic, p.Partition, b}]
+				if !ok && live[b] {
+					// The broker has not created the log yet: Load reads again for a while.
+					return nil, fmt.Errorf("%w: %s-%d has no log on broker %d (%w)", ErrNotPlannable, p.Topic, p.Partition, b, errLogNotYet)
+				}
 				if !ok {
-					// The broker is down (not in metadata) or has not created the log yet.
-					return nil, fmt.Errorf("%w: %s-%d has no log on broker %d", ErrNotPlannable, p.Topic, p.Partition, b)
+					return nil, fmt.Errorf("%w: %s-%d has a replica on broker %d, which is down", ErrNotPlannable, p.Topic, p.Partition, b)
 				}
 				part.Replicas = append(part.Replicas, planner.Replica{BrokerID: b, Directory: pl.dir, Size: pl.size})
 			}

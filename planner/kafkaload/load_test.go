@@ -127,3 +127,38 @@ func TestLoadUnreachable(t *testing.T) {
 		t.Fatalf("took %s with a 1s timeout", d)
 	}
 }
+
+// TestLoadRightAfterCreate: a topic created a moment before, whose logs the brokers have
+// not all created yet, does not make the reading fail: Load waits for its logs. (Another
+// client's new topic used to turn a GET /balancer about other topics into a 409.) Readings
+// from the creation on must all succeed, until one lists the whole topic.
+func TestLoadRightAfterCreate(t *testing.T) {
+	boot := kafkatest.Bootstrap(t)
+	adm := kadm.NewClient(kafkatest.Client(t, boot))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for range 3 {
+		topic := kafkatest.Name("fresh")
+		resp, err := adm.CreateTopic(ctx, 12, 3, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			snap, err := kafkaload.New(adm, 0).Load(ctx)
+			if err != nil {
+				t.Fatalf("load after creating %s: %v", topic, err)
+			}
+			if got := len(snap.States[topic]); got == 12 {
+				break
+			} else if got != 0 {
+				t.Fatalf("%s: %d partitions loaded, want 12", topic, got)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("no reading listed %s", topic)
+			}
+		}
+	}
+}
