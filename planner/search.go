@@ -248,9 +248,12 @@ func newSearch(c *Cluster, opts Options, repair bool) (*Search, error) {
 		// order, as for a layout that needed no repair.
 		s.start.slots = s.buildSlots(st.slotBroker)
 	}
-	s.start.slotBroker, s.start.slotDir = st.slotBroker, st.slotDir
+	// The search keeps the repaired layout; the state's pooled buffers go back for the
+	// search's climb (a GET /balancer prepares a search and then climbs it).
+	s.start.slotBroker, s.start.slotDir = slices.Clone(st.slotBroker), st.slotDir
 	s.start.moves, s.start.movedBytes, s.start.leaderMoves = st.moves, st.movedBytes, st.leaderMoves
-	s.setBase(c.loads(st.slotBroker, st.slotDir))
+	st.release()
+	s.setBase(c.loads(s.start.slotBroker, s.start.slotDir))
 	s.start.cost = s.baseCost()
 	return s, nil
 }
@@ -383,6 +386,7 @@ func (s *Search) Batches(n int) []Batch {
 // concurrently on the same Search.
 func (s *Search) RunBatch(ctx context.Context, b Batch) Result {
 	st := s.newState(b.Index)
+	defer st.release() // the result keeps slotDir only
 	stop := stopper{done: ctx.Done()}
 	if len(s.movable) == 0 {
 		return s.result(b, st, 0, false)
