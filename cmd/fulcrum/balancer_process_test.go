@@ -46,8 +46,10 @@ func TestProcessBalancer(t *testing.T) {
 	}
 	t.Setenv("FULCRUM_KAFKA_BOOTSTRAP", strings.Join(boot, ","))
 	p := startFulcrum(t, t.TempDir(), freeAddr(t))
-	// 409 means the layout is in motion: the test Kafka is shared, and another test's topic
-	// may be listed before its brokers have created its logs. An operator asks again; so do we.
+	// 409 means the layout is in motion: the test Kafka is shared, and another test binary
+	// may be executing a plan (a reassignment in progress). An operator asks again; so do we.
+	// (A topic another test has just created no longer answers 409: Fulcrum waits for its
+	// logs.)
 	status, body := getBalancer(t, p, "topics="+topic+"&seed=1")
 	for deadline := time.Now().Add(15 * time.Second); status == 409 && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
