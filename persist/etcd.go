@@ -103,7 +103,7 @@ type EtcdStore struct {
 
 	commitMu sync.Mutex    // one Commit at a time: each requires the previous one's commitRev
 	nonce    string        // random, per store: with seq, a token unique to each Commit
-	seq      atomic.Uint64 // Commits made
+	seq      uint64        // Commits made (under commitMu)
 
 	rev atomic.Int64 // the latest revision this instance read or committed
 }
@@ -364,7 +364,8 @@ func (s *EtcdStore) Commit(b *Batch) error {
 	if len(ops)+1 > s.cfg.MaxTxnOps {
 		return fmt.Errorf("%w: %d records and the commit key, at most %d (the etcd members' --max-txn-ops)", ErrTooManyOps, len(ops), s.cfg.MaxTxnOps)
 	}
-	token := fmt.Sprintf("%s %s %d", s.cfg.ID, s.nonce, s.seq.Add(1))
+	s.seq++
+	token := fmt.Sprintf("%s %s %d", s.cfg.ID, s.nonce, s.seq)
 	ops = append(ops, clientv3.OpPut(s.commitKey(), token))
 	conds := []clientv3.Cmp{
 		clientv3.Compare(clientv3.CreateRevision(key), "=", rev),
