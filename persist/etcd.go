@@ -101,9 +101,9 @@ type EtcdStore struct {
 	// when this instance won (Campaign), then its own last commit's. Guarded by mu.
 	commitRev int64
 
-	commitMu sync.Mutex    // one Commit at a time: each requires the previous one's commitRev
-	nonce    string        // random, per store: with seq, a token unique to each Commit
-	seq      uint64        // Commits made (under commitMu)
+	commitMu sync.Mutex // one Commit at a time: each requires the previous one's commitRev
+	nonce    string     // random, per store: with seq, a token unique to each Commit
+	seq      uint64     // Commits made (under commitMu)
 
 	rev atomic.Int64 // the latest revision this instance read or committed
 }
