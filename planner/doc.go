@@ -57,9 +57,10 @@
 // those that still improve it. The plan depends on the seed only: more cores give the same
 // plan sooner, never a worse one (splitting the limit into independent chains, as before,
 // cost quality). RunClimb's workers wait between rounds by spinning, not parking: a round
-// is ~0.1 ms of work per core. A finished climb gives its layout buffers (all but the
-// result's slotDir) to a pool for the next one: a search then allocates ~105 KB, not ~480 KB,
-// and the collector, whose cycles stall a round's other worker, runs a quarter as often.
+// is ~0.1 ms of work per core. A finished climb (and NewSearch's repair, and a batch) gives
+// its layout buffers (all but the result's slotDir) to a pool for the next one: a climb then
+// allocates ~105 KB, not ~480 KB, and the collector, whose cycles stall a round's other
+// worker, runs a quarter as often.
 // Astraea's shuffle (Strategy Shuffle, for comparison) still splits the
 // limit into Options.Batches batches.
 //
