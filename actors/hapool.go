@@ -135,12 +135,9 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 				d.replicas = &r
 			}
 		case persist.Proxies:
-			var p *meta.ProxyResource
-			if !gone {
-				p = &meta.ProxyResource{}
-				if err := decodeRecord("proxy "+c.Key, c.Value, p); err != nil {
-					return nil, err
-				}
+			p, err := changedRecord[meta.ProxyResource]("proxy "+c.Key, c.Value)
+			if err != nil {
+				return nil, err
 			}
 			d.proxies = setKey(d.proxies, c.Key, p)
 		case persist.Failed:
@@ -154,17 +151,26 @@ func changesDelta(changes []persist.Change) (*delta, error) {
 			}
 			d.failures = setKey(d.failures, c.Key, m)
 		case persist.Clusters:
-			var rec *meta.ClusterStore
-			if !gone {
-				rec = &meta.ClusterStore{}
-				if err := decodeRecord("cluster "+c.Key, c.Value, rec); err != nil {
-					return nil, err
-				}
+			rec, err := changedRecord[meta.ClusterStore]("cluster "+c.Key, c.Value)
+			if err != nil {
+				return nil, err
 			}
 			d.clusters = setKey(d.clusters, c.Key, rec)
 		}
 	}
 	return d, nil
+}
+
+// changedRecord decodes a changed record, nil when it was deleted (no value).
+func changedRecord[T any](what string, v []byte) (*T, error) {
+	if v == nil {
+		return nil, nil
+	}
+	rec := new(T)
+	if err := decodeRecord(what, v, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 func setKey[V any](m map[string]V, k string, v V) map[string]V {

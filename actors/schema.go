@@ -49,14 +49,8 @@ func (d *delta) writeTo(b *persist.Batch) error {
 			return err
 		}
 	}
-	for _, k := range sortedKeys(d.proxies) {
-		if v := d.proxies[k]; v == nil {
-			b.Delete(persist.Proxies, k)
-		} else if data, ok := d.encodedRecord(v); ok {
-			b.Put(persist.Proxies, k, data)
-		} else if err := putJSON(b, persist.Proxies, k, v); err != nil {
-			return err
-		}
+	if err := putRecords(d, b, persist.Proxies, d.proxies); err != nil {
+		return err
 	}
 	for _, k := range sortedKeys(d.failed) {
 		if d.failed[k] {
@@ -72,12 +66,18 @@ func (d *delta) writeTo(b *persist.Batch) error {
 			b.Put(persist.Failures, k, failureJSON(v))
 		}
 	}
-	for _, k := range sortedKeys(d.clusters) {
-		if v := d.clusters[k]; v == nil {
-			b.Delete(persist.Clusters, k)
+	return putRecords(d, b, persist.Clusters, d.clusters)
+}
+
+// putRecords writes a bucket's changed records in key order: nil deletes, a record encoded
+// already (for a cluster view) is written as it is, any other is encoded here.
+func putRecords[T any](d *delta, b *persist.Batch, bucket persist.Bucket, recs map[string]*T) error {
+	for _, k := range sortedKeys(recs) {
+		if v := recs[k]; v == nil {
+			b.Delete(bucket, k)
 		} else if data, ok := d.encodedRecord(v); ok {
-			b.Put(persist.Clusters, k, data)
-		} else if err := putJSON(b, persist.Clusters, k, v); err != nil {
+			b.Put(bucket, k, data)
+		} else if err := putJSON(b, bucket, k, v); err != nil {
 			return err
 		}
 	}
