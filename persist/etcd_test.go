@@ -462,7 +462,11 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 	if !old.Leading() {
 		t.Fatal("old leader already knows it is deposed: the fence is not what is tested")
 	}
-	// The client may need a few tries to reconnect; every try must be refused or fail.
+	// The client may need a few tries to reconnect; every try must be refused or fail, until
+	// etcd's refusal tells the old leader it is deposed: ErrFenced, or — when an earlier
+	// attempt of the same Commit failed while the client reconnected, so that its outcome
+	// is unknown to the store — an error that leaves the store no longer leading. Either
+	// way nothing of it may land (the state is compared below).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := old.Commit(putBatch("c1", "old-2", "c3", "old-2"))
@@ -471,6 +475,12 @@ func TestEtcdPartitionedLeaderFenced(t *testing.T) {
 		}
 		if err == nil {
 			t.Fatal("a partitioned, deposed leader's Commit succeeded")
+		}
+		if !old.Leading() {
+			if errors.Is(err, ErrNotLeader) {
+				t.Fatalf("old leader stopped leading before etcd refused its Commit: %v", err)
+			}
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("old leader's Commit after heal: %v, want ErrFenced", err)
